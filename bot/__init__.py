@@ -1,0 +1,1 @@
+"""oncelink: one-time secrets for Slack."""

@@ -1,0 +1,77 @@
+"""The composition root: builds the whole app from settings and injected parts.
+
+Nothing here runs at import time, and everything a test wants to swap (the store, the Slack
+client, the clock) comes in as an argument.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.service import SecretService
+from bot.web import SERVICE_KEY, add_routes
+from storage import SecretStore, StoreUnavailable, make_store
+
+log = logging.getLogger(__name__)
+
+PURGE_INTERVAL = 60.0
+CLIENT_MAX_SIZE = 256 * 1024  # Slack's largest payloads (a filled modal) are far below this
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: SecretStore | None = None,
+    slack_client=None,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    store = store or make_store(settings.redis_url, settings.sqlite_path)
+    service = SecretService(
+        store, public_url=settings.public_url, max_ttl=settings.max_ttl, clock=clock
+    )
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
+    app[SERVICE_KEY] = service
+    add_routes(app, settings.public_url)
+    if settings.slack_configured:
+        from bot.slack import mount_slack
+
+        mount_slack(app, service, settings, client=slack_client)
+    else:
+        log.warning(
+            "Slack is not connected: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to enable "
+            "/secret. Reveal pages are served as usual."
+        )
+    app.cleanup_ctx.append(_lifecycle(service, store, clock))
+    return app
+
+
+def _lifecycle(service: SecretService, store: SecretStore, clock: Callable[[], float]):
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        purger = asyncio.create_task(_purge_forever(store, clock))
+        yield
+        purger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purger
+        await service.drain()
+        await store.close()
+
+    return lifecycle
+
+
+async def _purge_forever(store: SecretStore, clock: Callable[[], float]) -> None:
+    """Expired rows are never returned anyway; this only gives the space back."""
+    while True:
+        try:
+            removed = await store.purge_expired(clock())
+            if removed:
+                log.info("purged %d expired secrets", removed)
+        except StoreUnavailable:
+            log.warning("could not purge expired secrets: store unavailable")
+        await asyncio.sleep(PURGE_INTERVAL)

@@ -1,0 +1,128 @@
+"""The `oncelink` command: `serve` runs the app, `share` makes a link from stdin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sqlite3
+import sys
+
+from bot.config import ConfigError, Settings, format_duration, parse_duration
+from bot.errors import InvalidSecret, StoreUnavailable
+from bot.logs import configure_logging
+
+log = logging.getLogger("oncelink")
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"oncelink: {message}", file=sys.stderr)
+    return code
+
+
+def _check_sqlite_path(path: str) -> None:
+    """Fail at start-up, not at the first secret, when the file can't be opened."""
+    try:
+        sqlite3.connect(path).close()
+    except sqlite3.Error as exc:
+        raise ConfigError(f"SQLITE_PATH={path!r} cannot be opened: {exc}") from None
+
+
+def serve(settings: Settings) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+    from bot.web import RedactingAccessLogger
+
+    if not settings.redis_url:
+        _check_sqlite_path(settings.sqlite_path)
+    configure_logging(settings.log_level)
+    store_name = "Redis" if settings.redis_url else f"SQLite at {settings.sqlite_path}"
+    log.info(
+        "oncelink serving %s on %s:%s, store: %s",
+        settings.public_url,
+        settings.host,
+        settings.port,
+        store_name,
+    )
+    app = create_app(settings)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log_class=RedactingAccessLogger,
+        access_log=logging.getLogger("oncelink.access"),
+        shutdown_timeout=10.0,
+        print=None,
+    )
+    return 0
+
+
+async def _share(settings: Settings, text: str, ttl: int, passphrase: str | None) -> str:
+    from bot.service import SecretService
+    from storage import make_store
+
+    store = make_store(settings.redis_url, settings.sqlite_path)
+    try:
+        service = SecretService(store, public_url=settings.public_url, max_ttl=settings.max_ttl)
+        created = await service.create(text, ttl=ttl, passphrase=passphrase, creator="cli")
+        return created.link
+    finally:
+        await store.close()
+
+
+def share(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        ttl = parse_duration(args.ttl) if args.ttl else settings.default_ttl
+    except ValueError:
+        return _fail(f"--ttl {args.ttl!r} is not a duration; use e.g. 5m, 1h, 1d")
+    if ttl > settings.max_ttl:
+        return _fail(f"--ttl is longer than MAX_TTL ({format_duration(settings.max_ttl)})")
+    passphrase = None
+    if args.passphrase_prompt:
+        passphrase = getpass.getpass("Passphrase: ")
+        if getpass.getpass("Repeat passphrase: ") != passphrase:
+            return _fail("the passphrases differ; nothing was stored")
+    if sys.stdin.isatty():
+        print("Type or paste the secret, then press Ctrl-D:", file=sys.stderr)
+    text = sys.stdin.read()
+    # Exactly one trailing newline is what `echo` and editors add; anything more is content.
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith("\n"):
+        text = text[:-1]
+    try:
+        link = asyncio.run(_share(settings, text, ttl, passphrase))
+    except InvalidSecret as exc:
+        return _fail(f"{exc} Nothing was stored.")
+    except StoreUnavailable:
+        return _fail("the store is not answering; nothing was stored. Try again.", 1)
+    print(link)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="oncelink", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the web app (reveal page, Slack endpoint)")
+    share_parser = commands.add_parser("share", help="make a one-time link from stdin")
+    share_parser.add_argument("--ttl", help="expiry, e.g. 5m, 1h, 1d (default: DEFAULT_TTL)")
+    share_parser.add_argument(
+        "--passphrase-prompt", action="store_true", help="ask for a passphrase to protect it"
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+        if args.command == "serve":
+            return serve(settings)
+        return share(settings, args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

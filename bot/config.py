@@ -1,0 +1,147 @@
+"""Settings from environment variables.
+
+Everything the process is told comes through `Settings.from_env`, once, at start-up, so a
+bad value stops the app with one line naming the variable instead of failing later in the
+middle of someone's request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class ConfigError(ValueError):
+    """A setting has a value the app cannot run with; the message names the variable."""
+
+
+def parse_duration(text: str) -> int:
+    """Seconds from `90`, `90s`, `5m`, `1h` or `7d`; raises ValueError otherwise."""
+    match = _DURATION.match(text)
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError(text)
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def format_duration(seconds: int) -> str:
+    """The shortest exact human form: 300 -> '5 minutes', 86400 -> '1 day'."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"
+
+
+def _duration(env: Mapping[str, str], name: str, default: str) -> int:
+    raw = env.get(name) or default
+    try:
+        return parse_duration(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={raw!r} is not a duration; use a positive number with s, m, h or d "
+            "(e.g. 5m, 1h, 7d)"
+        ) from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name) or str(default)
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name}={raw!r} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or ("on" if default else "off")).strip().lower()
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise ConfigError(f"{name}={raw!r} must be on or off")
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = (env.get(name) or default).strip()
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"{name}={raw!r} must be an http(s) URL like https://secrets.example.com")
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the app. Frozen: read once, passed down, never changed behind a back."""
+
+    public_url: str = "http://localhost:3000"
+    host: str = "0.0.0.0"  # noqa: S104 - a server is meant to listen on all interfaces
+    port: int = 3000
+    redis_url: str | None = None
+    sqlite_path: str = "./oncelink.sqlite3"
+    default_ttl: int = 86400
+    max_ttl: int = 7 * 86400
+    ttl_choices: tuple[int, ...] = (300, 3600, 86400, 7 * 86400)
+    log_level: str = "INFO"
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    receipts: bool = True
+
+    @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_signing_secret and self.slack_bot_token)
+
+    @property
+    def expiry_choices(self) -> tuple[int, ...]:
+        """The expiry options offered to users: configured ones, never above MAX_TTL."""
+        allowed = tuple(ttl for ttl in self.ttl_choices if ttl <= self.max_ttl)
+        return allowed or (self.max_ttl,)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        public_url = _url(env, "PUBLIC_URL", "http://localhost:3000").rstrip("/")
+        max_ttl = _duration(env, "MAX_TTL", "7d")
+        default_ttl = _duration(env, "DEFAULT_TTL", "1d")
+        if default_ttl > max_ttl:
+            raise ConfigError(
+                f"DEFAULT_TTL={env.get('DEFAULT_TTL', '1d')!r} is longer than MAX_TTL "
+                f"({format_duration(max_ttl)}); make it shorter or raise MAX_TTL"
+            )
+        raw_choices = env.get("TTL_CHOICES") or "5m,1h,1d,7d"
+        try:
+            choices = tuple(sorted({parse_duration(part) for part in raw_choices.split(",")}))
+        except ValueError:
+            raise ConfigError(
+                f"TTL_CHOICES={raw_choices!r} must be durations separated by commas, "
+                "e.g. 5m,1h,1d,7d"
+            ) from None
+        log_level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
+        if log_level not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL={log_level!r} must be one of {', '.join(LOG_LEVELS)}")
+        redis_url = (env.get("REDIS_URL") or "").strip() or None
+        if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError(
+                f"REDIS_URL must start with redis://, rediss:// or unix:// (got scheme "
+                f"{urlsplit(redis_url).scheme!r})"
+            )
+        return cls(
+            public_url=public_url,
+            host=(env.get("HOST") or "0.0.0.0").strip(),  # noqa: S104
+            port=_int(env, "PORT", 3000, 1, 65535),
+            redis_url=redis_url,
+            sqlite_path=(env.get("SQLITE_PATH") or "./oncelink.sqlite3").strip(),
+            default_ttl=default_ttl,
+            max_ttl=max_ttl,
+            ttl_choices=choices,
+            log_level=log_level,
+            slack_signing_secret=(env.get("SLACK_SIGNING_SECRET") or "").strip() or None,
+            slack_bot_token=(env.get("SLACK_BOT_TOKEN") or "").strip() or None,
+            slack_api_url=_url(env, "SLACK_API_URL", DEFAULT_SLACK_API_URL).rstrip("/") + "/",
+            receipts=_switch(env, "RECEIPTS", True),
+        )

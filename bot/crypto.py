@@ -1,0 +1,134 @@
+"""Protocol v1: the only place that knows how a secret is sealed.
+
+The server must never hold a usable key. A random link key `k` lives only in the link's
+#fragment; the server stores ciphertext plus two SHA-256 verifiers, so a copy of the store
+can neither decrypt a secret nor test passphrase guesses offline (every guess needs `k`).
+The browser repeats `derive_*` with WebCrypto (bot/static/reveal.js); the shared vector in
+tests/vectors/v1.json keeps both sides byte-identical. docs/SECURITY.md has the reasoning.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import unicodedata
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+VERSION = 1
+ID_BYTES = 16
+KEY_BYTES = 32
+NONCE_BYTES = 12
+PBKDF2_ITERATIONS = 600_000
+_LABEL = b"oncelink/v1/"
+ID_LENGTH = 22  # base64url of 16 bytes, unpadded
+KEY_LENGTH = 43  # base64url of 32 bytes, unpadded
+PROOF_LENGTH = 43
+
+
+def b64encode(raw: bytes) -> str:
+    """Unpadded base64url: safe in paths and fragments, no '=' for links to lose."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def b64decode(text: str, length: int) -> bytes:
+    """Strictly decode unpadded base64url of exactly `length` bytes, else ValueError.
+
+    Strict, so a truncated or mangled link is told apart from a wrong one before any store
+    is asked anything.
+    """
+    if not isinstance(text, str) or not text.isascii() or "=" in text:
+        raise ValueError("not base64url")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("not base64url") from None
+    if len(raw) != length or b64encode(raw) != text:
+        raise ValueError("wrong length")
+    return raw
+
+
+def is_secret_id(text: str) -> bool:
+    """Whether `text` is a well-formed id: checked before the store is touched."""
+    try:
+        b64decode(text, ID_BYTES)
+    except ValueError:
+        return False
+    return True
+
+
+def new_secret_id() -> str:
+    return b64encode(os.urandom(ID_BYTES))
+
+
+def new_link_key() -> bytes:
+    return os.urandom(KEY_BYTES)
+
+
+def _context(secret_id: str) -> bytes:
+    return _LABEL + secret_id.encode("ascii")
+
+
+def passphrase_key(passphrase: str | None, secret_id: str) -> bytes:
+    """`p`: slow on purpose (600k PBKDF2 rounds) so guessing costs; empty without a passphrase.
+
+    NFC normalisation makes the same typed passphrase match across keyboards and platforms.
+    """
+    if not passphrase:
+        return b""
+    normalized = unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    return hashlib.pbkdf2_hmac(
+        "sha256", normalized, _context(secret_id), PBKDF2_ITERATIONS, dklen=KEY_BYTES
+    )
+
+
+def _hkdf(material: bytes, secret_id: str, label: bytes) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=_context(secret_id), info=_LABEL + label
+    ).derive(material)
+
+
+def derive_link_proof(link_key: bytes, secret_id: str) -> bytes:
+    """Proves the holder has the whole link: a typo'd link is refused without costing anything."""
+    return _hkdf(link_key, secret_id, b"link-proof")
+
+
+@dataclass(frozen=True)
+class Keys:
+    enc_key: bytes
+    auth: bytes
+
+
+def derive_keys(link_key: bytes, pass_key: bytes, secret_id: str) -> Keys:
+    """`enc_key` and `auth` from k || p: both need the link, and the passphrase when set."""
+    material = link_key + pass_key
+    return Keys(
+        enc_key=_hkdf(material, secret_id, b"enc-key"),
+        auth=_hkdf(material, secret_id, b"auth"),
+    )
+
+
+def verifier(value: bytes) -> bytes:
+    """What the store keeps instead of a proof: a hash, useless for answering the challenge."""
+    return hashlib.sha256(value).digest()
+
+
+def seal(
+    plaintext: bytes, enc_key: bytes, secret_id: str, nonce: bytes | None = None
+) -> tuple[bytes, bytes]:
+    """AES-256-GCM with AAD bound to the id and version, so ciphertext can't be moved.
+
+    `nonce` is for the fixed test vector only; every real secret gets a fresh random one.
+    """
+    nonce = nonce or os.urandom(NONCE_BYTES)
+    return nonce, AESGCM(enc_key).encrypt(nonce, plaintext, _context(secret_id))
+
+
+def unseal(nonce: bytes, ciphertext: bytes, enc_key: bytes, secret_id: str) -> bytes:
+    """The browser's job in production; here for the CLI's tests and the shared vector."""
+    return AESGCM(enc_key).decrypt(nonce, ciphertext, _context(secret_id))

@@ -1,0 +1,158 @@
+"use strict";
+// Decrypts a oncelink secret in the browser. Protocol v1 (docs/SECURITY.md): the link key
+// lives in location.hash, which the browser never sends to any server. We send only two
+// derived proofs; the server answers with ciphertext exactly once and we decrypt here.
+(function () {
+  const LABEL = "oncelink/v1/";
+  const ITERATIONS = 600000;
+  const utf8 = new TextEncoder();
+  const subtle = window.crypto && window.crypto.subtle;
+
+  function b64decode(text, length) {
+    if (typeof text !== "string" || !/^[A-Za-z0-9_-]*$/.test(text)) return null;
+    let bin;
+    try {
+      bin = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
+    } catch (e) {
+      return null;
+    }
+    if (bin.length !== length) return null;
+    const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    return b64encode(bytes) === text ? bytes : null; // reject non-canonical (truncated) forms
+  }
+
+  function b64encode(bytes) {
+    let bin = "";
+    for (const b of bytes) bin += String.fromCharCode(b);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  async function hkdf(material, id, label) {
+    const key = await subtle.importKey("raw", material, "HKDF", false, ["deriveBits"]);
+    const params = { name: "HKDF", hash: "SHA-256", salt: utf8.encode(LABEL + id),
+                     info: utf8.encode(LABEL + label) };
+    return new Uint8Array(await subtle.deriveBits(params, key, 256));
+  }
+
+  async function passphraseKey(passphrase, id) {
+    if (!passphrase) return new Uint8Array(0);
+    const raw = utf8.encode(passphrase.normalize("NFC"));
+    const key = await subtle.importKey("raw", raw, "PBKDF2", false, ["deriveBits"]);
+    const params = { name: "PBKDF2", hash: "SHA-256", salt: utf8.encode(LABEL + id),
+                     iterations: ITERATIONS };
+    return new Uint8Array(await subtle.deriveBits(params, key, 256));
+  }
+
+  async function deriveKeys(linkKey, passKey, id) {
+    const material = new Uint8Array(linkKey.length + passKey.length);
+    material.set(linkKey);
+    material.set(passKey, linkKey.length);
+    return {
+      linkProof: await hkdf(linkKey, id, "link-proof"),
+      encKey: await hkdf(material, id, "enc-key"),
+      auth: await hkdf(material, id, "auth"),
+    };
+  }
+
+  async function decrypt(encKey, nonce, ciphertext, id) {
+    const key = await subtle.importKey("raw", encKey, "AES-GCM", false, ["decrypt"]);
+    const params = { name: "AES-GCM", iv: nonce, additionalData: utf8.encode(LABEL + id) };
+    const plain = await subtle.decrypt(params, key, ciphertext);
+    return new TextDecoder("utf-8", { fatal: true }).decode(plain);
+  }
+
+  // Exposed so tests can check the shared vector against this very code.
+  window.OnceLink = { b64decode, b64encode, passphraseKey, deriveKeys, decrypt };
+
+  const app = document.getElementById("app");
+  if (!app || !app.dataset.secretId) return;
+  const id = app.dataset.secretId;
+  const form = document.getElementById("reveal-form");
+  const button = document.getElementById("reveal");
+  const passInput = document.getElementById("passphrase");
+  const message = document.getElementById("message");
+  const result = document.getElementById("result");
+  const output = document.getElementById("secret");
+  const intro = document.getElementById("intro");
+
+  function say(text, kind) {
+    message.textContent = text;
+    message.className = kind || "";
+  }
+
+  const linkKey = b64decode(window.location.hash.slice(1), 32);
+  if (!subtle) {
+    say("This browser cannot decrypt the secret here (it needs a secure https page).", "error");
+    return;
+  }
+  if (!linkKey) {
+    say("This link is incomplete: part of it is missing or changed. Copy the whole link, " +
+        "including everything after the #, and open it again. The secret is still safe.", "error");
+    return;
+  }
+  form.hidden = false;
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    say("Decrypting…");
+    try {
+      const passphrase = passInput ? passInput.value : "";
+      const keys = await deriveKeys(linkKey, await passphraseKey(passphrase, id), id);
+      const response = await fetch(window.location.pathname, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ link_proof: b64encode(keys.linkProof), auth: b64encode(keys.auth) }),
+        credentials: "omit",
+        cache: "no-store",
+      });
+      let answer = {};
+      try { answer = await response.json(); } catch (e) { answer = {}; }
+      if (response.ok) {
+        const nonce = b64decode(answer.nonce, 12);
+        const text = String(answer.ciphertext || "");
+        const ciphertext = b64decode(text, Math.floor((text.length * 3) / 4));
+        output.value = await decrypt(keys.encKey, nonce, ciphertext, id);
+        form.hidden = true;
+        if (intro) intro.hidden = true;
+        result.hidden = false;
+        say("");
+        // The key has done its job: drop it from the address bar and history.
+        history.replaceState(null, "", window.location.pathname);
+        output.focus();
+        output.select();
+        return;
+      }
+      say(answer.message || "Something went wrong. Please try again.", "error");
+      if (answer.error === "wrong_passphrase" && passInput) {
+        passInput.value = "";
+        passInput.focus();
+      } else if (answer.error !== "unavailable" && answer.error !== "rate_limited") {
+        form.hidden = true;
+      }
+    } catch (e) {
+      say("Could not reach the server or decrypt the secret. Please try again.", "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  document.getElementById("copy").addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(output.value);
+    } catch (e) {
+      output.select();
+      document.execCommand("copy");
+    }
+    say("Copied.", "ok");
+  });
+
+  // Never leave the plaintext in a page that the back/forward cache could bring back.
+  window.addEventListener("pagehide", () => {
+    output.value = "";
+    result.hidden = true;
+  });
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) window.location.reload();
+  });
+})();

@@ -1,0 +1,221 @@
+"""The browser edge: reveal page, reveal POST, health, static files, security headers.
+
+Only `POST /s/{id}` can burn a secret. GET and HEAD (link-preview bots, mail scanners,
+prefetchers) only read whether a secret is waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from importlib import resources
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from bot import crypto, pages
+from bot.errors import BrokenLink, SecretGone, StoreUnavailable, WrongPassphrase
+from bot.service import SecretService, short_id
+
+log = logging.getLogger(__name__)
+
+SERVICE_KEY: web.AppKey[SecretService] = web.AppKey("service", SecretService)
+MAX_REVEAL_BODY = 1024  # two base64url proofs in JSON need ~120 bytes
+
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": _CSP,
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "interest-cohort=(), browsing-topics=()",
+    "Server": "oncelink",
+}
+_HSTS = "max-age=63072000; includeSubDomains"
+_STATIC_TYPES = {"reveal.js": "text/javascript", "reveal.css": "text/css"}
+_ID_IN_PATH = re.compile(r"(/s/)([A-Za-z0-9_-]{6})[A-Za-z0-9_-]*")
+
+
+def redact_path(path: str) -> str:
+    """Shorten ids in a path, so access logs never hold a whole id."""
+    return _ID_IN_PATH.sub(r"\1\2…", path)
+
+
+class RedactingAccessLogger(AbstractAccessLogger):
+    """aiohttp's access log, minus query strings and whole ids."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            "%s %s %s %.1fms",
+            request.method,
+            redact_path(request.path),
+            response.status,
+            time * 1000,
+        )
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+def _json(payload: dict, status: int = 200) -> web.Response:
+    return web.json_response(payload, status=status)
+
+
+def _security_headers(public_url: str):
+    hsts = public_url.startswith("https://")
+
+    @web.middleware
+    async def middleware(request: web.Request, handler) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            response = exc
+            if exc.status == 404 and exc.text and exc.text.startswith("404"):
+                response = _html(pages.NOT_FOUND_PAGE, 404)
+            elif exc.status == 413:
+                response = _json(
+                    {"error": "too_large", "message": "That request is too large."}, 413
+                )
+        except Exception:
+            # One place for the unexpected: logged (without the request), calm page out.
+            log.exception("unhandled error on %s %s", request.method, redact_path(request.path))
+            response = _html(pages.ERROR_PAGE, 500)
+        response.headers.update(_SECURITY_HEADERS)
+        if hsts:
+            response.headers["Strict-Transport-Security"] = _HSTS
+        return response
+
+    return middleware
+
+
+async def secret_page(request: web.Request) -> web.Response:
+    """GET and HEAD: says whether a secret waits. Never burns, whoever asks."""
+    secret_id = request.match_info["secret_id"]
+    if not crypto.is_secret_id(secret_id):
+        return _html(pages.GONE_PAGE, 404)  # malformed: the store is not even asked
+    try:
+        status = await request.app[SERVICE_KEY].status(secret_id)
+    except SecretGone:
+        return _html(pages.GONE_PAGE, 404)
+    except StoreUnavailable:
+        log.warning("store unavailable while showing secret %s", short_id(secret_id))
+        return _html(pages.UNAVAILABLE_PAGE, 503)
+    return _html(pages.secret_page(secret_id, status.has_passphrase))
+
+
+async def _read_reveal_body(request: web.Request) -> tuple[bytes, bytes]:
+    if request.content_length is not None and request.content_length > MAX_REVEAL_BODY:
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=MAX_REVEAL_BODY, actual_size=request.content_length
+        )
+    raw = await request.content.read(MAX_REVEAL_BODY + 1)  # never more than the limit
+    if len(raw) > MAX_REVEAL_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_REVEAL_BODY, actual_size=len(raw))
+    try:
+        body = json.loads(raw)
+        return (
+            crypto.b64decode(body["link_proof"], 32),
+            crypto.b64decode(body["auth"], 32),
+        )
+    except (ValueError, KeyError, TypeError):
+        raise _BadRequest() from None
+
+
+class _BadRequest(Exception):
+    pass
+
+
+async def reveal(request: web.Request) -> web.Response:
+    """POST: the explicit Reveal click. Exactly one caller ever gets the ciphertext."""
+    secret_id = request.match_info["secret_id"]
+    if not crypto.is_secret_id(secret_id):
+        return _json({"error": "gone", "message": _GONE_MESSAGE}, 404)
+    try:
+        link_proof, auth = await _read_reveal_body(request)
+        revealed = await request.app[SERVICE_KEY].reveal(secret_id, link_proof, auth)
+    except _BadRequest:
+        return _json({"error": "bad_request", "message": "That request was malformed."}, 400)
+    except BrokenLink:
+        return _json(
+            {
+                "error": "broken_link",
+                "message": "This link is incomplete or mistyped. Copy the whole link and "
+                "open it again. The secret is still safe.",
+            },
+            403,
+        )
+    except WrongPassphrase as exc:
+        plural = "s" if exc.attempts_left != 1 else ""
+        return _json(
+            {
+                "error": "wrong_passphrase",
+                "attempts_left": exc.attempts_left,
+                "message": f"Wrong passphrase. {exc.attempts_left} attempt{plural} left "
+                "before the secret is destroyed.",
+            },
+            403,
+        )
+    except SecretGone:
+        return _json({"error": "gone", "message": _GONE_MESSAGE}, 410)
+    except StoreUnavailable:
+        log.warning("store unavailable while revealing secret %s", short_id(secret_id))
+        return _json(
+            {
+                "error": "unavailable",
+                "message": "The secret store is not answering. Nothing was revealed or "
+                "deleted; please try again in a minute.",
+            },
+            503,
+        )
+    return _json(
+        {
+            "version": revealed.version,
+            "nonce": crypto.b64encode(revealed.nonce),
+            "ciphertext": crypto.b64encode(revealed.ciphertext),
+        }
+    )
+
+
+_GONE_MESSAGE = (
+    "This secret is not here: it has already been viewed, was deleted, has expired, or was "
+    "destroyed after too many wrong passphrases."
+)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        await request.app[SERVICE_KEY].store.ping()
+    except StoreUnavailable:
+        return web.Response(text="store unavailable\n", status=503)
+    return web.Response(text="ok\n")
+
+
+def _static_files() -> dict[str, bytes]:
+    folder = resources.files("bot") / "static"
+    return {name: (folder / name).read_bytes() for name in _STATIC_TYPES}
+
+
+def add_routes(app: web.Application, public_url: str) -> None:
+    files = _static_files()  # read once: the files are tiny and never change at run time
+
+    async def static(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in files:
+            return _html(pages.NOT_FOUND_PAGE, 404)
+        return web.Response(body=files[name], content_type=_STATIC_TYPES[name], charset="utf-8")
+
+    app.middlewares.append(_security_headers(public_url))
+    app.router.add_get("/s/{secret_id}", secret_page)
+    app.router.add_post("/s/{secret_id}", reveal)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/static/{name}", static)

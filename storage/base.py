@@ -1,0 +1,88 @@
+"""The one small interface every store implements, and the values it trades in.
+
+A store knows records, expiry and atomicity. It does not know crypto policy: it is handed
+verifier hashes, compares them with what it holds and deletes, all in one atomic step so
+that "exactly once" holds across processes and races.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+MAX_PASSPHRASE_ATTEMPTS = 5
+
+
+class StoreUnavailable(Exception):
+    """The store did not answer; nothing was changed that the caller can rely on."""
+
+
+@dataclass(frozen=True)
+class SecretRecord:
+    """Everything kept about one secret. No key, no passphrase, no plaintext."""
+
+    secret_id: str
+    version: int
+    nonce: bytes
+    ciphertext: bytes
+    link_verifier: bytes
+    verifier: bytes
+    has_passphrase: bool
+    created_at: float
+    expires_at: float
+    creator: str = ""
+    metadata: str = ""  # opaque to the store (JSON from the edge that created it)
+
+
+@dataclass(frozen=True)
+class SecretStatus:
+    has_passphrase: bool
+    expires_at: float
+    attempts_left: int
+
+
+class RevealOutcome(enum.Enum):
+    REVEALED = "revealed"
+    GONE = "gone"
+    BROKEN_LINK = "broken_link"
+    WRONG_PASSPHRASE = "wrong_passphrase"
+
+
+@dataclass(frozen=True)
+class RevealResult:
+    outcome: RevealOutcome
+    attempts_left: int = 0
+    record: SecretRecord | None = None  # only for REVEALED: already deleted from the store
+
+
+class BurnOutcome(enum.Enum):
+    BURNED = "burned"
+    GONE = "gone"
+    NOT_CREATOR = "not_creator"
+
+
+class SecretStore(Protocol):
+    async def save(self, record: SecretRecord) -> None:
+        """Store a new record that expires by itself at `record.expires_at`."""
+
+    async def reveal(
+        self, secret_id: str, link_verifier: bytes, verifier: bytes, now: float
+    ) -> RevealResult:
+        """Atomically: wrong link -> BROKEN_LINK (nothing counted); wrong verifier ->
+        count a failed attempt, delete at the MAX_PASSPHRASE_ATTEMPTS-th; match -> delete
+        and return the record. Only one caller can ever get REVEALED for a record."""
+
+    async def burn(self, secret_id: str, creator: str, now: float) -> BurnOutcome:
+        """Delete the record if `creator` matches the stored creator."""
+
+    async def status(self, secret_id: str, now: float) -> SecretStatus | None:
+        """What the reveal page needs to know; never changes anything."""
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
+
+    async def purge_expired(self, now: float) -> int:
+        """Remove expired records (a no-op where the store expires them itself)."""
+
+    async def close(self) -> None: ...

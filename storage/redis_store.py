@@ -1,0 +1,168 @@
+"""Redis store: one hash per secret with a native TTL, reveal and burn as Lua scripts.
+
+Lua runs atomically on the server, so compare-and-delete cannot interleave with another
+process's reveal: exactly one caller ever gets the ciphertext. Keys carry the id as a hash
+tag (`oncelink:{id}:s`) so every multi-key step would stay on one slot in a Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import math
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from storage.base import (
+    MAX_PASSPHRASE_ATTEMPTS,
+    BurnOutcome,
+    RevealOutcome,
+    RevealResult,
+    SecretRecord,
+    SecretStatus,
+    StoreUnavailable,
+)
+
+# KEYS[1] record; ARGV: link verifier, verifier, attempt limit.
+# Returns {0} gone, {1} broken link, {2, attempts_left} wrong passphrase, {3, fields...}.
+_REVEAL = """
+local lv = redis.call('HGET', KEYS[1], 'lv')
+if not lv then return {0} end
+if lv ~= ARGV[1] then return {1} end
+if redis.call('HGET', KEYS[1], 'vf') ~= ARGV[2] then
+  local failed = redis.call('HINCRBY', KEYS[1], 'f', 1)
+  local left = tonumber(ARGV[3]) - failed
+  if left <= 0 then redis.call('DEL', KEYS[1]); return {2, 0} end
+  return {2, left}
+end
+local fields = redis.call('HMGET', KEYS[1], 'v', 'n', 'c', 'pp', 'ca', 'ea', 'cr', 'md')
+redis.call('DEL', KEYS[1])
+return {3, fields}
+"""
+
+# KEYS[1] record; ARGV[1] creator. Returns 0 gone, 1 burned, 2 not the creator.
+_BURN = """
+local creator = redis.call('HGET', KEYS[1], 'cr')
+if not creator then return 0 end
+if creator ~= ARGV[1] then return 2 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+_OUTAGES = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def record_key(secret_id: str) -> str:
+    return f"oncelink:{{{secret_id}}}:s"
+
+
+class RedisStore:
+    """Production store: safe for any number of app processes on one Redis."""
+
+    def __init__(self, client: Redis) -> None:
+        self._redis = client
+        self._reveal = client.register_script(_REVEAL)
+        self._burn = client.register_script(_BURN)
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisStore:
+        # Short timeouts: during an outage Slack still needs an answer within 3 seconds.
+        client = Redis.from_url(
+            url, socket_timeout=1.5, socket_connect_timeout=1.0, health_check_interval=15
+        )
+        return cls(client)
+
+    async def save(self, record: SecretRecord) -> None:
+        key = record_key(record.secret_id)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hset(
+                    key,
+                    mapping={
+                        "v": record.version,
+                        "n": record.nonce,
+                        "c": record.ciphertext,
+                        "lv": record.link_verifier,
+                        "vf": record.verifier,
+                        "pp": int(record.has_passphrase),
+                        "ca": repr(record.created_at),
+                        "ea": repr(record.expires_at),
+                        "cr": record.creator,
+                        "md": record.metadata,
+                        "f": 0,
+                    },
+                )
+                pipe.pexpireat(key, math.ceil(record.expires_at * 1000))
+                await pipe.execute()
+        except _OUTAGES as exc:
+            raise StoreUnavailable("redis did not answer") from exc
+
+    async def reveal(
+        self, secret_id: str, link_verifier: bytes, verifier: bytes, now: float
+    ) -> RevealResult:
+        try:
+            reply = await self._reveal(
+                keys=[record_key(secret_id)],
+                args=[link_verifier, verifier, MAX_PASSPHRASE_ATTEMPTS],
+            )
+        except _OUTAGES as exc:
+            raise StoreUnavailable("redis did not answer") from exc
+        code = int(reply[0])
+        if code == 0:
+            return RevealResult(RevealOutcome.GONE)
+        if code == 1:
+            return RevealResult(RevealOutcome.BROKEN_LINK)
+        if code == 2:
+            attempts_left = int(reply[1])
+            outcome = RevealOutcome.WRONG_PASSPHRASE if attempts_left else RevealOutcome.GONE
+            return RevealResult(outcome, attempts_left=attempts_left)
+        version, nonce, ciphertext, has_pp, created, expires, creator, metadata = reply[1]
+        record = SecretRecord(
+            secret_id=secret_id,
+            version=int(version),
+            nonce=nonce,
+            ciphertext=ciphertext,
+            link_verifier=link_verifier,
+            verifier=verifier,
+            has_passphrase=has_pp == b"1",
+            created_at=float(created),
+            expires_at=float(expires),
+            creator=creator.decode(),
+            metadata=metadata.decode(),
+        )
+        return RevealResult(RevealOutcome.REVEALED, record=record)
+
+    async def burn(self, secret_id: str, creator: str, now: float) -> BurnOutcome:
+        try:
+            code = int(await self._burn(keys=[record_key(secret_id)], args=[creator]))
+        except _OUTAGES as exc:
+            raise StoreUnavailable("redis did not answer") from exc
+        return {0: BurnOutcome.GONE, 1: BurnOutcome.BURNED, 2: BurnOutcome.NOT_CREATOR}[code]
+
+    async def status(self, secret_id: str, now: float) -> SecretStatus | None:
+        try:
+            has_pp, expires, failed = await self._redis.hmget(
+                record_key(secret_id), ["pp", "ea", "f"]
+            )
+        except _OUTAGES as exc:
+            raise StoreUnavailable("redis did not answer") from exc
+        if expires is None or float(expires) <= now:
+            return None
+        return SecretStatus(
+            has_passphrase=has_pp == b"1",
+            expires_at=float(expires),
+            attempts_left=MAX_PASSPHRASE_ATTEMPTS - int(failed or 0),
+        )
+
+    async def ping(self) -> None:
+        try:
+            await self._redis.ping()
+        except (*_OUTAGES, RedisError) as exc:
+            raise StoreUnavailable("redis did not answer") from exc
+
+    async def purge_expired(self, now: float) -> int:
+        return 0  # Redis expires keys itself
+
+    async def close(self) -> None:
+        await self._redis.aclose()

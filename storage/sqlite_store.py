@@ -1,0 +1,219 @@
+"""Embedded SQLite store: the default when no REDIS_URL is set.
+
+All work runs on one dedicated thread that owns the connection, so the event loop never
+blocks on disk. Reveal and burn run inside `BEGIN IMMEDIATE`, which takes the database's
+write lock before reading: two processes sharing the file serialise on it, and only one of
+them can find and delete a record. `secure_delete` overwrites deleted rows with zeros.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from storage.base import (
+    MAX_PASSPHRASE_ATTEMPTS,
+    BurnOutcome,
+    RevealOutcome,
+    RevealResult,
+    SecretRecord,
+    SecretStatus,
+    StoreUnavailable,
+)
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS secrets (
+    id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    nonce BLOB NOT NULL,
+    ciphertext BLOB NOT NULL,
+    link_verifier BLOB NOT NULL,
+    verifier BLOB NOT NULL,
+    has_passphrase INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    creator TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    failed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS secrets_expires_at ON secrets (expires_at);
+"""
+_COLUMNS = (
+    "id, version, nonce, ciphertext, link_verifier, verifier, has_passphrase, "
+    "created_at, expires_at, creator, metadata"
+)
+
+
+class SqliteStore:
+    """One file, any number of processes on one machine."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oncelink-sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            if self._conn is None:
+                self._conn = self._connect()
+            return work(self._conn)
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite failed: {type(exc).__name__}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN ourselves, so the lock is taken up front.
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")  # an acknowledged secret survives power loss
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.executescript(_SCHEMA)
+        return conn
+
+    async def open(self) -> None:
+        """Create the file and schema now, so a bad SQLITE_PATH fails at start-up."""
+        await self._run(lambda conn: None)
+
+    async def save(self, record: SecretRecord) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO secrets ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
+                (
+                    record.secret_id,
+                    record.version,
+                    record.nonce,
+                    record.ciphertext,
+                    record.link_verifier,
+                    record.verifier,
+                    int(record.has_passphrase),
+                    record.created_at,
+                    record.expires_at,
+                    record.creator,
+                    record.metadata,
+                ),
+            )
+
+        await self._run(work)
+
+    async def reveal(
+        self, secret_id: str, link_verifier: bytes, verifier: bytes, now: float
+    ) -> RevealResult:
+        def work(conn: sqlite3.Connection) -> RevealResult:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(
+                    f"SELECT {_COLUMNS}, failed FROM secrets WHERE id = ? AND expires_at > ?",  # noqa: S608
+                    (secret_id, now),
+                ).fetchone()
+                if row is None:
+                    result = RevealResult(RevealOutcome.GONE)
+                elif row[4] != link_verifier:
+                    result = RevealResult(RevealOutcome.BROKEN_LINK)
+                elif row[5] != verifier:
+                    attempts_left = MAX_PASSPHRASE_ATTEMPTS - (row[11] + 1)
+                    if attempts_left <= 0:
+                        conn.execute("DELETE FROM secrets WHERE id = ?", (secret_id,))
+                        result = RevealResult(RevealOutcome.GONE)
+                    else:
+                        conn.execute(
+                            "UPDATE secrets SET failed = failed + 1 WHERE id = ?", (secret_id,)
+                        )
+                        result = RevealResult(
+                            RevealOutcome.WRONG_PASSPHRASE, attempts_left=attempts_left
+                        )
+                else:
+                    conn.execute("DELETE FROM secrets WHERE id = ?", (secret_id,))
+                    result = RevealResult(RevealOutcome.REVEALED, record=_record(row))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return result
+
+        return await self._run(work)
+
+    async def burn(self, secret_id: str, creator: str, now: float) -> BurnOutcome:
+        def work(conn: sqlite3.Connection) -> BurnOutcome:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(
+                    "SELECT creator FROM secrets WHERE id = ? AND expires_at > ?",
+                    (secret_id, now),
+                ).fetchone()
+                if row is None:
+                    outcome = BurnOutcome.GONE
+                elif row[0] != creator:
+                    outcome = BurnOutcome.NOT_CREATOR
+                else:
+                    conn.execute("DELETE FROM secrets WHERE id = ?", (secret_id,))
+                    outcome = BurnOutcome.BURNED
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return outcome
+
+        return await self._run(work)
+
+    async def status(self, secret_id: str, now: float) -> SecretStatus | None:
+        def work(conn: sqlite3.Connection) -> SecretStatus | None:
+            row = conn.execute(
+                "SELECT has_passphrase, expires_at, failed FROM secrets "
+                "WHERE id = ? AND expires_at > ?",
+                (secret_id, now),
+            ).fetchone()
+            if row is None:
+                return None
+            return SecretStatus(
+                has_passphrase=bool(row[0]),
+                expires_at=row[1],
+                attempts_left=MAX_PASSPHRASE_ATTEMPTS - row[2],
+            )
+
+        return await self._run(work)
+
+    async def ping(self) -> None:
+        await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    async def purge_expired(self, now: float) -> int:
+        return await self._run(
+            lambda conn: conn.execute("DELETE FROM secrets WHERE expires_at <= ?", (now,)).rowcount
+        )
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
+        def work() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        self._executor.shutdown(wait=True)
+
+
+def _record(row: tuple) -> SecretRecord:
+    return SecretRecord(
+        secret_id=row[0],
+        version=row[1],
+        nonce=row[2],
+        ciphertext=row[3],
+        link_verifier=row[4],
+        verifier=row[5],
+        has_passphrase=bool(row[6]),
+        created_at=row[7],
+        expires_at=row[8],
+        creator=row[9],
+        metadata=row[10],
+    )

@@ -1,0 +1,170 @@
+"""The real parts every test stands on: redis-server, SQLite files, Chromium, a served app.
+
+Nothing here skips. A missing redis-server or Chromium fails the run, so CI can never pass
+by quietly testing less.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from bot.app import create_app
+from bot.config import Settings
+from storage.redis_store import RedisStore
+from storage.sqlite_store import SqliteStore
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A private redis-server that a test may kill -9 and start again on the same port."""
+
+    def __init__(self, workdir: Path, *extra: str) -> None:
+        if shutil.which("redis-server") is None:
+            pytest.fail("redis-server is not installed (apt-get install redis-server)")
+        self.port = free_port()
+        self.workdir = workdir
+        self.extra = extra
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        args = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.workdir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            *self.extra,
+        ]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.process:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def command(self, *args: str) -> str:
+        return subprocess.run(
+            ["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, check=True
+        ).stdout
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def fresh_redis(redis_server: RedisServer) -> RedisServer:
+    redis_server.command("FLUSHALL")
+    return redis_server
+
+
+@pytest.fixture(params=["redis", "sqlite"])
+async def store(request, tmp_path) -> AsyncIterator[RedisStore | SqliteStore]:
+    """Every store test runs unchanged against both implementations."""
+    if request.param == "redis":
+        server = request.getfixturevalue("fresh_redis")
+        store = RedisStore.from_url(server.url)
+    else:
+        store = SqliteStore(str(tmp_path / "store.sqlite3"))
+    yield store
+    await store.close()
+
+
+def make_settings(**overrides) -> Settings:
+    return Settings(**{"public_url": "http://127.0.0.1:1", **overrides})
+
+
+class ServedApp:
+    """The real aiohttp app on a real loopback port."""
+
+    def __init__(self, runner: web.AppRunner, url: str, app: web.Application) -> None:
+        self.runner = runner
+        self.url = url
+        self.app = app
+
+    @property
+    def service(self):
+        from bot.web import SERVICE_KEY
+
+        return self.app[SERVICE_KEY]
+
+
+async def serve(settings: Settings, **parts) -> ServedApp:
+    """Start the app on a free port; PUBLIC_URL becomes that port so links work."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = Settings(**{**settings.__dict__, "public_url": url, "port": port})
+    app = create_app(settings, **parts)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return ServedApp(runner, url, app)
+
+
+@pytest.fixture
+async def served(store) -> AsyncIterator[ServedApp]:
+    """The app over both stores."""
+    app = await serve(make_settings(), store=store)
+    yield app
+    await app.runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def browser():
+    """Debian's Chromium driven by Playwright; never a downloaded browser."""
+    from playwright.async_api import async_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def page(browser):
+    context = await browser.new_context()
+    page = await context.new_page()
+    yield page
+    await context.close()

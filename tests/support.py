@@ -1,0 +1,44 @@
+"""Test-side helpers: what a browser computes from a link, done in Python."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from bot import crypto
+
+
+@dataclass(frozen=True)
+class LinkParts:
+    secret_id: str
+    link_key: bytes
+    path: str
+
+
+def parse_link(link: str) -> LinkParts:
+    parts = urlsplit(link)
+    secret_id = parts.path.rsplit("/", 1)[-1]
+    return LinkParts(secret_id, crypto.b64decode(parts.fragment, 32), parts.path)
+
+
+def reveal_body(link: str, passphrase: str | None = None) -> dict[str, str]:
+    """The JSON the reveal page posts, derived exactly as reveal.js does."""
+    parts = parse_link(link)
+    keys = crypto.derive_keys(
+        parts.link_key, crypto.passphrase_key(passphrase, parts.secret_id), parts.secret_id
+    )
+    return {
+        "link_proof": crypto.b64encode(crypto.derive_link_proof(parts.link_key, parts.secret_id)),
+        "auth": crypto.b64encode(keys.auth),
+    }
+
+
+def decrypt_answer(link: str, answer: dict, passphrase: str | None = None) -> str:
+    parts = parse_link(link)
+    keys = crypto.derive_keys(
+        parts.link_key, crypto.passphrase_key(passphrase, parts.secret_id), parts.secret_id
+    )
+    nonce = crypto.b64decode(answer["nonce"], 12)
+    text = answer["ciphertext"]
+    ciphertext = crypto.b64decode(text, len(text) * 3 // 4)
+    return crypto.unseal(nonce, ciphertext, keys.enc_key, parts.secret_id).decode("utf-8")

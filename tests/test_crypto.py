@@ -1,0 +1,101 @@
+"""Protocol v1 in Python: the shared vector, an independent HKDF, strict link parsing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.exceptions import InvalidTag
+
+from bot import crypto
+
+VECTOR = json.loads((Path(__file__).parent / "vectors" / "v1.json").read_text("utf-8"))
+
+
+def _b(text: str, length: int) -> bytes:
+    return crypto.b64decode(text, length)
+
+
+def _hkdf_by_hand(material: bytes, salt: bytes, info: bytes) -> bytes:
+    """RFC 5869 written out with hmac, so the vector is not only checked against itself."""
+    prk = hmac.new(salt, material, hashlib.sha256).digest()
+    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
+
+
+def test_shared_vector_with_passphrase_matches_python():
+    sid = VECTOR["secret_id"]
+    link_key = _b(VECTOR["link_key"], 32)
+    expected = VECTOR["with_passphrase"]
+    pass_key = crypto.passphrase_key(VECTOR["passphrase"], sid)
+    keys = crypto.derive_keys(link_key, pass_key, sid)
+    assert crypto.b64encode(pass_key) == expected["passphrase_key"]
+    assert crypto.b64encode(crypto.derive_link_proof(link_key, sid)) == expected["link_proof"]
+    assert crypto.b64encode(keys.enc_key) == expected["enc_key"]
+    assert crypto.b64encode(keys.auth) == expected["auth"]
+    nonce = _b(VECTOR["nonce"], 12)
+    _, ciphertext = crypto.seal(VECTOR["plaintext"].encode(), keys.enc_key, sid, nonce=nonce)
+    assert crypto.b64encode(ciphertext) == expected["ciphertext"]
+
+
+def test_shared_vector_matches_rfc_constructions_written_by_hand():
+    sid = VECTOR["secret_id"]
+    link_key = _b(VECTOR["link_key"], 32)
+    context = b"oncelink/v1/" + sid.encode()
+    import unicodedata
+
+    normalized = unicodedata.normalize("NFC", VECTOR["passphrase"]).encode()
+    pass_key = hashlib.pbkdf2_hmac("sha256", normalized, context, 600_000, 32)
+    assert crypto.b64encode(pass_key) == VECTOR["with_passphrase"]["passphrase_key"]
+    auth = _hkdf_by_hand(link_key + pass_key, context, b"oncelink/v1/auth")
+    assert crypto.b64encode(auth) == VECTOR["with_passphrase"]["auth"]
+    proof = _hkdf_by_hand(link_key, context, b"oncelink/v1/link-proof")
+    assert crypto.b64encode(proof) == VECTOR["with_passphrase"]["link_proof"]
+    enc = _hkdf_by_hand(link_key, context, b"oncelink/v1/enc-key")
+    assert crypto.b64encode(enc) == VECTOR["without_passphrase"]["enc_key"]
+
+
+def test_passphrase_is_nfc_normalised_so_composed_and_decomposed_forms_agree():
+    sid = crypto.new_secret_id()
+    assert crypto.passphrase_key("caf\u00e9 latte", sid) == crypto.passphrase_key(
+        "cafe\u0301 latte", sid
+    )
+
+
+def test_ciphertext_is_bound_to_its_id():
+    sid, other = crypto.new_secret_id(), crypto.new_secret_id()
+    keys = crypto.derive_keys(crypto.new_link_key(), b"", sid)
+    nonce, ciphertext = crypto.seal(b"moved", keys.enc_key, sid)
+    assert crypto.unseal(nonce, ciphertext, keys.enc_key, sid) == b"moved"
+    with pytest.raises(InvalidTag):
+        crypto.unseal(nonce, ciphertext, keys.enc_key, other)
+
+
+def test_keys_and_ids_are_fresh_and_well_formed():
+    ids = {crypto.new_secret_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(len(i) == crypto.ID_LENGTH and crypto.is_secret_id(i) for i in ids)
+    assert len(crypto.b64encode(crypto.new_link_key())) == crypto.KEY_LENGTH
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "AAECAwQFBgcICQoLDA0OD",  # truncated by one character
+        "AAECAwQFBgcICQoLDA0ODw==",  # padded
+        "AAECAwQFBgcICQoLDA0ODx",  # non-canonical last character
+        "AAECAwQFBgcICQoLDA0OD+",  # not url-safe alphabet
+        "AAECAwQFBgcICQoLDA0ODwAA",  # too long
+        "ÀAECAwQFBgcICQoLDA0ODw",
+    ],
+)
+def test_malformed_base64_is_refused(text):
+    assert not crypto.is_secret_id(text)
+
+
+def test_no_passphrase_means_empty_passphrase_key():
+    assert crypto.passphrase_key(None, crypto.new_secret_id()) == b""
+    assert crypto.passphrase_key("", crypto.new_secret_id()) == b""

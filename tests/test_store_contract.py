@@ -1,0 +1,146 @@
+"""One contract, run unchanged against Redis and SQLite (the `store` fixture)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+
+from storage.base import (
+    MAX_PASSPHRASE_ATTEMPTS,
+    BurnOutcome,
+    RevealOutcome,
+    SecretRecord,
+)
+
+LV, VF = b"L" * 32, b"V" * 32
+
+
+def record(expires_in: float = 60.0, **fields) -> SecretRecord:
+    now = time.time()
+    base = dict(
+        secret_id=os.urandom(8).hex(),
+        version=1,
+        nonce=os.urandom(12),
+        ciphertext=os.urandom(40),
+        link_verifier=LV,
+        verifier=VF,
+        has_passphrase=True,
+        created_at=now,
+        expires_at=now + expires_in,
+        creator="T1:U1",
+        metadata='{"note": "n"}',
+    )
+    base.update(fields)
+    return SecretRecord(**base)
+
+
+async def test_saved_secret_has_status_and_reveals_once(store):
+    rec = record()
+    await store.save(rec)
+    status = await store.status(rec.secret_id, time.time())
+    assert status.has_passphrase and status.attempts_left == MAX_PASSPHRASE_ATTEMPTS
+    assert abs(status.expires_at - rec.expires_at) < 0.01
+    first = await store.reveal(rec.secret_id, LV, VF, time.time())
+    assert first.outcome is RevealOutcome.REVEALED
+    assert first.record.ciphertext == rec.ciphertext and first.record.nonce == rec.nonce
+    assert first.record.creator == "T1:U1" and first.record.metadata == rec.metadata
+    second = await store.reveal(rec.secret_id, LV, VF, time.time())
+    assert second.outcome is RevealOutcome.GONE
+    assert await store.status(rec.secret_id, time.time()) is None
+
+
+async def test_wrong_link_verifier_counts_nothing_and_burns_nothing(store):
+    rec = record()
+    await store.save(rec)
+    for _ in range(MAX_PASSPHRASE_ATTEMPTS * 3):
+        result = await store.reveal(rec.secret_id, b"x" * 32, VF, time.time())
+        assert result.outcome is RevealOutcome.BROKEN_LINK
+    status = await store.status(rec.secret_id, time.time())
+    assert status.attempts_left == MAX_PASSPHRASE_ATTEMPTS
+    assert (await store.reveal(rec.secret_id, LV, VF, time.time())).outcome is (
+        RevealOutcome.REVEALED
+    )
+
+
+async def test_wrong_verifier_counts_down_and_destroys_at_the_limit(store):
+    rec = record()
+    await store.save(rec)
+    for left in range(MAX_PASSPHRASE_ATTEMPTS - 1, 0, -1):
+        result = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time())
+        assert (result.outcome, result.attempts_left) == (RevealOutcome.WRONG_PASSPHRASE, left)
+        assert (await store.status(rec.secret_id, time.time())).attempts_left == left
+    last = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time())
+    assert last.outcome is RevealOutcome.GONE
+    assert (await store.reveal(rec.secret_id, LV, VF, time.time())).outcome is RevealOutcome.GONE
+
+
+async def test_right_passphrase_after_wrong_ones_still_reveals(store):
+    rec = record()
+    await store.save(rec)
+    for _ in range(MAX_PASSPHRASE_ATTEMPTS - 1):
+        await store.reveal(rec.secret_id, LV, b"w" * 32, time.time())
+    result = await store.reveal(rec.secret_id, LV, VF, time.time())
+    assert result.outcome is RevealOutcome.REVEALED
+
+
+async def test_only_the_creator_can_burn(store):
+    rec = record()
+    await store.save(rec)
+    assert await store.burn(rec.secret_id, "T1:U2", time.time()) is BurnOutcome.NOT_CREATOR
+    assert await store.status(rec.secret_id, time.time()) is not None
+    assert await store.burn(rec.secret_id, "T1:U1", time.time()) is BurnOutcome.BURNED
+    assert await store.burn(rec.secret_id, "T1:U1", time.time()) is BurnOutcome.GONE
+    assert (await store.reveal(rec.secret_id, LV, VF, time.time())).outcome is RevealOutcome.GONE
+
+
+async def test_expired_secret_is_never_returned(store):
+    rec = record(expires_in=0.3)
+    await store.save(rec)
+    assert await store.status(rec.secret_id, time.time()) is not None
+    await asyncio.sleep(0.45)
+    assert await store.status(rec.secret_id, time.time()) is None
+    assert (await store.reveal(rec.secret_id, LV, VF, time.time())).outcome is RevealOutcome.GONE
+    assert await store.burn(rec.secret_id, "T1:U1", time.time()) is BurnOutcome.GONE
+
+
+async def test_purge_removes_expired_and_keeps_live(store):
+    old, live = record(expires_in=0.2), record()
+    await store.save(old)
+    await store.save(live)
+    await asyncio.sleep(0.3)
+    await store.purge_expired(time.time())
+    assert await store.status(live.secret_id, time.time()) is not None
+    assert await store.status(old.secret_id, time.time()) is None
+
+
+async def test_exactly_one_of_100_concurrent_reveals_wins(store):
+    for _ in range(5):
+        rec = record()
+        await store.save(rec)
+        results = await asyncio.gather(
+            *(store.reveal(rec.secret_id, LV, VF, time.time()) for _ in range(100))
+        )
+        outcomes = [r.outcome for r in results]
+        assert outcomes.count(RevealOutcome.REVEALED) == 1
+        assert outcomes.count(RevealOutcome.GONE) == 99
+
+
+async def test_unknown_id_is_gone_everywhere(store):
+    assert await store.status("nope", time.time()) is None
+    assert (await store.reveal("nope", LV, VF, time.time())).outcome is RevealOutcome.GONE
+    assert await store.burn("nope", "T1:U1", time.time()) is BurnOutcome.GONE
+
+
+async def test_ping_answers(store):
+    await store.ping()
+
+
+@pytest.mark.parametrize("size", [0, 1, 10 * 1024])
+async def test_binary_fields_survive_byte_for_byte(store, size):
+    rec = record(ciphertext=bytes(range(256)) * (size // 256) + b"\x00\xff" * 3)
+    await store.save(rec)
+    result = await store.reveal(rec.secret_id, LV, VF, time.time())
+    assert result.record.ciphertext == rec.ciphertext
