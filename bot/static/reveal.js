@@ -115,6 +115,7 @@
         output.value = await decrypt(keys.encKey, nonce, ciphertext, id);
         form.hidden = true;
         if (intro) intro.hidden = true;
+        document.querySelector("h1").textContent = "Your one-time secret";
         result.hidden = false;
         say("");
         // The key has done its job: drop it from the address bar and history.

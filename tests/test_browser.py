@@ -1,0 +1,182 @@
+"""The reveal page in a real headless Chromium (Debian's), driven by Playwright."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from tests.support import parse_link, reveal_body
+
+VECTOR = json.loads((Path(__file__).parent / "vectors" / "v1.json").read_text("utf-8"))
+TRICKY = 'pässwörd 🔐🦄\nsecond line\n\ttabbed <b>not bold</b> & "quoted"\n'
+
+
+async def create(served, text, **kwargs) -> str:
+    return (await served.service.create(text, ttl=600, **kwargs)).link
+
+
+async def test_chromium_reveals_unicode_secret_once_and_then_it_is_gone(served, page):
+    link = await create(served, TRICKY)
+    await page.goto(link)
+    await page.get_by_role("button", name="Reveal secret").click()
+    output = page.locator("#secret")
+    await output.wait_for(state="visible")
+    assert await output.input_value() == TRICKY
+    assert "deleted from the server" in await page.locator("#result").inner_text()
+    assert "#" not in page.url  # the key is dropped from the address bar after use
+    # Second visit with the very same link: gone, calmly.
+    other = await page.context.new_page()
+    response = await other.goto(link)
+    assert response.status == 404
+    assert "not here" in await other.locator("h1").inner_text()
+
+
+async def test_wrong_passphrase_shows_attempts_left_then_right_one_reveals(served, page):
+    link = await create(served, "behind a passphrase", passphrase="tr0ub4dor&3")
+    await page.goto(link)
+    await page.get_by_label("Passphrase").fill("wrong guess")
+    await page.get_by_role("button", name="Reveal secret").click()
+    await page.locator("#message.error").wait_for()
+    assert "4 attempts left" in await page.locator("#message").inner_text()
+    await page.get_by_label("Passphrase").fill("tr0ub4dor&3")
+    await page.get_by_role("button", name="Reveal secret").click()
+    await page.locator("#secret").wait_for(state="visible")
+    assert await page.locator("#secret").input_value() == "behind a passphrase"
+
+
+async def test_truncated_link_says_so_and_never_contacts_the_server(served, page):
+    link = await create(served, "intact")
+    posts = []
+    page.on("request", lambda request: posts.append(request) if request.method == "POST" else 0)
+    await page.goto(link[:-3])
+    message = page.locator("#message")
+    await message.wait_for()
+    assert "incomplete" in await message.inner_text()
+    assert not await page.locator("#reveal-form").is_visible()
+    assert posts == []
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            served.url + parse_link(link).path, json=reveal_body(link)
+        ) as response:
+            assert response.status == 200
+
+
+async def test_mistyped_link_gets_broken_link_message_and_secret_survives(served, page):
+    link = await create(served, "intact")
+    parts = parse_link(link)
+    from bot import crypto
+
+    wrong = bytes([parts.link_key[0] ^ 0xFF]) + parts.link_key[1:]
+    await page.goto(f"{served.url}{parts.path}#{crypto.b64encode(wrong)}")
+    await page.get_by_role("button", name="Reveal secret").click()
+    await page.locator("#message.error").wait_for()
+    assert "incomplete or mistyped" in await page.locator("#message").inner_text()
+    status = await served.service.status(parts.secret_id)
+    assert status.attempts_left == 5
+
+
+async def test_browser_crypto_matches_the_shared_vector(served, page):
+    link = await create(served, "x")
+    await page.goto(link)
+    result = await page.evaluate(
+        """async (v) => {
+          const O = window.OnceLink;
+          const k = O.b64decode(v.link_key, 32);
+          const out = {};
+          for (const [name, pass] of [["with_passphrase", v.passphrase],
+                                      ["without_passphrase", ""]]) {
+            const p = await O.passphraseKey(pass, v.secret_id);
+            const keys = await O.deriveKeys(k, p, v.secret_id);
+            const ct = v[name].ciphertext;
+            out[name] = {
+              passphrase_key: O.b64encode(p),
+              link_proof: O.b64encode(keys.linkProof),
+              enc_key: O.b64encode(keys.encKey),
+              auth: O.b64encode(keys.auth),
+              plaintext: await O.decrypt(keys.encKey, O.b64decode(v.nonce, 12),
+                                         O.b64decode(ct, Math.floor(ct.length * 3 / 4)),
+                                         v.secret_id),
+            };
+          }
+          return out;
+        }""",
+        VECTOR,
+    )
+    for name in ("with_passphrase", "without_passphrase"):
+        for field in ("link_proof", "enc_key", "auth"):
+            assert result[name][field] == VECTOR[name][field], (name, field)
+        assert result[name]["plaintext"] == VECTOR["plaintext"]
+    assert (
+        result["with_passphrase"]["passphrase_key"] == VECTOR["with_passphrase"]["passphrase_key"]
+    )
+
+
+async def test_page_loads_nothing_from_any_other_origin_and_sends_strict_headers(served, page):
+    link = await create(served, "private")
+    origins, responses = set(), []
+    page.on("request", lambda request: origins.add(urlsplit(request.url).netloc))
+    page.on("response", lambda response: responses.append(response))
+    await page.goto(link)
+    await page.get_by_role("button", name="Reveal secret").click()
+    await page.locator("#secret").wait_for(state="visible")
+    assert origins == {urlsplit(served.url).netloc}
+    assert len(responses) >= 4  # page, script, style, reveal POST
+    for response in responses:
+        headers = await response.all_headers()
+        assert "default-src 'none'" in headers["content-security-policy"]
+        assert headers["cache-control"] == "no-store"
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["x-frame-options"] == "DENY"
+
+
+async def test_csp_blocks_an_injected_inline_script(served, page):
+    link = await create(served, "x")
+    violations = []
+    page.on("console", lambda message: violations.append(message.text))
+    await page.goto(link)
+    await page.evaluate(
+        """() => { const s = document.createElement('script');
+                   s.textContent = 'window.injected = 1'; document.body.appendChild(s); }"""
+    )
+    assert await page.evaluate("() => window.injected") is None
+    assert any("Content Security Policy" in text for text in violations)
+
+
+async def test_plaintext_is_cleared_on_pagehide_and_not_restored_by_back(served, page):
+    link = await create(served, "do not keep me")
+    await page.goto(link)
+    await page.get_by_role("button", name="Reveal secret").click()
+    await page.locator("#secret").wait_for(state="visible")
+    await page.goto(served.url + "/healthz")
+    await page.go_back()
+    await page.wait_for_load_state()
+    content = await page.content()
+    assert "do not keep me" not in content
+    values = await page.evaluate(
+        "() => Array.from(document.querySelectorAll('textarea')).map(t => t.value)"
+    )
+    assert "do not keep me" not in values
+
+
+async def test_without_javascript_the_page_explains_why(served, browser):
+    link = await create(served, "x")
+    context = await browser.new_context(java_script_enabled=False)
+    try:
+        page = await context.new_page()
+        await page.goto(link)
+        assert "needs JavaScript" in await page.locator("noscript").inner_text()
+        assert not await page.locator("#reveal-form").is_visible()
+    finally:
+        await context.close()
+
+
+async def test_reveal_works_by_keyboard_alone(served, page):
+    link = await create(served, "keyboard")
+    await page.goto(link)
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    await page.locator("#secret").wait_for(state="visible")
+    assert await page.locator("#secret").input_value() == "keyboard"

@@ -1,0 +1,146 @@
+"""The `oncelink` command: share from stdin, clear one-line errors, serve at DEBUG leaks nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import aiohttp
+import pytest
+
+from tests.conftest import ServerProcess
+from tests.support import decrypt_answer, parse_link, reveal_body
+
+
+def oncelink(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+
+
+async def reveal(url: str, link: str, passphrase: str | None = None) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            url + parse_link(link).path, json=reveal_body(link, passphrase)
+        ) as response:
+            return response.status, await response.json()
+
+
+@pytest.fixture
+def sqlite_env(tmp_path) -> dict[str, str]:
+    return {"SQLITE_PATH": str(tmp_path / "cli.sqlite3"), "REDIS_URL": ""}
+
+
+async def test_share_prints_a_link_that_reveals_the_text_minus_one_newline(tmp_path, sqlite_env):
+    server = ServerProcess(sqlite_env, tmp_path / "serve.log")
+    try:
+        shared = oncelink("share", stdin="hunter2\n\n", PUBLIC_URL=server.url, **sqlite_env)
+        assert shared.returncode == 0, shared.stderr
+        link = shared.stdout.strip()
+        assert link.startswith(server.url + "/s/") and "#" in link
+        status, answer = await reveal(server.url, link)
+        assert status == 200 and decrypt_answer(link, answer) == "hunter2\n"
+        assert (await reveal(server.url, link))[0] == 410
+    finally:
+        server.stop()
+
+
+async def test_share_on_redis_with_ttl(fresh_redis, tmp_path):
+    env = {"REDIS_URL": fresh_redis.url}
+    server = ServerProcess(env, tmp_path / "serve.log")
+    try:
+        shared = oncelink("share", "--ttl", "5m", stdin="on redis", PUBLIC_URL=server.url, **env)
+        assert shared.returncode == 0, shared.stderr
+        ttl = int(fresh_redis.command("TTL", fresh_redis.command("KEYS", "*").strip()))
+        assert 290 <= ttl <= 300
+        status, answer = await reveal(server.url, shared.stdout.strip())
+        assert decrypt_answer(shared.stdout.strip(), answer) == "on redis"
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "env", "says"),
+    [
+        (("share",), "", {}, "The secret is empty. Nothing was stored."),
+        (("share", "--ttl", "soon"), "x", {}, "--ttl 'soon' is not a duration"),
+        (("share", "--ttl", "30d"), "x", {}, "longer than MAX_TTL"),
+        (("share",), "x", {"MAX_TTL": "forever"}, "MAX_TTL='forever' is not a duration"),
+        (("serve",), "", {"PORT": "99999"}, "PORT='99999' must be a whole number"),
+        (("serve",), "", {"PUBLIC_URL": "ftp://x"}, "PUBLIC_URL='ftp://x' must be an http(s)"),
+        (("serve",), "", {"LOG_LEVEL": "LOUD"}, "LOG_LEVEL='LOUD' must be one of"),
+        (("serve",), "", {"REDIS_URL": "http://x"}, "REDIS_URL must start with redis://"),
+        (("serve",), "", {"RECEIPTS": "maybe"}, "RECEIPTS='maybe' must be on or off"),
+        (("serve",), "", {"SQLITE_PATH": "/nonexistent/dir/x.db"}, "SQLITE_PATH="),
+    ],
+)
+def test_bad_input_stops_with_one_clear_line(sqlite_env, args, stdin, env, says):
+    result = oncelink(*args, stdin=stdin, **{**sqlite_env, **env})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_share_reports_a_store_outage_and_stores_nothing(tmp_path):
+    from tests.conftest import free_port
+
+    result = oncelink("share", stdin="x", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    assert result.returncode == 1
+    assert "nothing was stored" in result.stderr and "Traceback" not in result.stderr
+
+
+SECRET = "LOG-CANARY-secret-7c1e"
+PASSPHRASE = "LOG-CANARY-passphrase"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_debug_logs_hold_no_secret_key_passphrase_or_link(backend, tmp_path, request):
+    env = {"LOG_LEVEL": "DEBUG", "SQLITE_PATH": str(tmp_path / "log.sqlite3"), "REDIS_URL": ""}
+    if backend == "redis":
+        env["REDIS_URL"] = request.getfixturevalue("fresh_redis").url
+    server = ServerProcess(env, tmp_path / "serve.log")
+    links = []
+    try:
+        shared = oncelink("share", stdin=SECRET, PUBLIC_URL=server.url, **env)
+        links.append((shared.stdout.strip(), None))
+        from bot.service import SecretService
+        from storage import make_store
+
+        store = make_store(env["REDIS_URL"] or None, env["SQLITE_PATH"])
+        service = SecretService(store, public_url=server.url, max_ttl=86400)
+        links.append(
+            ((await service.create(SECRET, ttl=60, passphrase=PASSPHRASE)).link, PASSPHRASE)
+        )
+        await store.close()
+        async with aiohttp.ClientSession() as http:
+            for link, passphrase in links:
+                path = parse_link(link).path
+                async with http.get(server.url + path) as response:
+                    assert response.status == 200
+                if passphrase:
+                    status, _ = await reveal(server.url, link, "wrong-" + passphrase)
+                    assert status == 403
+                mangled = link[:-6] + ("AAAAAA" if not link.endswith("AAAAAA") else "BBBBBB")
+                assert (await reveal(server.url, mangled))[0] == 403
+                status, _ = await reveal(server.url, link, passphrase)
+                assert status == 200
+                assert (await reveal(server.url, link, passphrase))[0] == 410
+    finally:
+        server.stop()
+    logs = server.logs()
+    assert "DEBUG" in logs or "INFO" in logs  # the capture really captured
+    assert "revealed and deleted" in logs
+    for link, _ in links:
+        parts = parse_link(link)
+        for needle in (SECRET, PASSPHRASE, link, link.split("#")[1], parts.secret_id):
+            assert needle not in logs
+        assert parts.secret_id[:6] + "…" in logs
+        for value in reveal_body(link).values():
+            assert value not in logs

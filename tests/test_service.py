@@ -1,0 +1,140 @@
+"""The core service's promises, on both stores."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import crypto
+from bot.errors import BrokenLink, InvalidSecret, NotCreator, SecretGone, WrongPassphrase
+from bot.service import MAX_SECRET_BYTES, SecretService
+from tests.support import parse_link
+
+
+def service_on(store) -> SecretService:
+    return SecretService(store, public_url="https://secrets.example.com/", max_ttl=86400)
+
+
+def proofs(link: str, passphrase: str | None = None) -> tuple[bytes, bytes]:
+    parts = parse_link(link)
+    pass_key = crypto.passphrase_key(passphrase, parts.secret_id)
+    return (
+        crypto.derive_link_proof(parts.link_key, parts.secret_id),
+        crypto.derive_keys(parts.link_key, pass_key, parts.secret_id).auth,
+    )
+
+
+async def test_link_has_the_contract_format_and_reveals_once(store):
+    service = service_on(store)
+    created = await service.create("hunter2", ttl=60)
+    assert (
+        created.link
+        == f"https://secrets.example.com/s/{created.secret_id}#" + (created.link.split("#")[1])
+    )
+    assert len(created.link.split("#")[1]) == crypto.KEY_LENGTH
+    revealed = await service.reveal(created.secret_id, *proofs(created.link))
+    keys = crypto.derive_keys(parse_link(created.link).link_key, b"", created.secret_id)
+    assert crypto.unseal(revealed.nonce, revealed.ciphertext, keys.enc_key, created.secret_id) == (
+        b"hunter2"
+    )
+    with pytest.raises(SecretGone):
+        await service.reveal(created.secret_id, *proofs(created.link))
+
+
+async def test_truncated_link_never_burns_and_uses_no_attempts(store):
+    service = service_on(store)
+    created = await service.create("s3cret!", ttl=60, passphrase="open sesame")
+    parts = parse_link(created.link)
+    wrong_key = parts.link_key[:-1] + bytes([parts.link_key[-1] ^ 1])
+    for _ in range(10):
+        with pytest.raises(BrokenLink):
+            await service.reveal(
+                created.secret_id,
+                crypto.derive_link_proof(wrong_key, created.secret_id),
+                b"\x00" * 32,
+            )
+    assert (await service.status(created.secret_id)).attempts_left == 5
+    await service.reveal(created.secret_id, *proofs(created.link, "open sesame"))
+
+
+async def test_wrong_passphrase_counts_down_then_destroys(store):
+    service = service_on(store)
+    created = await service.create("s3cret!", ttl=60, passphrase="open sesame")
+    link_proof, _ = proofs(created.link, "open sesame")
+    for left in (4, 3, 2, 1):
+        _, wrong_auth = proofs(created.link, f"guess {left}")
+        with pytest.raises(WrongPassphrase) as caught:
+            await service.reveal(created.secret_id, link_proof, wrong_auth)
+        assert caught.value.attempts_left == left
+    with pytest.raises(SecretGone):
+        await service.reveal(created.secret_id, link_proof, proofs(created.link, "guess 0")[1])
+    with pytest.raises(SecretGone):
+        await service.reveal(created.secret_id, *proofs(created.link, "open sesame"))
+
+
+async def test_knowing_only_the_id_can_neither_read_nor_burn(store):
+    service = service_on(store)
+    created = await service.create("only the id leaked", ttl=60)
+    for _ in range(20):
+        guess = crypto.new_link_key()
+        with pytest.raises(BrokenLink):
+            await service.reveal(
+                created.secret_id,
+                crypto.derive_link_proof(guess, created.secret_id),
+                crypto.derive_keys(guess, b"", created.secret_id).auth,
+            )
+    with pytest.raises(NotCreator):
+        await service.burn(created.secret_id, "someone else")
+    await service.reveal(created.secret_id, *proofs(created.link))
+
+
+async def test_creator_burns_and_the_link_is_dead(store):
+    service = service_on(store)
+    created = await service.create("burn me", ttl=60, creator="T1:U1")
+    await service.burn(created.secret_id, "T1:U1")
+    with pytest.raises(SecretGone):
+        await service.reveal(created.secret_id, *proofs(created.link))
+    with pytest.raises(SecretGone):
+        await service.burn(created.secret_id, "T1:U1")
+
+
+@pytest.mark.parametrize(
+    ("text", "ttl", "passphrase", "says"),
+    [
+        ("", 60, None, "empty"),
+        ("   \n\t", 60, None, "empty"),
+        ("x" * (MAX_SECRET_BYTES + 1), 60, None, "too long"),
+        ("é" * (MAX_SECRET_BYTES // 2 + 1), 60, None, "too long"),
+        ("ok", 86401, None, "expiry"),
+        ("ok", 0, None, "expiry"),
+        ("ok", 60, "short", "passphrase is too short"),
+    ],
+)
+async def test_bad_input_is_refused_with_a_reason_and_nothing_stored(
+    store, text, ttl, passphrase, says
+):
+    service = service_on(store)
+    with pytest.raises(InvalidSecret, match=says):
+        await service.create(text, ttl=ttl, passphrase=passphrase)
+
+
+async def test_receipt_listener_hears_of_reveal_without_secret_material(store):
+    service = service_on(store)
+    heard = []
+
+    async def listener(receipt):
+        heard.append(receipt)
+
+    service.on_revealed(listener)
+    created = await service.create("top secret", ttl=60, creator="T1:U1", metadata='{"n":1}')
+    await service.reveal(created.secret_id, *proofs(created.link))
+    await service.drain()
+    assert len(heard) == 1
+    assert heard[0].creator == "T1:U1" and heard[0].metadata == '{"n":1}'
+    assert "top secret" not in repr(heard[0])
+
+
+def test_created_secret_repr_hides_the_link():
+    from bot.service import CreatedSecret
+
+    created = CreatedSecret("AAECAwQFBgcICQoLDA0ODw", "https://x/s/AAECAwQFBgcICQoLDA0ODw#KEY", 1.0)
+    assert "KEY" not in repr(created) and "AAECAwQFBgcICQoLDA0ODw" not in repr(created)

@@ -1,0 +1,264 @@
+"""The browser edge over HTTP: what GET, HEAD and POST may and may not do."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import create_app
+from bot.service import SecretService
+from storage.redis_store import RedisStore
+from tests.conftest import RedisServer, make_settings, serve
+from tests.support import decrypt_answer, parse_link, reveal_body
+
+PREVIEW_AGENTS = [
+    "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+    "Mozilla/5.0 (compatible; Microsoft Office/16.0; SafeLinks)",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120 Safari/537.36",
+    "curl/8.0",
+]
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+
+async def create(served, text="hunter2", **kwargs) -> str:
+    service: SecretService = served.service
+    return (await service.create(text, ttl=kwargs.pop("ttl", 600), **kwargs)).link
+
+
+def assert_security_headers(response: aiohttp.ClientResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value, name
+    csp = response.headers["Content-Security-Policy"]
+    for directive in (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+    ):
+        assert directive in csp
+    assert "noindex" in response.headers["X-Robots-Tag"]
+
+
+async def test_preview_bots_get_and_head_leave_secret_intact(served):
+    link = await create(served)
+    path = parse_link(link).path
+    async with aiohttp.ClientSession() as http:
+        for agent in PREVIEW_AGENTS:
+            for method in ("GET", "HEAD"):
+                async with http.request(
+                    method, served.url + path, headers={"User-Agent": agent}
+                ) as response:
+                    assert response.status == 200
+                    assert_security_headers(response)
+                    body = await response.text()
+                    if method == "GET":
+                        assert "<title>oncelink</title>" in body
+                        assert "hunter2" not in body
+        async with http.post(served.url + path, json=reveal_body(link)) as response:
+            assert response.status == 200
+            assert decrypt_answer(link, await response.json()) == "hunter2"
+
+
+async def test_second_reveal_gets_gone_and_page_says_so(served):
+    link = await create(served, "once")
+    path = parse_link(link).path
+    async with aiohttp.ClientSession() as http:
+        async with http.post(served.url + path, json=reveal_body(link)) as response:
+            assert response.status == 200
+        async with http.post(served.url + path, json=reveal_body(link)) as response:
+            assert response.status == 410
+            assert (await response.json())["error"] == "gone"
+        async with http.get(served.url + path) as response:
+            assert response.status == 404
+            assert "not here" in await response.text()
+            assert_security_headers(response)
+
+
+async def test_passphrase_page_asks_for_it_and_wrong_ones_count_down(served):
+    link = await create(served, "guarded", passphrase="correct horse")
+    path = parse_link(link).path
+    async with aiohttp.ClientSession() as http:
+        async with http.get(served.url + path) as response:
+            assert 'id="passphrase"' in await response.text()
+        async with http.post(served.url + path, json=reveal_body(link, "wrong horse")) as resp:
+            assert resp.status == 403
+            answer = await resp.json()
+            assert answer["error"] == "wrong_passphrase" and answer["attempts_left"] == 4
+            assert "4 attempts left" in answer["message"]
+        async with http.post(served.url + path, json=reveal_body(link, "correct horse")) as resp:
+            assert resp.status == 200
+            assert decrypt_answer(link, await resp.json(), "correct horse") == "guarded"
+
+
+async def test_truncated_key_is_refused_as_broken_link_and_secret_survives(served):
+    link = await create(served, "still here")
+    parts = parse_link(link)
+    mangled = link[:-1] + ("A" if link[-1] != "A" else "B")
+    async with aiohttp.ClientSession() as http:
+        try:
+            body = reveal_body(mangled)
+        except ValueError:  # non-canonical last char: flip a middle character instead
+            mangled = link[:-5] + ("A" if link[-5] != "A" else "B") + link[-4:]
+            body = reveal_body(mangled)
+        async with http.post(served.url + parts.path, json=body) as response:
+            assert response.status == 403
+            assert (await response.json())["error"] == "broken_link"
+        async with http.post(served.url + parts.path, json=reveal_body(link)) as response:
+            assert response.status == 200
+
+
+class SpyStore:
+    """Records whether anything reached the store."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    def __getattr__(self, name):
+        attr = getattr(self.inner, name)
+        if name in ("close", "purge_expired"):
+            return attr
+
+        def spy(*args, **kwargs):
+            self.calls.append(name)
+            return attr(*args, **kwargs)
+
+        return spy
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    ["abc", "AAECAwQFBgcICQoLDA0OD", "AAECAwQFBgcICQoLDA0ODw==", "..%2F..%2Fetc", "x" * 300],
+)
+async def test_malformed_ids_get_404_without_touching_the_store(tmp_path, bad_id):
+    from storage.sqlite_store import SqliteStore
+
+    spy = SpyStore(SqliteStore(str(tmp_path / "spy.sqlite3")))
+    served = await serve(make_settings(), store=spy)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{served.url}/s/{bad_id}") as response:
+                assert response.status == 404
+                assert_security_headers(response)
+            async with http.post(
+                f"{served.url}/s/{bad_id}", json={"link_proof": "x", "auth": "y"}
+            ) as response:
+                assert response.status == 404
+        assert spy.calls == []
+    finally:
+        await served.runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[]", b"{}", b'{"link_proof": "abc", "auth": "def"}', b'{"link_proof": 1}'],
+)
+async def test_malformed_reveal_bodies_get_400_and_burn_nothing(served, body):
+    link = await create(served, "intact")
+    path = parse_link(link).path
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            served.url + path, data=body, headers={"Content-Type": "application/json"}
+        ) as response:
+            assert response.status == 400
+            assert (await response.json())["error"] == "bad_request"
+        async with http.post(served.url + path, json=reveal_body(link)) as response:
+            assert response.status == 200
+
+
+async def test_oversized_reveal_body_gets_413_with_or_without_length(served):
+    link = await create(served, "intact")
+    path = parse_link(link).path
+
+    async def chunks():
+        for _ in range(64):
+            yield b"x" * 1024
+
+    async with aiohttp.ClientSession() as http:
+        async with http.post(served.url + path, data=b"{" + b" " * 5000 + b"}") as response:
+            assert response.status == 413
+        async with http.post(served.url + path, data=chunks()) as response:
+            assert response.status == 413
+        async with http.post(served.url + path, json=reveal_body(link)) as response:
+            assert response.status == 200
+
+
+async def test_health_static_and_unknown_routes(served):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(served.url + "/healthz") as response:
+            assert response.status == 200
+        for name, kind in (("reveal.js", "text/javascript"), ("reveal.css", "text/css")):
+            async with http.get(f"{served.url}/static/{name}") as response:
+                assert response.status == 200 and response.content_type == kind
+        async with http.get(served.url + "/static/../bot/config.py") as response:
+            assert response.status == 404
+        async with http.get(served.url + "/nowhere") as response:
+            assert response.status == 404
+            assert_security_headers(response)
+            assert "Traceback" not in await response.text()
+
+
+async def test_page_assets_are_small():
+    from importlib import resources
+
+    from bot import pages
+
+    static = resources.files("bot") / "static"
+    total = (
+        len(pages.secret_page("AAECAwQFBgcICQoLDA0ODw", True).encode())
+        + len((static / "reveal.js").read_bytes())
+        + len((static / "reveal.css").read_bytes())
+    )
+    assert total < 20 * 1024
+
+
+async def test_hsts_only_when_public_url_is_https(tmp_path):
+    from storage.sqlite_store import SqliteStore
+
+    for public_url, expect in (("https://secrets.example.com", True), ("http://x.test", False)):
+        app = create_app(
+            make_settings(public_url=public_url),
+            store=SqliteStore(str(tmp_path / f"{expect}.sqlite3")),
+        )
+        async with TestClient(TestServer(app)) as client:
+            response = await client.get("/healthz")
+            assert ("Strict-Transport-Security" in response.headers) is expect
+
+
+async def test_store_outage_gives_calm_503s_and_recovery_needs_no_restart(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    served = await serve(make_settings(), store=RedisStore.from_url(server.url))
+    try:
+        link = await create(served, "survives outage")
+        path = parse_link(link).path
+        server.kill()
+        async with aiohttp.ClientSession() as http:
+            async with http.get(served.url + path) as response:
+                assert response.status == 503
+                text = await response.text()
+                assert "Temporarily unavailable" in text and "Traceback" not in text
+            async with http.post(served.url + path, json=reveal_body(link)) as response:
+                assert response.status == 503
+                assert (await response.json())["error"] == "unavailable"
+            async with http.get(served.url + "/healthz") as response:
+                assert response.status == 503
+            server.start()  # nothing persisted: a new secret must work without an app restart
+            link = await create(served, "after recovery")
+            async with http.get(served.url + "/healthz") as response:
+                assert response.status == 200
+            async with http.post(
+                served.url + parse_link(link).path, json=reveal_body(link)
+            ) as response:
+                assert response.status == 200
+    finally:
+        await served.runner.cleanup()
+        server.kill()
