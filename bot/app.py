@@ -21,6 +21,8 @@ from storage import SecretStore, StoreUnavailable, make_store
 
 log = logging.getLogger(__name__)
 
+SLACK_NOT_CONNECTED = "Slack is not connected: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN.\n"
+
 PURGE_INTERVAL = 60.0
 CLIENT_MAX_SIZE = 256 * 1024  # Slack's largest payloads (a filled modal) are far below this
 
@@ -40,14 +42,19 @@ def create_app(
     app[SERVICE_KEY] = service
     add_routes(app, settings.public_url)
     if settings.slack_configured:
-        from bot.slack import mount_slack
+        import handlers  # Slack stays an edge: the core never imports it
 
-        mount_slack(app, service, settings, client=slack_client)
+        handlers.mount(app, service, settings, client=slack_client)
     else:
         log.warning(
             "Slack is not connected: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to enable "
             "/secret. Reveal pages are served as usual."
         )
+
+        async def slack_not_connected(request: web.Request) -> web.Response:
+            return web.Response(status=503, text=SLACK_NOT_CONNECTED)
+
+        app.router.add_post("/slack/events", slack_not_connected)
     app.cleanup_ctx.append(_lifecycle(service, store, clock))
     return app
 

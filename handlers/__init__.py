@@ -1,0 +1,74 @@
+"""Slack listeners: thin translations from Slack payloads to core calls and back.
+
+`mount` puts a slack-bolt AsyncApp on the same aiohttp application as the reveal page, at
+`POST /slack/events`, the one request URL for commands, shortcuts, modals and buttons.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.service import SecretService
+from handlers import actions, commands, receipts, shortcuts, views
+from handlers.blocks import notice
+from handlers.delivery import REQUEST_TIMEOUT, Delivery, retry_handlers
+from handlers.endpoint import slack_endpoint
+
+log = logging.getLogger(__name__)
+
+SOMETHING_WENT_WRONG = (
+    "Something went wrong on our side and your request was not completed. If you were "
+    "creating a secret, nothing was stored. Please try again."
+)
+
+
+def register(app: AsyncApp, service: SecretService, settings: Settings) -> None:
+    delivery = Delivery(app.client)
+    commands.register(app, service, settings, delivery)
+    views.register(app, service, settings, delivery)
+    shortcuts.register(app, settings)
+    actions.register(app, service, delivery)
+    if settings.receipts:
+        receipts.register(service, delivery)
+
+    @app.error
+    async def on_error(error: Exception, body: dict) -> None:
+        """ONE place for the unexpected: a redacted log line and a calm word to the user."""
+        log.error("Slack listener failed: %s", type(error).__name__)
+        metadata = views.read_metadata(((body or {}).get("view") or {}).get("private_metadata"))
+        response_url = (body or {}).get("response_url") or metadata.get("response_url")
+        await delivery.respond(response_url, notice(SOMETHING_WENT_WRONG))
+
+
+def build_slack_app(
+    service: SecretService, settings: Settings, client: AsyncWebClient | None = None
+) -> AsyncApp:
+    client = client or AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=REQUEST_TIMEOUT,
+        retry_handlers=retry_handlers(),
+    )
+    app = AsyncApp(
+        signing_secret=settings.slack_signing_secret,
+        client=client,
+        logger=logging.getLogger("slack_bolt.oncelink"),
+    )
+    register(app, service, settings)
+    return app
+
+
+def mount(
+    web_app: web.Application,
+    service: SecretService,
+    settings: Settings,
+    client: AsyncWebClient | None = None,
+) -> AsyncApp:
+    slack_app = build_slack_app(service, settings, client)
+    web_app.router.add_post("/slack/events", slack_endpoint(slack_app))
+    return slack_app

@@ -220,3 +220,34 @@ class ServerProcess:
                 self.process.wait()
         self._log.close()
         return self.process.returncode
+
+
+@pytest.fixture
+async def fake_slack():
+    from tests.slack_fake import FakeSlack
+
+    fake = FakeSlack()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+def slack_settings(fake, **overrides) -> Settings:
+    from tests.slack_fake import BOT_TOKEN, SIGNING_SECRET
+
+    return make_settings(
+        slack_signing_secret=SIGNING_SECRET,
+        slack_bot_token=BOT_TOKEN,
+        slack_api_url=fake.api_url,
+        **overrides,
+    )
+
+
+@pytest.fixture
+async def slack(store, fake_slack):
+    """The whole app with Slack connected to the fake, over both stores."""
+    from tests.slack_harness import SlackHarness
+
+    served = await serve(slack_settings(fake_slack), store=store)
+    yield SlackHarness(served, fake_slack)
+    await served.runner.cleanup()

@@ -1,0 +1,32 @@
+"""The "Burn now" button on the creator's confirmation."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.errors import NotCreator, SecretGone, StoreUnavailable
+from bot.service import SecretService
+from handlers.blocks import BURN_ACTION, notice
+from handlers.delivery import Delivery
+from handlers.sharing import creator_of
+
+
+def register(app: AsyncApp, service: SecretService, delivery: Delivery) -> None:
+    @app.action(BURN_ACTION)
+    async def burn_clicked(ack: AsyncAck, body: dict, action: dict) -> None:
+        await ack()
+        user = body.get("user") or {}
+        team_id = user.get("team_id") or (body.get("team") or {}).get("id", "")
+        try:
+            await service.burn(str(action.get("value", "")), creator_of(team_id, user.get("id")))
+            message = notice(":fire: Burned. The link no longer works.", replace_original=True)
+        except NotCreator:
+            message = notice("Only the person who created this secret can burn it.")
+        except SecretGone:
+            message = notice(
+                "This secret is already gone: revealed, burned or expired.",
+                replace_original=True,
+            )
+        except StoreUnavailable:
+            message = notice("Couldn't reach the secret store; nothing was burned. Try again.")
+        await delivery.respond(body.get("response_url"), message)

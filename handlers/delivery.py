@@ -1,0 +1,87 @@
+"""Getting messages to people: the response_url first, a DM from the app as the fallback.
+
+The link goes back through the command's or shortcut's `response_url`: it posts an
+ephemeral message in the very conversation the person asked from, even one the bot is not a
+member of (where chat.postEphemeral fails with `not_in_channel`). Transient Slack failures
+(429 with Retry-After, 5xx, resets, timeouts) are retried by slack_sdk's retry handlers.
+Failures are logged by kind only: messages carry links.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 2
+REQUEST_TIMEOUT = 5  # seconds per attempt; retries keep the whole delivery bounded
+_TRANSIENT = (
+    aiohttp.ServerConnectionError,
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientOSError,
+    asyncio.TimeoutError,
+)
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    return [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=MAX_RETRIES),
+        AsyncServerErrorRetryHandler(max_retry_count=MAX_RETRIES),
+        AsyncConnectionErrorRetryHandler(max_retry_count=MAX_RETRIES, error_types=[*_TRANSIENT]),
+    ]
+
+
+def _as_dm(message: dict) -> dict:
+    return {k: v for k, v in message.items() if k not in ("response_type", "replace_original")}
+
+
+class Delivery:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def respond(self, response_url: str | None, message: dict) -> bool:
+        """Post to a response_url; False when it is missing, expired or Slack refused."""
+        if not response_url:
+            return False
+        webhook = AsyncWebhookClient(
+            response_url, timeout=REQUEST_TIMEOUT, retry_handlers=retry_handlers()
+        )
+        try:
+            response = await webhook.send_dict(message)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("response_url delivery failed: %s", type(exc).__name__)
+            return False
+        if response.status_code != 200:
+            log.warning("response_url delivery refused: HTTP %s", response.status_code)
+            return False
+        return True
+
+    async def dm(self, user_id: str, message: dict) -> bool:
+        """A message from the app to one person (its App Home messages tab)."""
+        try:
+            await self._client.chat_postMessage(channel=user_id, **_as_dm(message))
+        except SlackApiError as exc:
+            log.warning("DM failed: %s", exc.response.get("error", "unknown error"))
+            return False
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("DM failed: %s", type(exc).__name__)
+            return False
+        return True
+
+    async def to_person(self, response_url: str | None, user_id: str, message: dict) -> bool:
+        """Where they asked if possible, else a DM. False only when both failed."""
+        if await self.respond(response_url, message):
+            return True
+        return await self.dm(user_id, message)

@@ -1,0 +1,115 @@
+"""The one flow behind `/secret <text>` and the modal: create, deliver, never lose silently.
+
+Runs after the ack, so slow parts (passphrase key derivation, the store, Slack calls) never
+hold up Slack's 3-second window.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from bot.errors import InvalidSecret, SecretGone, StoreUnavailable
+from bot.service import SecretService, short_id
+from handlers.blocks import LinkDetails, link_message, notice, recipient_message
+from handlers.delivery import Delivery
+
+log = logging.getLogger(__name__)
+
+STORE_DOWN = "Couldn't create the secret; nothing was stored. Try again."
+UNDELIVERABLE = (
+    "Couldn't deliver your one-time link, so the secret was deleted right away. "
+    "Nothing can be read. Please try again."
+)
+
+
+def creator_of(team_id: str, user_id: str) -> str:
+    """The identity burn is checked against: a user within their workspace."""
+    return f"{team_id}:{user_id}"
+
+
+@dataclass(frozen=True)
+class ShareRequest:
+    text: str
+    ttl: int
+    team_id: str
+    user_id: str
+    channel_id: str = ""
+    response_url: str | None = None
+    passphrase: str | None = None
+    recipient: str = ""
+    note: str = ""
+    from_shortcut: bool = False
+
+    def __repr__(self) -> str:  # the text and passphrase must never reach a log or traceback
+        return f"ShareRequest(team={self.team_id}, user={self.user_id}, ttl={self.ttl})"
+
+    def metadata(self) -> str:
+        """Stored beside the ciphertext for receipts; the note is declared not secret."""
+        return json.dumps(
+            {
+                "team": self.team_id,
+                "user": self.user_id,
+                "channel": self.channel_id,
+                "note": self.note,
+                "recipient": self.recipient,
+            },
+            separators=(",", ":"),
+        )
+
+
+async def share(request: ShareRequest, service: SecretService, delivery: Delivery) -> None:
+    tell = lambda text: delivery.to_person(  # noqa: E731
+        request.response_url, request.user_id, notice(text)
+    )
+    creator = creator_of(request.team_id, request.user_id)
+    try:
+        created = await service.create(
+            request.text,
+            ttl=request.ttl,
+            passphrase=request.passphrase or None,
+            creator=creator,
+            metadata=request.metadata(),
+        )
+    except StoreUnavailable:
+        log.warning("store unavailable: secret not created")
+        await tell(STORE_DOWN)
+        return
+    except InvalidSecret as exc:
+        await tell(f"{exc} Nothing was stored.")
+        return
+
+    recipient_sent = False
+    if request.recipient:
+        recipient_sent = await delivery.dm(
+            request.recipient,
+            recipient_message(
+                creator=request.user_id,
+                link=created.link,
+                note=request.note,
+                expires_at=created.expires_at,
+            ),
+        )
+    details = LinkDetails(
+        secret_id=created.secret_id,
+        link=created.link,
+        expires_at=created.expires_at,
+        note=request.note,
+        has_passphrase=bool(request.passphrase),
+        recipient=request.recipient,
+        recipient_sent=recipient_sent,
+        from_shortcut=request.from_shortcut,
+    )
+    if await delivery.to_person(request.response_url, request.user_id, link_message(details)):
+        return
+    if recipient_sent:
+        log.warning("secret %s: creator unreachable, recipient has it", short_id(created.secret_id))
+        return
+    # Nobody holds the link: an orphaned secret would only wait to be guessed. Burn it.
+    log.warning("secret %s: link undeliverable, burning it", short_id(created.secret_id))
+    try:
+        await service.burn(created.secret_id, creator)
+    except (SecretGone, StoreUnavailable):
+        log.warning("secret %s: could not burn undeliverable secret", short_id(created.secret_id))
+    await tell(UNDELIVERABLE)

@@ -1,0 +1,103 @@
+"""The modal's submission: validate in place (Slack shows errors on the right field), then share."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.config import Settings, format_duration
+from bot.service import MIN_PASSPHRASE_LENGTH, SecretService
+from handlers import blocks
+from handlers.delivery import Delivery
+from handlers.sharing import ShareRequest, share
+
+
+@dataclass(frozen=True)
+class ShareForm:
+    text: str
+    ttl: int
+    passphrase: str
+    recipient: str
+    note: str
+
+    def __repr__(self) -> str:  # never the text or passphrase in a traceback
+        return f"ShareForm(ttl={self.ttl})"
+
+
+def _value(values: dict, block: str, action: str) -> dict:
+    found = (values.get(block) or {}).get(action)
+    return found if isinstance(found, dict) else {}
+
+
+def read_form(values: dict, settings: Settings) -> tuple[ShareForm | None, dict[str, str]]:
+    """The form's values, or Slack's `errors` map keyed by block_id."""
+    errors: dict[str, str] = {}
+    text = _value(values, blocks.SECRET_BLOCK, blocks.SECRET_INPUT).get("value") or ""
+    if not text.strip():
+        errors[blocks.SECRET_BLOCK] = "Write the secret to share."
+    elif len(text) > blocks.SLACK_INPUT_MAX:
+        errors[blocks.SECRET_BLOCK] = f"At most {blocks.SLACK_INPUT_MAX} characters."
+
+    selected = _value(values, blocks.EXPIRY_BLOCK, blocks.EXPIRY_SELECT).get("selected_option")
+    raw_ttl = (selected or {}).get("value") if isinstance(selected, dict) else None
+    ttl = int(raw_ttl) if isinstance(raw_ttl, str) and raw_ttl.isdigit() else 0
+    if ttl > settings.max_ttl:
+        errors[blocks.EXPIRY_BLOCK] = (
+            f"The longest expiry allowed is {format_duration(settings.max_ttl)}."
+        )
+    elif ttl not in settings.expiry_choices:
+        errors[blocks.EXPIRY_BLOCK] = "Choose one of the offered expiry times."
+
+    passphrase = _value(values, blocks.PASSPHRASE_BLOCK, blocks.PASSPHRASE_INPUT).get("value")
+    passphrase = passphrase or ""
+    if passphrase and len(unicodedata.normalize("NFC", passphrase)) < MIN_PASSPHRASE_LENGTH:
+        errors[blocks.PASSPHRASE_BLOCK] = (
+            f"Use at least {MIN_PASSPHRASE_LENGTH} characters, or leave it empty."
+        )
+
+    recipient = _value(values, blocks.RECIPIENT_BLOCK, blocks.RECIPIENT_SELECT).get("selected_user")
+    note = _value(values, blocks.NOTE_BLOCK, blocks.NOTE_INPUT).get("value") or ""
+    if len(note) > blocks.NOTE_MAX:
+        errors[blocks.NOTE_BLOCK] = f"At most {blocks.NOTE_MAX} characters."
+    if errors:
+        return None, errors
+    return ShareForm(text, ttl, passphrase, recipient or "", note.strip()), {}
+
+
+def read_metadata(private_metadata: str | None) -> dict:
+    try:
+        metadata = json.loads(private_metadata or "{}")
+    except ValueError:
+        return {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def register(app: AsyncApp, service: SecretService, settings: Settings, delivery: Delivery) -> None:
+    @app.view(blocks.MODAL_CALLBACK)
+    async def share_submitted(ack: AsyncAck, body: dict, view: dict) -> None:
+        form, errors = read_form((view.get("state") or {}).get("values") or {}, settings)
+        if form is None:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()  # closes the modal; the rest happens after Slack has its answer
+        metadata = read_metadata(view.get("private_metadata"))
+        user = body.get("user") or {}
+        await share(
+            ShareRequest(
+                text=form.text,
+                ttl=form.ttl,
+                team_id=user.get("team_id") or (body.get("team") or {}).get("id", ""),
+                user_id=user["id"],
+                channel_id=str(metadata.get("channel") or ""),
+                response_url=str(metadata.get("response_url") or "") or None,
+                passphrase=form.passphrase or None,
+                recipient=form.recipient,
+                note=form.note,
+                from_shortcut=bool(metadata.get("shortcut")),
+            ),
+            service,
+            delivery,
+        )

@@ -1,0 +1,188 @@
+"""The one boundary we cannot reach: a local fake of Slack's Web API and response_urls.
+
+It records every call, answers like Slack, and can be told to fail (429 + Retry-After, 5xx,
+slow answers, dropped connections). Requests *to* the app are signed exactly as Slack signs
+them: `v0=` + HMAC-SHA256(signing secret, `v0:{timestamp}:{raw body}`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+from aiohttp import web
+
+PAYLOADS = Path(__file__).parent / "payloads"
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
+
+
+def payload(name: str, **overrides) -> dict:
+    """A documented Slack payload shape from tests/payloads, with fields replaced."""
+    data = json.loads((PAYLOADS / f"{name}.json").read_text("utf-8"))
+    data.update(copy.deepcopy(overrides))
+    return data
+
+
+def sign(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    base = f"v0:{timestamp}:{body}".encode()
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": str(timestamp),
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def command_body(**fields) -> str:
+    return urlencode(payload("slash_command", **fields))
+
+
+def interactive_body(data: dict) -> str:
+    """Interactive payloads arrive as JSON in the `payload` form field."""
+    return urlencode({"payload": json.dumps(data)})
+
+
+@dataclass
+class Call:
+    method: str  # Web API method, or "response_url"
+    params: dict
+    path: str
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Fault:
+    status: int = 500
+    headers: dict = field(default_factory=dict)
+    body: dict | None = None
+    delay: float = 0.0
+    drop: bool = False
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.faults: dict[str, list[Fault]] = {}
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+        self._changed = asyncio.Event()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str = "cmd") -> str:
+        return f"{self.url}/response/{name}"
+
+    def fail(self, method: str, times: int = 1, **fault) -> None:
+        """The next `times` calls of `method` ("response_url" for hooks) fail this way."""
+        self.faults.setdefault(method, []).extend(Fault(**fault) for _ in range(times))
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/response/{name}", self._response_url)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self.runner:
+            await self.runner.cleanup()
+
+    def of(self, method: str) -> list[dict]:
+        return [call.params for call in self.calls if call.method == method]
+
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while len(self.of(method)) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"expected {count} {method} call(s), got {len(self.of(method))}: "
+                    f"{[c.method for c in self.calls]}"
+                )
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                pass
+        return self.of(method)
+
+    async def _params(self, request: web.Request) -> dict:
+        raw = await request.text()
+        if request.content_type == "application/json":
+            return json.loads(raw or "{}")
+        params = dict(parse_qsl(raw))
+        for key, value in params.items():
+            if key in ("view", "blocks") and value.startswith(("{", "[")):
+                params[key] = json.loads(value)
+        return params
+
+    async def _fault(self, method: str, request: web.Request) -> web.StreamResponse | None:
+        queue = self.faults.get(method)
+        if not queue:
+            return None
+        fault = queue.pop(0)
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.drop:
+            request.transport.close()
+            return web.Response(status=500)
+        return web.json_response(
+            fault.body or {"ok": False, "error": "fatal_error"},
+            status=fault.status,
+            headers=fault.headers,
+        )
+
+    def _record(self, call: Call) -> None:
+        self.calls.append(call)
+        self._changed.set()
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        self._record(Call(method, params, request.path))
+        failed = await self._fault(method, request)
+        if failed is not None:
+            return failed
+        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        answers = {
+            "auth.test": {
+                "ok": True,
+                "url": "https://example.slack.com/",
+                "team": "Example",
+                "user": "oncelink",
+                "team_id": "T0001",
+                "user_id": "UBOT0001",
+                "bot_id": "BA13894H",
+            },
+            "views.open": {"ok": True, "view": {"id": "VNHU13V36"}},
+            "chat.postMessage": {
+                "ok": True,
+                "channel": "D0001",
+                "ts": f"{time.time():.6f}",
+            },
+        }
+        return web.json_response(answers.get(method, {"ok": False, "error": "unknown_method"}))
+
+    async def _response_url(self, request: web.Request) -> web.StreamResponse:
+        params = await self._params(request)
+        self._record(Call("response_url", params, request.path))
+        failed = await self._fault("response_url", request)
+        if failed is not None:
+            return failed
+        return web.Response(text="ok")

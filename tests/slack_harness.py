@@ -1,0 +1,94 @@
+"""Drives the app as Slack would: signed requests in, recorded Web API calls out."""
+
+from __future__ import annotations
+
+import re
+
+import aiohttp
+
+from handlers import blocks
+from tests.slack_fake import command_body, interactive_body, payload, sign
+
+LINK = re.compile(r"https?://[^\s|>]+/s/[A-Za-z0-9_-]{22}#[A-Za-z0-9_-]{43}")
+
+
+def find_link(message: dict) -> str:
+    found = LINK.search(message.get("text", ""))
+    assert found, f"no link in {message.get('text', '')[:80]!r}"
+    return found.group(0)
+
+
+def form_values(
+    secret: str = "hunter2",
+    ttl: int = 86400,
+    passphrase: str | None = None,
+    recipient: str | None = None,
+    note: str | None = None,
+) -> dict:
+    """`view.state.values` exactly as Slack sends it for our modal."""
+    return {
+        blocks.SECRET_BLOCK: {blocks.SECRET_INPUT: {"type": "plain_text_input", "value": secret}},
+        blocks.EXPIRY_BLOCK: {
+            blocks.EXPIRY_SELECT: {
+                "type": "static_select",
+                "selected_option": {
+                    "text": {"type": "plain_text", "text": str(ttl), "emoji": True},
+                    "value": str(ttl),
+                },
+            }
+        },
+        blocks.PASSPHRASE_BLOCK: {
+            blocks.PASSPHRASE_INPUT: {"type": "plain_text_input", "value": passphrase}
+        },
+        blocks.RECIPIENT_BLOCK: {
+            blocks.RECIPIENT_SELECT: {"type": "users_select", "selected_user": recipient}
+        },
+        blocks.NOTE_BLOCK: {blocks.NOTE_INPUT: {"type": "plain_text_input", "value": note}},
+    }
+
+
+class SlackHarness:
+    def __init__(self, served, fake) -> None:
+        self.served = served
+        self.fake = fake
+
+    @property
+    def service(self):
+        return self.served.service
+
+    async def send(self, body: str, headers: dict | None = None) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                self.served.url + "/slack/events", data=body.encode(), headers=headers or sign(body)
+            ) as response:
+                return response.status, await response.text()
+
+    async def command(self, text: str = "", response_url: str | None = None, **fields):
+        body = command_body(
+            text=text, response_url=response_url or self.fake.response_url("cmd"), **fields
+        )
+        return await self.send(body)
+
+    async def shortcut(self, message_text: str, response_url: str | None = None):
+        data = payload("message_action", response_url=response_url or self.fake.response_url("sc"))
+        data["message"]["text"] = message_text
+        return await self.send(interactive_body(data))
+
+    async def submit(self, values: dict, private_metadata: str, user: str = "U2147483697"):
+        data = payload("view_submission")
+        data["view"]["state"]["values"] = values
+        data["view"]["private_metadata"] = private_metadata
+        data["user"]["id"] = user
+        return await self.send(interactive_body(data))
+
+    async def click_burn(self, secret_id: str, user: str = "U2147483697", response_url=None):
+        data = payload("block_actions", response_url=response_url or self.fake.response_url("btn"))
+        data["actions"][0]["value"] = secret_id
+        data["user"]["id"] = user
+        return await self.send(interactive_body(data))
+
+    async def open_modal(self, text: str = "") -> dict:
+        """`/secret` → views.open; returns the modal view that Slack would show."""
+        status, _ = await self.command(text)
+        assert status == 200
+        return (await self.fake.wait_for("views.open"))[-1]["view"]
