@@ -45,6 +45,17 @@ def register(app: AsyncApp, service: SecretService, settings: Settings) -> None:
         await delivery.respond(response_url, notice(SOMETHING_WENT_WRONG))
 
 
+class _DropClientTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that our
+    explicitly built client (with its base URL and retry handlers) wins. That is intended."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in str(record.msg)
+
+
+_TOKEN_WARNING_FILTER = _DropClientTokenWarning()
+
+
 def build_slack_app(
     service: SecretService, settings: Settings, client: AsyncWebClient | None = None
 ) -> AsyncApp:
@@ -54,10 +65,12 @@ def build_slack_app(
         timeout=REQUEST_TIMEOUT,
         retry_handlers=retry_handlers(),
     )
+    bolt_logger = logging.getLogger("slack_bolt.oncelink")
+    bolt_logger.addFilter(_TOKEN_WARNING_FILTER)  # the same object: adding twice is a no-op
     app = AsyncApp(
         signing_secret=settings.slack_signing_secret,
         client=client,
-        logger=logging.getLogger("slack_bolt.oncelink"),
+        logger=bolt_logger,
     )
     register(app, service, settings)
     return app

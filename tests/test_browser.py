@@ -180,3 +180,44 @@ async def test_reveal_works_by_keyboard_alone(served, page):
     await page.keyboard.press("Enter")
     await page.locator("#secret").wait_for(state="visible")
     assert await page.locator("#secret").input_value() == "keyboard"
+
+
+async def test_from_slash_command_to_reveal_in_chromium(slack, page):
+    """The product end to end: /secret, the modal, the ephemeral link, Reveal, the receipt."""
+    from tests.slack_harness import find_link, form_values
+
+    view = await slack.open_modal()
+    await slack.submit(
+        form_values(TRICKY, passphrase="horse battery", note="e2e"), view["private_metadata"]
+    )
+    link = find_link((await slack.fake.wait_for("response_url"))[0])
+    await page.goto(link)
+    await page.get_by_label("Passphrase").fill("horse battery")
+    await page.get_by_role("button", name="Reveal secret").click()
+    await page.locator("#secret").wait_for(state="visible")
+    assert await page.locator("#secret").input_value() == TRICKY
+    receipt = (await slack.fake.wait_for("chat.postMessage"))[0]
+    assert "revealed" in receipt["text"] and "e2e" in json.dumps(receipt["blocks"])
+    again = await page.context.new_page()
+    assert (await again.goto(link)).status == 404
+
+
+async def test_inline_command_and_shortcut_links_reveal_in_chromium(slack, page):
+    from tests.slack_harness import find_link, form_values
+
+    await slack.command("inline one")
+    link = find_link((await slack.fake.wait_for("response_url"))[0])
+    await page.goto(link)
+    await page.get_by_role("button", name="Reveal secret").click()
+    await page.locator("#secret").wait_for(state="visible")
+    assert await page.locator("#secret").input_value() == "inline one"
+
+    await slack.shortcut("from a message")
+    view = (await slack.fake.wait_for("views.open"))[0]["view"]
+    await slack.submit(form_values("from a message"), view["private_metadata"])
+    link = find_link((await slack.fake.wait_for("response_url", 2))[1])
+    other = await page.context.new_page()
+    await other.goto(link)
+    await other.get_by_role("button", name="Reveal secret").click()
+    await other.locator("#secret").wait_for(state="visible")
+    assert await other.locator("#secret").input_value() == "from a message"

@@ -1,0 +1,62 @@
+"""manifest.yml creates the whole app in one paste: within Slack's limits, in step with the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from handlers import blocks
+from handlers.commands import COMMAND
+
+MANIFEST = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text("utf-8"))
+EVENTS_URL = "https://secrets.example.com/slack/events"
+
+
+def test_display_information_is_within_slack_limits():
+    info = MANIFEST["display_information"]
+    assert 0 < len(info["name"]) <= 35
+    assert 0 < len(info["description"]) <= 140
+    assert 174 <= len(info["long_description"]) <= 4000
+    assert re.fullmatch(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})", info["background_color"])
+
+
+def test_bot_user_and_app_home_messages_tab_for_receipts():
+    features = MANIFEST["features"]
+    assert re.fullmatch(r"[a-z0-9._-]{1,80}", features["bot_user"]["display_name"])
+    assert features["app_home"]["messages_tab_enabled"] is True
+
+
+def test_slash_command_matches_the_code_and_limits():
+    (command,) = MANIFEST["features"]["slash_commands"]
+    assert command["command"] == COMMAND == "/secret"
+    assert len(command["command"]) <= 32
+    assert 0 < len(command["description"]) <= 2000
+    assert 0 < len(command["usage_hint"]) <= 1000
+    assert command["url"] == EVENTS_URL
+
+
+def test_message_shortcut_matches_the_code_and_limits():
+    (shortcut,) = MANIFEST["features"]["shortcuts"]
+    assert shortcut["type"] == "message"
+    assert shortcut["callback_id"] == blocks.SHORTCUT_CALLBACK
+    assert len(shortcut["callback_id"]) <= 255
+    assert shortcut["name"] == "Share as one-time secret" and len(shortcut["name"]) <= 24
+    assert 0 < len(shortcut["description"]) <= 150
+
+
+def test_interactivity_points_at_the_one_events_url():
+    interactivity = MANIFEST["settings"]["interactivity"]
+    assert interactivity["is_enabled"] is True
+    assert interactivity["request_url"] == EVENTS_URL
+
+
+@pytest.mark.parametrize("scope", ["commands", "chat:write"])
+def test_minimal_bot_scopes(scope):
+    assert scope in MANIFEST["oauth_config"]["scopes"]["bot"]
+
+
+def test_no_scope_beyond_what_the_code_uses():
+    assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == {"commands", "chat:write"}
