@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.service import SecretService
 from handlers import actions, commands, receipts, shortcuts, views
+from handlers.background import AfterAck
 from handlers.blocks import notice
 from handlers.delivery import REQUEST_TIMEOUT, Delivery, retry_handlers
 from handlers.endpoint import slack_endpoint
@@ -27,22 +28,25 @@ SOMETHING_WENT_WRONG = (
 )
 
 
-def register(app: AsyncApp, service: SecretService, settings: Settings) -> None:
+def register(app: AsyncApp, service: SecretService, settings: Settings) -> AfterAck:
     delivery = Delivery(app.client)
-    commands.register(app, service, settings, delivery)
-    views.register(app, service, settings, delivery)
-    shortcuts.register(app, settings)
-    actions.register(app, service, delivery)
-    if settings.receipts:
-        receipts.register(service, delivery)
 
-    @app.error
-    async def on_error(error: Exception, body: dict) -> None:
+    async def report(error: Exception, body: dict) -> None:
         """ONE place for the unexpected: a redacted log line and a calm word to the user."""
         log.error("Slack listener failed: %s", type(error).__name__)
         metadata = views.read_metadata(((body or {}).get("view") or {}).get("private_metadata"))
         response_url = (body or {}).get("response_url") or metadata.get("response_url")
         await delivery.respond(response_url, notice(SOMETHING_WENT_WRONG))
+
+    after_ack = AfterAck(report)
+    commands.register(app, service, settings, delivery, after_ack)
+    views.register(app, service, settings, delivery, after_ack)
+    shortcuts.register(app, settings, after_ack)
+    actions.register(app, service, delivery, after_ack)
+    if settings.receipts:
+        receipts.register(service, delivery)
+    app.error(report)
+    return after_ack
 
 
 class _DropClientTokenWarning(logging.Filter):
@@ -58,7 +62,7 @@ _TOKEN_WARNING_FILTER = _DropClientTokenWarning()
 
 def build_slack_app(
     service: SecretService, settings: Settings, client: AsyncWebClient | None = None
-) -> AsyncApp:
+) -> tuple[AsyncApp, AfterAck]:
     client = client or AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
@@ -72,8 +76,8 @@ def build_slack_app(
         client=client,
         logger=bolt_logger,
     )
-    register(app, service, settings)
-    return app
+    app_work = register(app, service, settings)
+    return app, app_work
 
 
 def mount(
@@ -82,6 +86,11 @@ def mount(
     settings: Settings,
     client: AsyncWebClient | None = None,
 ) -> AsyncApp:
-    slack_app = build_slack_app(service, settings, client)
+    slack_app, after_ack = build_slack_app(service, settings, client)
     web_app.router.add_post("/slack/events", slack_endpoint(slack_app))
+
+    async def finish_work_in_flight(_: web.Application) -> None:
+        await after_ack.drain()
+
+    web_app.on_shutdown.append(finish_work_in_flight)
     return slack_app

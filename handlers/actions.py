@@ -6,15 +6,16 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.errors import NotCreator, SecretGone, StoreUnavailable
 from bot.service import SecretService
+from handlers.background import AfterAck
 from handlers.blocks import BURN_ACTION, notice
 from handlers.delivery import Delivery
 from handlers.sharing import creator_of
 
 
-def register(app: AsyncApp, service: SecretService, delivery: Delivery) -> None:
-    @app.action(BURN_ACTION)
-    async def burn_clicked(ack: AsyncAck, body: dict, action: dict) -> None:
-        await ack()
+def register(
+    app: AsyncApp, service: SecretService, delivery: Delivery, after_ack: AfterAck
+) -> None:
+    async def burn(body: dict, action: dict) -> None:
         user = body.get("user") or {}
         team_id = user.get("team_id") or (body.get("team") or {}).get("id", "")
         try:
@@ -30,3 +31,8 @@ def register(app: AsyncApp, service: SecretService, delivery: Delivery) -> None:
         except StoreUnavailable:
             message = notice("Couldn't reach the secret store; nothing was burned. Try again.")
         await delivery.respond(body.get("response_url"), message)
+
+    @app.action(BURN_ACTION)
+    async def burn_clicked(ack: AsyncAck, body: dict, action: dict) -> None:
+        await ack()
+        after_ack.run(burn(body, action), body)

@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.service import SecretService
+from handlers.background import AfterAck
 from handlers.blocks import help_text, share_modal
 from handlers.delivery import Delivery
 from handlers.sharing import ShareRequest, share
@@ -23,7 +24,13 @@ def modal_metadata(response_url: str | None, channel_id: str, from_shortcut: boo
     )
 
 
-def register(app: AsyncApp, service: SecretService, settings: Settings, delivery: Delivery) -> None:
+def register(
+    app: AsyncApp,
+    service: SecretService,
+    settings: Settings,
+    delivery: Delivery,
+    after_ack: AfterAck,
+) -> None:
     @app.command(COMMAND)
     async def secret_command(ack: AsyncAck, command: dict, client: AsyncWebClient) -> None:
         text = command.get("text") or ""
@@ -36,18 +43,16 @@ def register(app: AsyncApp, service: SecretService, settings: Settings, delivery
         await ack()
         if not text.strip():
             # trigger_id expires 3 seconds after the command: open the modal right away.
-            await client.views_open(
-                trigger_id=command["trigger_id"],
-                view=share_modal(
-                    expiry_choices=settings.expiry_choices,
-                    default_ttl=settings.default_ttl,
-                    private_metadata=modal_metadata(
-                        command.get("response_url"), command.get("channel_id", ""), False
-                    ),
+            view = share_modal(
+                expiry_choices=settings.expiry_choices,
+                default_ttl=settings.default_ttl,
+                private_metadata=modal_metadata(
+                    command.get("response_url"), command.get("channel_id", ""), False
                 ),
             )
+            after_ack.run(client.views_open(trigger_id=command["trigger_id"], view=view), command)
             return
-        await share(
+        share_now = share(
             ShareRequest(
                 text=text,
                 ttl=settings.default_ttl,
@@ -59,3 +64,4 @@ def register(app: AsyncApp, service: SecretService, settings: Settings, delivery
             service,
             delivery,
         )
+        after_ack.run(share_now, command)

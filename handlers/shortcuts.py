@@ -8,26 +8,25 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from handlers.background import AfterAck
 from handlers.blocks import SHORTCUT_CALLBACK, share_modal
 from handlers.commands import modal_metadata
 
 
-def register(app: AsyncApp, settings: Settings) -> None:
+def register(app: AsyncApp, settings: Settings, after_ack: AfterAck) -> None:
     @app.shortcut(SHORTCUT_CALLBACK)
     async def share_message(ack: AsyncAck, shortcut: dict, client: AsyncWebClient) -> None:
         await ack()
         # Slack escapes &, < and > in message text; a pasted password must come back as typed.
         text = html.unescape((shortcut.get("message") or {}).get("text") or "")
-        await client.views_open(
-            trigger_id=shortcut["trigger_id"],
-            view=share_modal(
-                expiry_choices=settings.expiry_choices,
-                default_ttl=settings.default_ttl,
-                private_metadata=modal_metadata(
-                    shortcut.get("response_url"),
-                    (shortcut.get("channel") or {}).get("id", ""),
-                    True,
-                ),
-                prefill=text,
+        view = share_modal(
+            expiry_choices=settings.expiry_choices,
+            default_ttl=settings.default_ttl,
+            private_metadata=modal_metadata(
+                shortcut.get("response_url"),
+                (shortcut.get("channel") or {}).get("id", ""),
+                True,
             ),
+            prefill=text,
         )
+        after_ack.run(client.views_open(trigger_id=shortcut["trigger_id"], view=view), shortcut)

@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.config import Settings, format_duration
 from bot.service import MIN_PASSPHRASE_LENGTH, SecretService
 from handlers import blocks
+from handlers.background import AfterAck
 from handlers.delivery import Delivery
 from handlers.sharing import ShareRequest, share
 
@@ -75,7 +76,13 @@ def read_metadata(private_metadata: str | None) -> dict:
     return metadata if isinstance(metadata, dict) else {}
 
 
-def register(app: AsyncApp, service: SecretService, settings: Settings, delivery: Delivery) -> None:
+def register(
+    app: AsyncApp,
+    service: SecretService,
+    settings: Settings,
+    delivery: Delivery,
+    after_ack: AfterAck,
+) -> None:
     @app.view(blocks.MODAL_CALLBACK)
     async def share_submitted(ack: AsyncAck, body: dict, view: dict) -> None:
         form, errors = read_form((view.get("state") or {}).get("values") or {}, settings)
@@ -85,7 +92,7 @@ def register(app: AsyncApp, service: SecretService, settings: Settings, delivery
         await ack()  # closes the modal; the rest happens after Slack has its answer
         metadata = read_metadata(view.get("private_metadata"))
         user = body.get("user") or {}
-        await share(
+        share_now = share(
             ShareRequest(
                 text=form.text,
                 ttl=form.ttl,
@@ -101,3 +108,4 @@ def register(app: AsyncApp, service: SecretService, settings: Settings, delivery
             service,
             delivery,
         )
+        after_ack.run(share_now, body)
