@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from bot.config import Settings
+from bot.ratelimit import RateLimiter
 from bot.service import SecretService
-from bot.web import SERVICE_KEY, add_routes
+from bot.web import LIMITER_KEY, SERVICE_KEY, add_routes
 from storage import SecretStore, StoreUnavailable, make_store
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,12 @@ def create_app(
     )
     app = web.Application(client_max_size=CLIENT_MAX_SIZE)
     app[SERVICE_KEY] = service
-    add_routes(app, settings.public_url)
+    app[LIMITER_KEY] = RateLimiter(store, clock)
+    add_routes(app, settings)
     if settings.slack_configured:
         import handlers  # Slack stays an edge: the core never imports it
 
-        handlers.mount(app, service, settings, client=slack_client)
+        handlers.mount(app, service, settings, app[LIMITER_KEY], client=slack_client)
     else:
         log.warning(
             "Slack is not connected: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to enable "

@@ -76,6 +76,29 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """At most `count` actions per `window` seconds; a count of 0 switches it off."""
+
+    count: int
+    window: int
+
+
+def _limit(env: Mapping[str, str], name: str, default: str) -> Limit:
+    raw = (env.get(name) or default).strip().lower()
+    if raw in ("0", "off"):
+        return Limit(0, 60)
+    count, _, window = raw.partition("/")
+    try:
+        if not count.isdigit() or int(count) <= 0:
+            raise ValueError(raw)
+        return Limit(int(count), parse_duration(window))
+    except ValueError:
+        raise ConfigError(
+            f"{name}={raw!r} must be a count per duration like 120/1m, or off"
+        ) from None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every knob of the app. Frozen: read once, passed down, never changed behind a back."""
 
@@ -92,6 +115,9 @@ class Settings:
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
     receipts: bool = True
+    rate_limit_create: Limit = Limit(120, 60)
+    rate_limit_reveal: Limit = Limit(120, 60)
+    trusted_proxy_depth: int = 0
 
     @property
     def slack_configured(self) -> bool:
@@ -144,4 +170,7 @@ class Settings:
             slack_bot_token=(env.get("SLACK_BOT_TOKEN") or "").strip() or None,
             slack_api_url=_url(env, "SLACK_API_URL", DEFAULT_SLACK_API_URL).rstrip("/") + "/",
             receipts=_switch(env, "RECEIPTS", True),
+            rate_limit_create=_limit(env, "RATE_LIMIT_CREATE", "120/1m"),
+            rate_limit_reveal=_limit(env, "RATE_LIMIT_REVEAL", "120/1m"),
+            trusted_proxy_depth=_int(env, "TRUSTED_PROXY_DEPTH", 0, 0, 10),
         )

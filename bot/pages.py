@@ -89,10 +89,6 @@ UNAVAILABLE_PAGE = _status_page(
     "The secret store is not answering right now. Nothing was viewed or deleted; please "
     "try again in a minute.",
 )
-RATE_LIMITED_PAGE = _status_page(
-    "Too many requests",
-    "Please wait a minute and try again. Nothing was viewed or deleted.",
-)
 ERROR_PAGE = _status_page(
     "Something went wrong",
     "This page could not be shown. Nothing was viewed or deleted; please try again.",

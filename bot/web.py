@@ -15,12 +15,16 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from bot import crypto, pages
+from bot.config import Settings
 from bot.errors import BrokenLink, SecretGone, StoreUnavailable, WrongPassphrase
+from bot.ratelimit import RateLimited, RateLimiter, client_address
 from bot.service import SecretService, short_id
 
 log = logging.getLogger(__name__)
 
 SERVICE_KEY: web.AppKey[SecretService] = web.AppKey("service", SecretService)
+LIMITER_KEY: web.AppKey[RateLimiter] = web.AppKey("limiter", RateLimiter)
+SETTINGS_KEY: web.AppKey[Settings] = web.AppKey("settings", Settings)
 MAX_REVEAL_BODY = 1024  # two base64url proofs in JSON need ~120 bytes
 
 _CSP = (
@@ -140,11 +144,32 @@ async def reveal(request: web.Request) -> web.Response:
     secret_id = request.match_info["secret_id"]
     if not crypto.is_secret_id(secret_id):
         return _json({"error": "gone", "message": _GONE_MESSAGE}, 404)
+    settings = request.app[SETTINGS_KEY]
     try:
+        await request.app[LIMITER_KEY].check(
+            "reveal",
+            client_address(
+                request.remote,
+                request.headers.get("X-Forwarded-For"),
+                settings.trusted_proxy_depth,
+            ),
+            settings.rate_limit_reveal,
+        )
         link_proof, auth = await _read_reveal_body(request)
         revealed = await request.app[SERVICE_KEY].reveal(secret_id, link_proof, auth)
     except _BadRequest:
         return _json({"error": "bad_request", "message": "That request was malformed."}, 400)
+    except RateLimited as exc:
+        response = _json(
+            {
+                "error": "rate_limited",
+                "message": f"Too many attempts from your network. Nothing was revealed or "
+                f"deleted; try again in {exc.retry_after} seconds.",
+            },
+            429,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except BrokenLink:
         return _json(
             {
@@ -205,7 +230,7 @@ def _static_files() -> dict[str, bytes]:
     return {name: (folder / name).read_bytes() for name in _STATIC_TYPES}
 
 
-def add_routes(app: web.Application, public_url: str) -> None:
+def add_routes(app: web.Application, settings: Settings) -> None:
     files = _static_files()  # read once: the files are tiny and never change at run time
 
     async def static(request: web.Request) -> web.Response:
@@ -214,7 +239,8 @@ def add_routes(app: web.Application, public_url: str) -> None:
             return _html(pages.NOT_FOUND_PAGE, 404)
         return web.Response(body=files[name], content_type=_STATIC_TYPES[name], charset="utf-8")
 
-    app.middlewares.append(_security_headers(public_url))
+    app[SETTINGS_KEY] = settings
+    app.middlewares.append(_security_headers(settings.public_url))
     app.router.add_get("/s/{secret_id}", secret_page)
     app.router.add_post("/s/{secret_id}", reveal)
     app.router.add_get("/healthz", healthz)

@@ -13,12 +13,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.ratelimit import RateLimiter
 from bot.service import SecretService
 from handlers import actions, commands, receipts, shortcuts, views
 from handlers.background import AfterAck
 from handlers.blocks import notice
 from handlers.delivery import REQUEST_TIMEOUT, Delivery, retry_handlers
 from handlers.endpoint import slack_endpoint
+from handlers.sharing import CreationLimit
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +30,11 @@ SOMETHING_WENT_WRONG = (
 )
 
 
-def register(app: AsyncApp, service: SecretService, settings: Settings) -> AfterAck:
+def register(
+    app: AsyncApp, service: SecretService, settings: Settings, limiter: RateLimiter
+) -> AfterAck:
     delivery = Delivery(app.client)
+    creation_limit = CreationLimit(limiter, settings.rate_limit_create)
 
     async def report(error: Exception, body: dict) -> None:
         """ONE place for the unexpected: a redacted log line and a calm word to the user."""
@@ -39,8 +44,8 @@ def register(app: AsyncApp, service: SecretService, settings: Settings) -> After
         await delivery.respond(response_url, notice(SOMETHING_WENT_WRONG))
 
     after_ack = AfterAck(report)
-    commands.register(app, service, settings, delivery, after_ack)
-    views.register(app, service, settings, delivery, after_ack)
+    commands.register(app, service, settings, delivery, after_ack, creation_limit)
+    views.register(app, service, settings, delivery, after_ack, creation_limit)
     shortcuts.register(app, settings, after_ack)
     actions.register(app, service, delivery, after_ack)
     if settings.receipts:
@@ -61,7 +66,10 @@ _TOKEN_WARNING_FILTER = _DropClientTokenWarning()
 
 
 def build_slack_app(
-    service: SecretService, settings: Settings, client: AsyncWebClient | None = None
+    service: SecretService,
+    settings: Settings,
+    limiter: RateLimiter,
+    client: AsyncWebClient | None = None,
 ) -> tuple[AsyncApp, AfterAck]:
     client = client or AsyncWebClient(
         token=settings.slack_bot_token,
@@ -76,7 +84,7 @@ def build_slack_app(
         client=client,
         logger=bolt_logger,
     )
-    app_work = register(app, service, settings)
+    app_work = register(app, service, settings, limiter)
     return app, app_work
 
 
@@ -84,9 +92,10 @@ def mount(
     web_app: web.Application,
     service: SecretService,
     settings: Settings,
+    limiter: RateLimiter,
     client: AsyncWebClient | None = None,
 ) -> AsyncApp:
-    slack_app, after_ack = build_slack_app(service, settings, client)
+    slack_app, after_ack = build_slack_app(service, settings, limiter, client)
     web_app.router.add_post("/slack/events", slack_endpoint(slack_app))
 
     async def finish_work_in_flight(_: web.Application) -> None:

@@ -12,7 +12,7 @@ from bot.service import SecretService
 from handlers.background import AfterAck
 from handlers.blocks import help_text, share_modal
 from handlers.delivery import Delivery
-from handlers.sharing import ShareRequest, share
+from handlers.sharing import CreationLimit, ShareRequest, share
 
 COMMAND = "/secret"
 
@@ -30,6 +30,7 @@ def register(
     settings: Settings,
     delivery: Delivery,
     after_ack: AfterAck,
+    creation_limit: CreationLimit,
 ) -> None:
     @app.command(COMMAND)
     async def secret_command(ack: AsyncAck, command: dict, client: AsyncWebClient) -> None:
@@ -40,8 +41,8 @@ def register(
                 response_type="ephemeral",
             )
             return
-        await ack()
         if not text.strip():
+            await ack()
             # trigger_id expires 3 seconds after the command: open the modal right away.
             view = share_modal(
                 expiry_choices=settings.expiry_choices,
@@ -52,6 +53,11 @@ def register(
             )
             after_ack.run(client.views_open(trigger_id=command["trigger_id"], view=view), command)
             return
+        refusal = await creation_limit.refusal(command.get("team_id", ""), command["user_id"])
+        if refusal:
+            await ack(text=refusal, response_type="ephemeral")
+            return
+        await ack()
         share_now = share(
             ShareRequest(
                 text=text,

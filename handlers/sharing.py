@@ -10,7 +10,9 @@ import json
 import logging
 from dataclasses import dataclass
 
+from bot.config import Limit
 from bot.errors import InvalidSecret, SecretGone, StoreUnavailable
+from bot.ratelimit import RateLimited, RateLimiter
 from bot.service import SecretService, short_id
 from handlers.blocks import LinkDetails, link_message, notice, recipient_message
 from handlers.delivery import Delivery
@@ -22,6 +24,25 @@ UNDELIVERABLE = (
     "Couldn't deliver your one-time link, so the secret was deleted right away. "
     "Nothing can be read. Please try again."
 )
+
+
+class CreationLimit:
+    """Secrets per Slack user per window, counted in the store across processes."""
+
+    def __init__(self, limiter: RateLimiter, limit: Limit) -> None:
+        self._limiter = limiter
+        self._limit = limit
+
+    async def refusal(self, team_id: str, user_id: str) -> str | None:
+        """None when this user may create a secret now, else the sentence saying why not."""
+        try:
+            await self._limiter.check("create", creator_of(team_id, user_id), self._limit)
+        except RateLimited as exc:
+            return (
+                f"You've created many secrets in a short time. Wait {exc.retry_after} "
+                "seconds and try again; nothing was stored."
+            )
+        return None
 
 
 def creator_of(team_id: str, user_id: str) -> str:

@@ -13,7 +13,7 @@ from bot.service import MIN_PASSPHRASE_LENGTH, SecretService
 from handlers import blocks
 from handlers.background import AfterAck
 from handlers.delivery import Delivery
-from handlers.sharing import ShareRequest, share
+from handlers.sharing import CreationLimit, ShareRequest, share
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ def register(
     settings: Settings,
     delivery: Delivery,
     after_ack: AfterAck,
+    creation_limit: CreationLimit,
 ) -> None:
     @app.view(blocks.MODAL_CALLBACK)
     async def share_submitted(ack: AsyncAck, body: dict, view: dict) -> None:
@@ -89,14 +90,19 @@ def register(
         if form is None:
             await ack(response_action="errors", errors=errors)
             return
+        user = body.get("user") or {}
+        team_id = user.get("team_id") or (body.get("team") or {}).get("id", "")
+        refusal = await creation_limit.refusal(team_id, user["id"])
+        if refusal:  # keep the modal open with everything typed: nothing is lost
+            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: refusal})
+            return
         await ack()  # closes the modal; the rest happens after Slack has its answer
         metadata = read_metadata(view.get("private_metadata"))
-        user = body.get("user") or {}
         share_now = share(
             ShareRequest(
                 text=form.text,
                 ttl=form.ttl,
-                team_id=user.get("team_id") or (body.get("team") or {}).get("id", ""),
+                team_id=team_id,
                 user_id=user["id"],
                 channel_id=str(metadata.get("channel") or ""),
                 response_url=str(metadata.get("response_url") or "") or None,

@@ -82,6 +82,10 @@ class SecretStore(Protocol):
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers."""
 
+    async def count_hit(self, key: str, window: int, now: float) -> int:
+        """Count one hit in the fixed window of `window` seconds containing `now` and return
+        the window's total so far. Shared by every process, so limits hold across them."""
+
     async def purge_expired(self, now: float) -> int:
         """Remove expired records (a no-op where the store expires them itself)."""
 

@@ -50,6 +50,13 @@ redis.call('DEL', KEYS[1])
 return 1
 """
 
+# KEYS[1] counter; ARGV[1] window in ms. One round trip, and the counter never outlives it.
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
 _OUTAGES = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -64,6 +71,7 @@ class RedisStore:
         self._redis = client
         self._reveal = client.register_script(_REVEAL)
         self._burn = client.register_script(_BURN)
+        self._hit = client.register_script(_HIT)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -154,6 +162,15 @@ class RedisStore:
             expires_at=float(expires),
             attempts_left=MAX_PASSPHRASE_ATTEMPTS - int(failed or 0),
         )
+
+    async def count_hit(self, key: str, window: int, now: float) -> int:
+        slot = int(now // window)
+        try:
+            return int(
+                await self._hit(keys=[f"oncelink:rl:{{{key}}}:{slot}"], args=[window * 1000])
+            )
+        except _OUTAGES as exc:
+            raise StoreUnavailable("redis did not answer") from exc
 
     async def ping(self) -> None:
         try:

@@ -9,8 +9,9 @@ them can find and delete a record. `secure_delete` overwrites deleted rows with 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -42,6 +43,11 @@ CREATE TABLE IF NOT EXISTS secrets (
     failed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS secrets_expires_at ON secrets (expires_at);
+CREATE TABLE IF NOT EXISTS rate_hits (
+    key TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL,
+    count INTEGER NOT NULL
+);
 """
 _COLUMNS = (
     "id, version, nonce, ciphertext, link_verifier, verifier, has_passphrase, "
@@ -108,59 +114,48 @@ class SqliteStore:
         self, secret_id: str, link_verifier: bytes, verifier: bytes, now: float
     ) -> RevealResult:
         def work(conn: sqlite3.Connection) -> RevealResult:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(conn):
                 row = conn.execute(
                     f"SELECT {_COLUMNS}, failed FROM secrets WHERE id = ? AND expires_at > ?",  # noqa: S608
                     (secret_id, now),
                 ).fetchone()
                 if row is None:
-                    result = RevealResult(RevealOutcome.GONE)
-                elif row[4] != link_verifier:
-                    result = RevealResult(RevealOutcome.BROKEN_LINK)
-                elif row[5] != verifier:
+                    return RevealResult(RevealOutcome.GONE)
+                if row[4] != link_verifier:
+                    return RevealResult(RevealOutcome.BROKEN_LINK)
+                if row[5] == verifier:
+                    conn.execute("DELETE FROM secrets WHERE id = ?", (secret_id,))
+                    result = RevealResult(RevealOutcome.REVEALED, record=_record(row))
+                else:
                     attempts_left = MAX_PASSPHRASE_ATTEMPTS - (row[11] + 1)
-                    if attempts_left <= 0:
-                        conn.execute("DELETE FROM secrets WHERE id = ?", (secret_id,))
-                        result = RevealResult(RevealOutcome.GONE)
-                    else:
+                    if attempts_left > 0:
                         conn.execute(
                             "UPDATE secrets SET failed = failed + 1 WHERE id = ?", (secret_id,)
                         )
-                        result = RevealResult(
+                        return RevealResult(
                             RevealOutcome.WRONG_PASSPHRASE, attempts_left=attempts_left
                         )
-                else:
                     conn.execute("DELETE FROM secrets WHERE id = ?", (secret_id,))
-                    result = RevealResult(RevealOutcome.REVEALED, record=_record(row))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                    result = RevealResult(RevealOutcome.GONE)
+            _forget_deleted(conn)
             return result
 
         return await self._run(work)
 
     async def burn(self, secret_id: str, creator: str, now: float) -> BurnOutcome:
         def work(conn: sqlite3.Connection) -> BurnOutcome:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(conn):
                 row = conn.execute(
                     "SELECT creator FROM secrets WHERE id = ? AND expires_at > ?",
                     (secret_id, now),
                 ).fetchone()
                 if row is None:
-                    outcome = BurnOutcome.GONE
-                elif row[0] != creator:
-                    outcome = BurnOutcome.NOT_CREATOR
-                else:
-                    conn.execute("DELETE FROM secrets WHERE id = ?", (secret_id,))
-                    outcome = BurnOutcome.BURNED
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return outcome
+                    return BurnOutcome.GONE
+                if row[0] != creator:
+                    return BurnOutcome.NOT_CREATOR
+                conn.execute("DELETE FROM secrets WHERE id = ?", (secret_id,))
+            _forget_deleted(conn)
+            return BurnOutcome.BURNED
 
         return await self._run(work)
 
@@ -181,13 +176,31 @@ class SqliteStore:
 
         return await self._run(work)
 
+    async def count_hit(self, key: str, window: int, now: float) -> int:
+        slot = int(now // window)
+
+        def work(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "INSERT INTO rate_hits (key, expires_at, count) VALUES (?, ?, 1) "
+                "ON CONFLICT (key) DO UPDATE SET count = count + 1 RETURNING count",
+                (f"{key}:{slot}", (slot + 1) * window),
+            ).fetchone()
+            return row[0]
+
+        return await self._run(work)
+
     async def ping(self) -> None:
         await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
 
     async def purge_expired(self, now: float) -> int:
-        return await self._run(
-            lambda conn: conn.execute("DELETE FROM secrets WHERE expires_at <= ?", (now,)).rowcount
-        )
+        def work(conn: sqlite3.Connection) -> int:
+            conn.execute("DELETE FROM rate_hits WHERE expires_at <= ?", (now,))
+            removed = conn.execute("DELETE FROM secrets WHERE expires_at <= ?", (now,)).rowcount
+            if removed:
+                _forget_deleted(conn)
+            return removed
+
+        return await self._run(work)
 
     async def close(self) -> None:
         if self._closed:
@@ -201,6 +214,26 @@ class SqliteStore:
 
         await asyncio.get_running_loop().run_in_executor(self._executor, work)
         self._executor.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction that takes the lock before reading: check-then-delete is atomic
+    across threads and processes."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _forget_deleted(conn: sqlite3.Connection) -> None:
+    """After a delete, copy the zeroed pages (secure_delete) into the database and empty the
+    WAL, whose older frames still hold the ciphertext. If another process is reading, the
+    checkpoint stops short and the next one finishes the job."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
 
 def _record(row: tuple) -> SecretRecord:

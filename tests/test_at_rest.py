@@ -58,10 +58,21 @@ async def dump_redis(url: str) -> bytes:
         chunks = []
         async for key in client.scan_iter("*"):
             chunks.append(key)
-            for field, value in (await client.hgetall(key)).items():
-                chunks += [field, value]
+            if await client.type(key) == b"hash":
+                for field, value in (await client.hgetall(key)).items():
+                    chunks += [field, value]
+            else:
+                chunks.append(await client.get(key) or b"")
             chunks.append(await client.dump(key) or b"")
         return b"\n".join(chunks)
+    finally:
+        await client.aclose()
+
+
+async def secret_keys(url: str) -> list[bytes]:
+    client = Redis.from_url(url)
+    try:
+        return [key async for key in client.scan_iter("oncelink:{*}:s")]
     finally:
         await client.aclose()
 
@@ -71,11 +82,13 @@ async def test_redis_holds_no_plaintext_key_or_passphrase(fresh_redis):
     try:
         made = await make_secrets(served)
         dump = await dump_redis(fresh_redis.url)
-        assert dump.count(b"oncelink:") == len(made)
+        assert len(await secret_keys(fresh_redis.url)) == len(made)
         assert_clean(dump, made)
         await reveal_all(served, made)
-        assert_clean(await dump_redis(fresh_redis.url), made)
-        assert await dump_redis(fresh_redis.url) == b""
+        dump = await dump_redis(fresh_redis.url)
+        assert_clean(dump, made)
+        assert await secret_keys(fresh_redis.url) == []  # no ciphertext left behind
+        assert b"127.0.0.1" not in dump  # rate-limit counters hold no client address
     finally:
         await served.runner.cleanup()
 
@@ -105,3 +118,50 @@ async def test_sqlite_file_and_wal_hold_no_plaintext_key_or_passphrase(tmp_path)
     finally:
         await served.runner.cleanup()
     assert_clean(sqlite_bytes(path), made)
+
+
+async def test_revealed_burned_and_destroyed_secrets_leave_no_ciphertext(store, tmp_path):
+    """After each way a secret can end, its ciphertext is gone from every byte of the store."""
+    served = await serve(make_settings(), store=store)
+    try:
+        service = served.service
+        revealed = await service.create("to reveal " * 20, ttl=600, creator="T:U")
+        burned = await service.create("to burn " * 20, ttl=600, creator="T:U")
+        destroyed = await service.create("to destroy " * 20, ttl=600, passphrase="right one")
+        ciphertexts = [
+            await raw_ciphertext(store, c.secret_id) for c in (revealed, burned, destroyed)
+        ]
+        await reveal_all(served, [(revealed.link, None)])
+        await service.burn(burned.secret_id, "T:U")
+        async with aiohttp.ClientSession() as http:
+            for attempt in range(5):
+                async with http.post(
+                    served.url + parse_link(destroyed.link).path,
+                    json=reveal_body(destroyed.link, f"wrong {attempt}"),
+                ) as response:
+                    assert response.status in (403, 410)
+        assert response.status == 410
+        blob = await store_bytes(store, tmp_path)
+        for ciphertext in ciphertexts:
+            assert len(ciphertext) > 100 and ciphertext not in blob
+    finally:
+        await served.runner.cleanup()
+
+
+async def raw_ciphertext(store, secret_id: str) -> bytes:
+    if isinstance(store, RedisStore):
+        return await store._redis.hget(f"oncelink:{{{secret_id}}}:s", "c")
+    conn = sqlite3.connect(store._path)
+    try:
+        return conn.execute("SELECT ciphertext FROM secrets WHERE id = ?", (secret_id,)).fetchone()[
+            0
+        ]
+    finally:
+        conn.close()
+
+
+async def store_bytes(store, tmp_path) -> bytes:
+    if isinstance(store, RedisStore):
+        url = store._redis.connection_pool.connection_kwargs
+        return await dump_redis(f"redis://{url['host']}:{url['port']}/{url.get('db', 0)}")
+    return sqlite_bytes(Path(store._path))

@@ -144,3 +144,15 @@ async def test_binary_fields_survive_byte_for_byte(store, size):
     await store.save(rec)
     result = await store.reveal(rec.secret_id, LV, VF, time.time())
     assert result.record.ciphertext == rec.ciphertext
+
+
+async def test_hits_are_counted_per_key_and_window(store):
+    now = 1_000_000.0
+    assert [await store.count_hit("k", 60, now) for _ in range(3)] == [1, 2, 3]
+    assert await store.count_hit("other", 60, now) == 1
+    assert await store.count_hit("k", 60, now + 60) == 1  # the next window starts afresh
+
+
+async def test_concurrent_hits_are_all_counted(store):
+    counts = await asyncio.gather(*(store.count_hit("busy", 60, 5_000.0) for _ in range(50)))
+    assert sorted(counts) == list(range(1, 51))

@@ -1,0 +1,59 @@
+"""Rate limits kept in the store, so they hold across every app process.
+
+Fixed one-window counters: cheap (one store round trip), and generous by default — someone
+rotating credentials shares dozens of secrets in a minute. Subjects (a Slack user, a client
+address) are hashed before they become store keys, so the store holds no addresses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+
+from bot.config import Limit
+from bot.errors import SecretError, StoreUnavailable
+from storage.base import SecretStore
+
+log = logging.getLogger(__name__)
+
+
+class RateLimited(SecretError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"rate limited, retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+class RateLimiter:
+    def __init__(self, store: SecretStore, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def check(self, kind: str, subject: str, limit: Limit) -> None:
+        """Count this attempt; raise RateLimited when over. Fails open if the store is down:
+        the action itself will then report the outage clearly."""
+        if limit.count <= 0:
+            return
+        now = self._clock()
+        digest = hashlib.sha256(f"{kind}\0{subject}".encode()).hexdigest()[:32]
+        try:
+            count = await self._store.count_hit(f"{kind}:{digest}", limit.window, now)
+        except StoreUnavailable:
+            return
+        if count > limit.count:
+            retry_after = max(1, math.ceil(limit.window - (now % limit.window)))
+            log.info("%s rate limit reached", kind)
+            raise RateLimited(retry_after)
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted_depth: int) -> str:
+    """The client's address. Behind `trusted_depth` proxies, the entry that the outermost
+    trusted proxy appended; entries further left are whatever the client claimed."""
+    if trusted_depth <= 0 or not forwarded_for:
+        return peer or "unknown"
+    entries = [part.strip() for part in forwarded_for.split(",") if part.strip()]
+    if not entries:
+        return peer or "unknown"
+    return entries[-trusted_depth] if len(entries) >= trusted_depth else entries[0]
