@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from aiohttp import web
+from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -20,6 +22,7 @@ from handlers.background import AfterAck
 from handlers.blocks import notice
 from handlers.delivery import REQUEST_TIMEOUT, Delivery, retry_handlers
 from handlers.endpoint import slack_endpoint
+from handlers.payloads import text
 from handlers.sharing import CreationLimit
 
 log = logging.getLogger(__name__)
@@ -33,15 +36,20 @@ SOMETHING_WENT_WRONG = (
 def register(
     app: AsyncApp, service: SecretService, settings: Settings, limiter: RateLimiter
 ) -> AfterAck:
-    delivery = Delivery(app.client)
+    api_host = urlsplit(settings.slack_api_url).hostname or ""
+    delivery = Delivery(app.client, frozenset({api_host}) - {"slack.com"})
     creation_limit = CreationLimit(limiter, settings.rate_limit_create)
 
-    async def report(error: Exception, body: dict) -> None:
-        """ONE place for the unexpected: a redacted log line and a calm word to the user."""
+    async def report(error: Exception, body: dict) -> BoltResponse:
+        """ONE place for the unexpected: a redacted log line and a calm word to the user.
+
+        Before the ack, the failure can only come from a payload our listeners or bolt's
+        matching could not read (Slack sends none such): the answer is a 400, not a 500."""
         log.error("Slack listener failed: %s", type(error).__name__)
-        metadata = views.read_metadata(((body or {}).get("view") or {}).get("private_metadata"))
-        response_url = (body or {}).get("response_url") or metadata.get("response_url")
+        metadata = views.read_metadata(text(body, "view", "private_metadata"))
+        response_url = text(body, "response_url") or metadata.get("response_url")
         await delivery.respond(response_url, notice(SOMETHING_WENT_WRONG))
+        return BoltResponse(status=400, body="")
 
     after_ack = AfterAck(report)
     commands.register(app, service, settings, delivery, after_ack, creation_limit)

@@ -9,6 +9,7 @@ from bot.service import SecretService
 from handlers.background import AfterAck
 from handlers.blocks import BURN_ACTION, notice
 from handlers.delivery import Delivery
+from handlers.payloads import actor, text
 from handlers.sharing import creator_of
 
 
@@ -16,10 +17,9 @@ def register(
     app: AsyncApp, service: SecretService, delivery: Delivery, after_ack: AfterAck
 ) -> None:
     async def burn(body: dict, action: dict) -> None:
-        user = body.get("user") or {}
-        team_id = user.get("team_id") or (body.get("team") or {}).get("id", "")
+        team_id, user_id = actor(body)
         try:
-            await service.burn(str(action.get("value", "")), creator_of(team_id, user.get("id")))
+            await service.burn(text(action, "value"), creator_of(team_id, user_id))
             message = notice(":fire: Burned. The link no longer works.", replace_original=True)
         except NotCreator:
             message = notice("Only the person who created this secret can burn it.")
@@ -30,7 +30,7 @@ def register(
             )
         except StoreUnavailable:
             message = notice("Couldn't reach the secret store; nothing was burned. Try again.")
-        await delivery.respond(body.get("response_url"), message)
+        await delivery.respond(text(body, "response_url"), message)
 
     @app.action(BURN_ACTION)
     async def burn_clicked(ack: AsyncAck, body: dict, action: dict) -> None:

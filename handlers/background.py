@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-Reporter = Callable[[Exception, dict], Awaitable[None]]
+Reporter = Callable[[Exception, dict], Awaitable[object]]
 
 
 class AfterAck:

@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.service import SecretService
+from handlers import payloads
 from handlers.background import AfterAck
 from handlers.blocks import help_text, share_modal
 from handlers.delivery import Delivery
@@ -34,7 +35,8 @@ def register(
 ) -> None:
     @app.command(COMMAND)
     async def secret_command(ack: AsyncAck, command: dict, client: AsyncWebClient) -> None:
-        text = command.get("text") or ""
+        text = payloads.text(command, "text")
+        team_id, user_id = payloads.actor(command)
         if text.strip().lower() == "help":
             await ack(
                 text=help_text(COMMAND, settings.expiry_choices, settings.default_ttl),
@@ -48,12 +50,18 @@ def register(
                 expiry_choices=settings.expiry_choices,
                 default_ttl=settings.default_ttl,
                 private_metadata=modal_metadata(
-                    command.get("response_url"), command.get("channel_id", ""), False
+                    payloads.text(command, "response_url"),
+                    payloads.text(command, "channel_id"),
+                    False,
                 ),
             )
-            after_ack.run(client.views_open(trigger_id=command["trigger_id"], view=view), command)
+            trigger_id = payloads.text(command, "trigger_id")
+            after_ack.run(client.views_open(trigger_id=trigger_id, view=view), command)
             return
-        refusal = await creation_limit.refusal(command.get("team_id", ""), command["user_id"])
+        if not user_id:
+            await ack(text="Slack didn't say who you are; please try again.")
+            return
+        refusal = await creation_limit.refusal(team_id, user_id)
         if refusal:
             await ack(text=refusal, response_type="ephemeral")
             return
@@ -62,10 +70,10 @@ def register(
             ShareRequest(
                 text=text,
                 ttl=settings.default_ttl,
-                team_id=command.get("team_id", ""),
-                user_id=command["user_id"],
-                channel_id=command.get("channel_id", ""),
-                response_url=command.get("response_url"),
+                team_id=team_id,
+                user_id=user_id,
+                channel_id=payloads.text(command, "channel_id"),
+                response_url=payloads.text(command, "response_url") or None,
             ),
             service,
             delivery,

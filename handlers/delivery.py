@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import urlsplit
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -47,13 +48,31 @@ def _as_dm(message: dict) -> dict:
     return {k: v for k, v in message.items() if k not in ("response_type", "replace_original")}
 
 
+SLACK_HOOK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
+
+
 class Delivery:
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, extra_hook_hosts: frozenset[str] = frozenset()):
         self._client = client
+        # response_urls arrive inside payloads; posting only to Slack's hook hosts (and the
+        # configured API host, for a local fake) means no payload can aim this server at
+        # anything else.
+        self._hook_hosts = SLACK_HOOK_HOSTS | extra_hook_hosts
+
+    def _is_slack_hook(self, url: str) -> bool:
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return False
+        return (
+            parts.scheme in ("https", "http")
+            and parts.hostname in self._hook_hosts
+            and (parts.scheme == "https" or parts.hostname not in SLACK_HOOK_HOSTS)
+        )
 
     async def respond(self, response_url: str | None, message: dict) -> bool:
         """Post to a response_url; False when it is missing, expired or Slack refused."""
-        if not response_url:
+        if not isinstance(response_url, str) or not self._is_slack_hook(response_url):
             return False
         webhook = AsyncWebhookClient(
             response_url, timeout=REQUEST_TIMEOUT, retry_handlers=retry_handlers()

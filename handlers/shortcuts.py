@@ -11,6 +11,7 @@ from bot.config import Settings
 from handlers.background import AfterAck
 from handlers.blocks import SHORTCUT_CALLBACK, share_modal
 from handlers.commands import modal_metadata
+from handlers.payloads import text
 
 
 def register(app: AsyncApp, settings: Settings, after_ack: AfterAck) -> None:
@@ -18,15 +19,14 @@ def register(app: AsyncApp, settings: Settings, after_ack: AfterAck) -> None:
     async def share_message(ack: AsyncAck, shortcut: dict, client: AsyncWebClient) -> None:
         await ack()
         # Slack escapes &, < and > in message text; a pasted password must come back as typed.
-        text = html.unescape((shortcut.get("message") or {}).get("text") or "")
         view = share_modal(
             expiry_choices=settings.expiry_choices,
             default_ttl=settings.default_ttl,
             private_metadata=modal_metadata(
-                shortcut.get("response_url"),
-                (shortcut.get("channel") or {}).get("id", ""),
-                True,
+                text(shortcut, "response_url"), text(shortcut, "channel", "id"), True
             ),
-            prefill=text,
+            prefill=html.unescape(text(shortcut, "message", "text")),
         )
-        after_ack.run(client.views_open(trigger_id=shortcut["trigger_id"], view=view), shortcut)
+        after_ack.run(
+            client.views_open(trigger_id=text(shortcut, "trigger_id"), view=view), shortcut
+        )

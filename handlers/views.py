@@ -13,6 +13,7 @@ from bot.service import MIN_PASSPHRASE_LENGTH, SecretService
 from handlers import blocks
 from handlers.background import AfterAck
 from handlers.delivery import Delivery
+from handlers.payloads import actor, field, text
 from handlers.sharing import CreationLimit, ShareRequest, share
 
 
@@ -29,22 +30,23 @@ class ShareForm:
 
 
 def _value(values: dict, block: str, action: str) -> dict:
-    found = (values.get(block) or {}).get(action)
+    found = field(values, block, action)
     return found if isinstance(found, dict) else {}
 
 
 def read_form(values: dict, settings: Settings) -> tuple[ShareForm | None, dict[str, str]]:
     """The form's values, or Slack's `errors` map keyed by block_id."""
     errors: dict[str, str] = {}
-    text = _value(values, blocks.SECRET_BLOCK, blocks.SECRET_INPUT).get("value") or ""
-    if not text.strip():
+    secret = text(_value(values, blocks.SECRET_BLOCK, blocks.SECRET_INPUT), "value")
+    if not secret.strip():
         errors[blocks.SECRET_BLOCK] = "Write the secret to share."
-    elif len(text) > blocks.SLACK_INPUT_MAX:
+    elif len(secret) > blocks.SLACK_INPUT_MAX:
         errors[blocks.SECRET_BLOCK] = f"At most {blocks.SLACK_INPUT_MAX} characters."
 
-    selected = _value(values, blocks.EXPIRY_BLOCK, blocks.EXPIRY_SELECT).get("selected_option")
-    raw_ttl = (selected or {}).get("value") if isinstance(selected, dict) else None
-    ttl = int(raw_ttl) if isinstance(raw_ttl, str) and raw_ttl.isdigit() else 0
+    raw_ttl = text(
+        _value(values, blocks.EXPIRY_BLOCK, blocks.EXPIRY_SELECT), "selected_option", "value"
+    )
+    ttl = int(raw_ttl) if raw_ttl.isascii() and raw_ttl.isdigit() else 0
     if ttl > settings.max_ttl:
         errors[blocks.EXPIRY_BLOCK] = (
             f"The longest expiry allowed is {format_duration(settings.max_ttl)}."
@@ -52,8 +54,7 @@ def read_form(values: dict, settings: Settings) -> tuple[ShareForm | None, dict[
     elif ttl not in settings.expiry_choices:
         errors[blocks.EXPIRY_BLOCK] = "Choose one of the offered expiry times."
 
-    passphrase = _value(values, blocks.PASSPHRASE_BLOCK, blocks.PASSPHRASE_INPUT).get("value")
-    passphrase = passphrase or ""
+    passphrase = text(_value(values, blocks.PASSPHRASE_BLOCK, blocks.PASSPHRASE_INPUT), "value")
     if passphrase and len(unicodedata.normalize("NFC", passphrase)) < MIN_PASSPHRASE_LENGTH:
         errors[blocks.PASSPHRASE_BLOCK] = (
             f"Use at least {MIN_PASSPHRASE_LENGTH} characters, or leave it empty."
@@ -65,7 +66,10 @@ def read_form(values: dict, settings: Settings) -> tuple[ShareForm | None, dict[
         errors[blocks.NOTE_BLOCK] = f"At most {blocks.NOTE_MAX} characters."
     if errors:
         return None, errors
-    return ShareForm(text, ttl, passphrase, recipient or "", note.strip()), {}
+    return ShareForm(secret, ttl, passphrase, recipient, note.strip()), {}
+
+
+NO_USER = "Slack didn't say who you are; please try again."
 
 
 def read_metadata(private_metadata: str | None) -> dict:
@@ -86,24 +90,27 @@ def register(
 ) -> None:
     @app.view(blocks.MODAL_CALLBACK)
     async def share_submitted(ack: AsyncAck, body: dict, view: dict) -> None:
-        form, errors = read_form((view.get("state") or {}).get("values") or {}, settings)
+        values = field(view, "state", "values")
+        form, errors = read_form(values if isinstance(values, dict) else {}, settings)
         if form is None:
             await ack(response_action="errors", errors=errors)
             return
-        user = body.get("user") or {}
-        team_id = user.get("team_id") or (body.get("team") or {}).get("id", "")
-        refusal = await creation_limit.refusal(team_id, user["id"])
+        team_id, user_id = actor(body)
+        if not user_id:
+            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: NO_USER})
+            return
+        refusal = await creation_limit.refusal(team_id, user_id)
         if refusal:  # keep the modal open with everything typed: nothing is lost
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: refusal})
             return
         await ack()  # closes the modal; the rest happens after Slack has its answer
-        metadata = read_metadata(view.get("private_metadata"))
+        metadata = read_metadata(text(view, "private_metadata"))
         share_now = share(
             ShareRequest(
                 text=form.text,
                 ttl=form.ttl,
                 team_id=team_id,
-                user_id=user["id"],
+                user_id=user_id,
                 channel_id=str(metadata.get("channel") or ""),
                 response_url=str(metadata.get("response_url") or "") or None,
                 passphrase=form.passphrase or None,

@@ -25,8 +25,12 @@ BOT_TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
 
 
 def payload(name: str, **overrides) -> dict:
-    """A documented Slack payload shape from tests/payloads, with fields replaced."""
-    data = json.loads((PAYLOADS / f"{name}.json").read_text("utf-8"))
+    """A documented Slack payload shape from tests/payloads, with fields replaced.
+
+    The documented response_urls point at hooks.slack.com; they are moved to a host that
+    does not exist, so no test can ever make the app talk to the real Slack."""
+    raw = (PAYLOADS / f"{name}.json").read_text("utf-8")
+    data = json.loads(raw.replace("https://hooks.slack.com/", "https://hooks.slack.invalid/"))
     data.update(copy.deepcopy(overrides))
     return data
 
