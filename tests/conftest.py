@@ -210,6 +210,12 @@ class ServerProcess:
             self._log.flush()
         return self.log_path.read_text("utf-8", errors="replace")
 
+    def wait(self, timeout: float = 20.0) -> int:
+        """Wait for the process to exit by itself (after a signal sent by the test)."""
+        code = self.process.wait(timeout=timeout)
+        self._log.close()
+        return code
+
     def stop(self, sig: int = 15) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
@@ -218,7 +224,8 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
         return self.process.returncode
 
 
