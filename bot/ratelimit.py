@@ -7,6 +7,7 @@ address) are hashed before they become store keys, so the store holds no address
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -26,21 +27,32 @@ class RateLimited(SecretError):
         self.retry_after = retry_after
 
 
+CHECK_TIMEOUT = 0.5  # seconds; Slack's ack can wait for a limit check, but not for long
+
+
 class RateLimiter:
-    def __init__(self, store: SecretStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: SecretStore,
+        clock: Callable[[], float] = time.time,
+        timeout: float = CHECK_TIMEOUT,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._timeout = timeout
 
     async def check(self, kind: str, subject: str, limit: Limit) -> None:
         """Count this attempt; raise RateLimited when over. Fails open if the store is down:
-        the action itself will then report the outage clearly."""
+        the action itself will then report the outage clearly. Bounded in time, because the
+        Slack ack waits for it and a store that hangs must not cost the 3-second window."""
         if limit.count <= 0:
             return
         now = self._clock()
         digest = hashlib.sha256(f"{kind}\0{subject}".encode()).hexdigest()[:32]
         try:
-            count = await self._store.count_hit(f"{kind}:{digest}", limit.window, now)
-        except StoreUnavailable:
+            async with asyncio.timeout(self._timeout):
+                count = await self._store.count_hit(f"{kind}:{digest}", limit.window, now)
+        except (StoreUnavailable, TimeoutError):
             return
         if count > limit.count:
             retry_after = max(1, math.ceil(limit.window - (now % limit.window)))

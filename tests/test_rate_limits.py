@@ -100,3 +100,19 @@ async def test_secret_creation_is_limited_per_user_with_clear_messages(store, fa
         await fake_slack.wait_for("response_url", 3)
     finally:
         await served.runner.cleanup()
+
+
+async def test_a_hanging_store_does_not_hold_up_the_limit_check():
+    import asyncio
+    import time
+
+    from bot.ratelimit import RateLimiter
+
+    class HangingStore:
+        async def count_hit(self, key, window, now):
+            await asyncio.sleep(30)
+
+    limiter = RateLimiter(HangingStore(), timeout=0.2)
+    started = time.monotonic()
+    await limiter.check("create", "T:U", Limit(1, 60))  # fails open: the action reports
+    assert time.monotonic() - started < 1.0
