@@ -14,18 +14,21 @@ log = logging.getLogger(__name__)
 
 def register(service: SecretService, delivery: Delivery) -> None:
     async def send_receipt(receipt: RevealReceipt) -> None:
+        team_id, _, user_id = receipt.creator.partition(":")
+        if not team_id or not user_id:
+            return  # made outside Slack (the CLI): nobody to tell
         try:
             metadata = json.loads(receipt.metadata or "{}")
         except ValueError:
-            return
-        if not isinstance(metadata, dict) or not metadata.get("user"):
-            return  # made outside Slack (the CLI): nobody to tell
+            metadata = {}
+        if not isinstance(metadata, dict):
+            metadata = {}
         await delivery.dm(
-            str(metadata["user"]),
+            user_id,
             receipt_message(
                 revealed_at=receipt.revealed_at,
-                note=str(metadata.get("note") or ""),
-                channel=str(metadata.get("channel") or ""),
+                note=str(metadata.get("n") or ""),
+                channel=str(metadata.get("c") or ""),
             ),
         )
 

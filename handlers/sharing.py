@@ -67,17 +67,12 @@ class ShareRequest:
         return f"ShareRequest(team={self.team_id}, user={self.user_id}, ttl={self.ttl})"
 
     def metadata(self) -> str:
-        """Stored beside the ciphertext for receipts; the note is declared not secret."""
-        return json.dumps(
-            {
-                "team": self.team_id,
-                "user": self.user_id,
-                "channel": self.channel_id,
-                "note": self.note,
-                "recipient": self.recipient,
-            },
-            separators=(",", ":"),
-        )
+        """Stored beside the ciphertext for receipts; the note is declared not secret.
+
+        Short keys and no empty fields: this rides along with every stored secret, and the
+        creator (team and user) is stored on its own already."""
+        fields = {"c": self.channel_id, "n": self.note, "r": self.recipient}
+        return json.dumps({k: v for k, v in fields.items() if v}, separators=(",", ":"))
 
 
 async def share(request: ShareRequest, service: SecretService, delivery: Delivery) -> None:

@@ -1,8 +1,9 @@
-"""Redis store: one hash per secret with a native TTL, reveal and burn as Lua scripts.
+"""Redis store: one packed string per secret with a native TTL; reveal and burn in Lua.
 
 Lua runs atomically on the server, so compare-and-delete cannot interleave with another
 process's reveal: exactly one caller ever gets the ciphertext. Keys carry the id as a hash
 tag (`oncelink:{id}:s`) so every multi-key step would stay on one slot in a Redis Cluster.
+The byte layout is in storage/redis_record.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from storage import redis_record
 from storage.base import (
     MAX_PASSPHRASE_ATTEMPTS,
     BurnOutcome,
@@ -25,27 +27,28 @@ from storage.base import (
 )
 
 # KEYS[1] record; ARGV: link verifier, verifier, attempt limit.
-# Returns {0} gone, {1} broken link, {2, attempts_left} wrong passphrase, {3, fields...}.
+# Returns {0} gone, {1} broken link, {2, attempts_left} wrong passphrase, {3, record}.
+# Only the 65-byte head is read until the verifiers match: a wrong link copies nothing big.
 _REVEAL = """
-local lv = redis.call('HGET', KEYS[1], 'lv')
-if not lv then return {0} end
-if lv ~= ARGV[1] then return {1} end
-if redis.call('HGET', KEYS[1], 'vf') ~= ARGV[2] then
-  local failed = redis.call('HINCRBY', KEYS[1], 'f', 1)
+local head = redis.call('GETRANGE', KEYS[1], 0, 64)
+if head == '' then return {0} end
+if string.sub(head, 2, 33) ~= ARGV[1] then return {1} end
+if string.sub(head, 34, 65) ~= ARGV[2] then
+  local failed = string.byte(head, 1) + 1
   local left = tonumber(ARGV[3]) - failed
   if left <= 0 then redis.call('DEL', KEYS[1]); return {2, 0} end
+  redis.call('SETRANGE', KEYS[1], 0, string.char(failed))
   return {2, left}
 end
-local fields = redis.call('HMGET', KEYS[1], 'v', 'n', 'c', 'pp', 'ca', 'ea', 'cr', 'md')
-redis.call('DEL', KEYS[1])
-return {3, fields}
+return {3, redis.call('GETDEL', KEYS[1])}
 """
 
 # KEYS[1] record; ARGV[1] creator. Returns 0 gone, 1 burned, 2 not the creator.
 _BURN = """
-local creator = redis.call('HGET', KEYS[1], 'cr')
-if not creator then return 0 end
-if creator ~= ARGV[1] then return 2 end
+local head = redis.call('GETRANGE', KEYS[1], 65, 66)
+if head == '' then return 0 end
+local length = string.byte(head, 1) * 256 + string.byte(head, 2)
+if redis.call('GETRANGE', KEYS[1], 99, 98 + length) ~= ARGV[1] then return 2 end
 redis.call('DEL', KEYS[1])
 return 1
 """
@@ -82,27 +85,13 @@ class RedisStore:
         return cls(client)
 
     async def save(self, record: SecretRecord) -> None:
-        key = record_key(record.secret_id)
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.hset(
-                    key,
-                    mapping={
-                        "v": record.version,
-                        "n": record.nonce,
-                        "c": record.ciphertext,
-                        "lv": record.link_verifier,
-                        "vf": record.verifier,
-                        "pp": int(record.has_passphrase),
-                        "ca": repr(record.created_at),
-                        "ea": repr(record.expires_at),
-                        "cr": record.creator,
-                        "md": record.metadata,
-                        "f": 0,
-                    },
-                )
-                pipe.pexpireat(key, math.ceil(record.expires_at * 1000))
-                await pipe.execute()
+            # SET with PXAT: the record and its expiry in one atomic command.
+            await self._redis.set(
+                record_key(record.secret_id),
+                redis_record.pack(record),
+                pxat=math.ceil(record.expires_at * 1000),
+            )
         except _OUTAGES as exc:
             raise StoreUnavailable("redis did not answer") from exc
 
@@ -125,20 +114,7 @@ class RedisStore:
             attempts_left = int(reply[1])
             outcome = RevealOutcome.WRONG_PASSPHRASE if attempts_left else RevealOutcome.GONE
             return RevealResult(outcome, attempts_left=attempts_left)
-        version, nonce, ciphertext, has_pp, created, expires, creator, metadata = reply[1]
-        record = SecretRecord(
-            secret_id=secret_id,
-            version=int(version),
-            nonce=nonce,
-            ciphertext=ciphertext,
-            link_verifier=link_verifier,
-            verifier=verifier,
-            has_passphrase=has_pp == b"1",
-            created_at=float(created),
-            expires_at=float(expires),
-            creator=creator.decode(),
-            metadata=metadata.decode(),
-        )
+        record, _ = redis_record.unpack(secret_id, reply[1])
         return RevealResult(RevealOutcome.REVEALED, record=record)
 
     async def burn(self, secret_id: str, creator: str, now: float) -> BurnOutcome:
@@ -150,17 +126,18 @@ class RedisStore:
 
     async def status(self, secret_id: str, now: float) -> SecretStatus | None:
         try:
-            has_pp, expires, failed = await self._redis.hmget(
-                record_key(secret_id), ["pp", "ea", "f"]
-            )
+            head = await self._redis.getrange(record_key(secret_id), 0, redis_record.HEAD_SIZE - 1)
         except _OUTAGES as exc:
             raise StoreUnavailable("redis did not answer") from exc
-        if expires is None or float(expires) <= now:
+        if len(head) < redis_record.HEAD_SIZE:
+            return None
+        failed, has_passphrase, expires_at = redis_record.unpack_head(head)
+        if expires_at <= now:
             return None
         return SecretStatus(
-            has_passphrase=has_pp == b"1",
-            expires_at=float(expires),
-            attempts_left=MAX_PASSPHRASE_ATTEMPTS - int(failed or 0),
+            has_passphrase=has_passphrase,
+            expires_at=expires_at,
+            attempts_left=MAX_PASSPHRASE_ATTEMPTS - failed,
         )
 
     async def count_hit(self, key: str, window: int, now: float) -> int:

@@ -150,7 +150,10 @@ async def test_revealed_burned_and_destroyed_secrets_leave_no_ciphertext(store, 
 
 async def raw_ciphertext(store, secret_id: str) -> bytes:
     if isinstance(store, RedisStore):
-        return await store._redis.hget(f"oncelink:{{{secret_id}}}:s", "c")
+        from storage import redis_record
+
+        raw = await store._redis.get(f"oncelink:{{{secret_id}}}:s")
+        return redis_record.unpack(secret_id, raw)[0].ciphertext
     conn = sqlite3.connect(store._path)
     try:
         return conn.execute("SELECT ciphertext FROM secrets WHERE id = ?", (secret_id,)).fetchone()[

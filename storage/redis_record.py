@@ -1,0 +1,77 @@
+"""The byte layout of one secret in Redis: a single string, packed.
+
+One string instead of a hash of eleven fields: Redis keeps a hash this size as a hashtable
+with an allocation per field, which cost ~800 bytes of overhead per secret; a packed string
+costs one allocation. The Lua scripts read the fixed-offset head (failed count, verifiers,
+creator) with GETRANGE and update the failed count in place with SETRANGE, which keeps the TTL.
+
+    offset  size  field
+    0       1     failed passphrase attempts
+    1       32    link verifier
+    33      32    verifier
+    65      2     creator length (big-endian)
+    67      1     version
+    68      1     has passphrase
+    69      8     created at, ms since epoch
+    77      8     expires at, ms since epoch
+    85      2     metadata length
+    87      12    nonce
+    99      ..    creator, metadata, ciphertext
+"""
+
+from __future__ import annotations
+
+import struct
+
+from storage.base import SecretRecord
+
+_HEAD = struct.Struct(">B32s32sHBBQQH12s")
+HEAD_SIZE = _HEAD.size  # 99
+FAILED_OFFSET = 0
+CREATOR_LENGTH_OFFSET = 65
+
+
+def pack(record: SecretRecord) -> bytes:
+    creator = record.creator.encode("utf-8")
+    metadata = record.metadata.encode("utf-8")
+    head = _HEAD.pack(
+        0,
+        record.link_verifier,
+        record.verifier,
+        len(creator),
+        record.version,
+        int(record.has_passphrase),
+        round(record.created_at * 1000),
+        round(record.expires_at * 1000),
+        len(metadata),
+        record.nonce,
+    )
+    return head + creator + metadata + record.ciphertext
+
+
+def unpack(secret_id: str, raw: bytes) -> tuple[SecretRecord, int]:
+    """The record and its failed-attempt count."""
+    (failed, link_verifier, verifier, creator_len, version, has_pp, created, expires,
+     metadata_len, nonce) = _HEAD.unpack_from(raw)  # fmt: skip
+    creator_end = HEAD_SIZE + creator_len
+    metadata_end = creator_end + metadata_len
+    record = SecretRecord(
+        secret_id=secret_id,
+        version=version,
+        nonce=nonce,
+        ciphertext=raw[metadata_end:],
+        link_verifier=link_verifier,
+        verifier=verifier,
+        has_passphrase=bool(has_pp),
+        created_at=created / 1000,
+        expires_at=expires / 1000,
+        creator=raw[HEAD_SIZE:creator_end].decode("utf-8"),
+        metadata=raw[creator_end:metadata_end].decode("utf-8"),
+    )
+    return record, failed
+
+
+def unpack_head(raw: bytes) -> tuple[int, bool, float]:
+    """(failed attempts, has passphrase, expires at) from the first HEAD_SIZE bytes."""
+    fields = _HEAD.unpack_from(raw)
+    return fields[0], bool(fields[5]), fields[7] / 1000
