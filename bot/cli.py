@@ -30,24 +30,19 @@ def _check_sqlite_path(path: str) -> None:
         raise ConfigError(f"SQLITE_PATH={path!r} cannot be opened: {exc}") from None
 
 
-def serve(settings: Settings) -> int:
+def _run_worker(settings: Settings, reuse_port: bool) -> None:
     from aiohttp import web
 
     from bot.app import create_app
     from bot.web import RedactingAccessLogger
 
-    if not settings.redis_url:
-        _check_sqlite_path(settings.sqlite_path)
     configure_logging(settings.log_level)
-    store_name = "Redis" if settings.redis_url else f"SQLite at {settings.sqlite_path}"
-    log.info(
-        "oncelink serving %s on %s:%s, store: %s",
-        settings.public_url,
-        settings.host,
-        settings.port,
-        store_name,
-    )
     app = create_app(settings)
+
+    async def announce(_: web.Application) -> None:
+        log.info("worker ready")
+
+    app.on_startup.append(announce)
     web.run_app(
         app,
         host=settings.host,
@@ -55,9 +50,50 @@ def serve(settings: Settings) -> int:
         access_log_class=RedactingAccessLogger,
         access_log=logging.getLogger("oncelink.access"),
         shutdown_timeout=10.0,
+        reuse_port=reuse_port,
         print=None,
     )
-    return 0
+
+
+def serve(settings: Settings, workers: int = 1) -> int:
+    """Run the app; with several workers, N processes share the port (SO_REUSEPORT) and the
+    kernel spreads connections. No process keeps anything another one needs."""
+    if not settings.redis_url:
+        _check_sqlite_path(settings.sqlite_path)
+    configure_logging(settings.log_level)
+    store_name = "Redis" if settings.redis_url else f"SQLite at {settings.sqlite_path}"
+    log.info(
+        "oncelink serving %s on %s:%s, store: %s, workers: %d",
+        settings.public_url,
+        settings.host,
+        settings.port,
+        store_name,
+        workers,
+    )
+    if workers == 1:
+        _run_worker(settings, reuse_port=False)
+        return 0
+    import multiprocessing
+    import signal
+
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(target=_run_worker, args=(settings, True), daemon=False)
+        for _ in range(workers)
+    ]
+    for child in children:
+        child.start()
+
+    def forward(signum: int, _frame) -> None:
+        for child in children:
+            if child.is_alive() and child.pid:
+                os.kill(child.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        child.join()
+    return max((child.exitcode or 0) for child in children)
 
 
 async def _share(settings: Settings, text: str, ttl: int, passphrase: str | None) -> str:
@@ -106,7 +142,10 @@ def share(settings: Settings, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="oncelink", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the web app (reveal page, Slack endpoint)")
+    serve_parser = commands.add_parser("serve", help="run the web app (reveal page, Slack)")
+    serve_parser.add_argument(
+        "--workers", type=int, default=1, help="processes sharing the port (default 1)"
+    )
     share_parser = commands.add_parser("share", help="make a one-time link from stdin")
     share_parser.add_argument("--ttl", help="expiry, e.g. 5m, 1h, 1d (default: DEFAULT_TTL)")
     share_parser.add_argument(
@@ -116,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env(os.environ)
         if args.command == "serve":
-            return serve(settings)
+            if not 1 <= args.workers <= 64:
+                return _fail("--workers must be from 1 to 64")
+            return serve(settings, args.workers)
         return share(settings, args)
     except ConfigError as exc:
         return _fail(str(exc))

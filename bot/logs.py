@@ -23,7 +23,7 @@ def configure_logging(level_name: str) -> None:
     logging.basicConfig(
         level=level,
         stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
         force=True,
     )
     quiet_libraries(level)

@@ -173,7 +173,7 @@ async def page(browser):
 class ServerProcess:
     """`oncelink serve` as a real child process, its logs captured to a file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *args: str) -> None:
         import os
         import sys
 
@@ -189,7 +189,7 @@ class ServerProcess:
         }
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve"],
+            [sys.executable, "-m", "bot.cli", "serve", *args],
             env=full_env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
