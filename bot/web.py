@@ -145,18 +145,19 @@ async def reveal(request: web.Request) -> web.Response:
     if not crypto.is_secret_id(secret_id):
         return _json({"error": "gone", "message": _GONE_MESSAGE}, 404)
     settings = request.app[SETTINGS_KEY]
+    limiter = request.app[LIMITER_KEY]
+    client = client_address(
+        request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxy_depth
+    )
     try:
-        await request.app[LIMITER_KEY].check(
-            "reveal",
-            client_address(
-                request.remote,
-                request.headers.get("X-Forwarded-For"),
-                settings.trusted_proxy_depth,
-            ),
-            settings.rate_limit_reveal,
-        )
+        limiter.refuse_if_blocked("reveal", client, settings.rate_limit_reveal)
         link_proof, auth = await _read_reveal_body(request)
-        revealed = await request.app[SERVICE_KEY].reveal(secret_id, link_proof, auth)
+        try:
+            revealed = await request.app[SERVICE_KEY].reveal(secret_id, link_proof, auth)
+        except (BrokenLink, WrongPassphrase, SecretGone):
+            # Only failures count: guessing and probing fail, a right link succeeds once.
+            await limiter.count_failure("reveal", client, settings.rate_limit_reveal)
+            raise
     except _BadRequest:
         return _json({"error": "bad_request", "message": "That request was malformed."}, 400)
     except RateLimited as exc:

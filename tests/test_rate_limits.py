@@ -53,15 +53,23 @@ async def test_reveal_attempts_are_limited_across_two_processes(fresh_redis, tmp
                     statuses.append(response.status)
             # Wrong `auth` counts as a wrong passphrase: the 5th destroys the secret.
             assert statuses == [403] * 4 + [410]
-            # The 6th attempt from the same client is refused before the store is asked.
-            async with http.post(
-                second.url + path,
-                json=reveal_body(link),
-                headers={"X-Forwarded-For": "1.2.3.4, 198.51.100.9"},
-            ) as response:
-                assert response.status == 429
-                assert int(response.headers["Retry-After"]) > 0
-                answer = await response.json()
+            client = {"X-Forwarded-For": "1.2.3.4, 198.51.100.9"}  # same client, other hop
+
+            async def attempt(server) -> tuple[int, dict]:
+                async with http.post(
+                    server.url + path, json=reveal_body(link), headers=client
+                ) as response:
+                    return response.status, dict(response.headers)
+
+            # The 6th failure crosses the shared count of 5: from then on, each process
+            # refuses this client without asking the store, at the latest after one more try.
+            assert (await attempt(second))[0] == 410
+            status, headers = await attempt(second)
+            assert status == 429 and int(headers["Retry-After"]) > 0
+            assert (await attempt(first))[0] == 410
+            assert (await attempt(first))[0] == 429
+            async with http.post(second.url + path, json=reveal_body(link), headers=client) as r:
+                answer = await r.json()
                 assert answer["error"] == "rate_limited" and "try again in" in answer["message"]
             async with http.get(first.url + path) as response:  # looking is never limited
                 assert response.status in (200, 404)
@@ -116,3 +124,28 @@ async def test_a_hanging_store_does_not_hold_up_the_limit_check():
     started = time.monotonic()
     await limiter.check("create", "T:U", Limit(1, 60))  # fails open: the action reports
     assert time.monotonic() - started < 1.0
+
+
+async def test_successful_reveals_are_never_limited(store):
+    from tests.conftest import make_settings
+
+    served = await serve(make_settings(rate_limit_reveal=Limit(2, 60)), store=store)
+    try:
+        links = [(await served.service.create(f"s{n}", ttl=60)).link for n in range(6)]
+        async with aiohttp.ClientSession() as http:
+            for link in links:
+                async with http.post(
+                    served.url + parse_link(link).path, json=reveal_body(link)
+                ) as response:
+                    assert response.status == 200
+            for _ in range(3):  # failures count: the third one goes over the limit of 2
+                async with http.post(
+                    served.url + parse_link(links[0]).path, json=reveal_body(links[0])
+                ) as response:
+                    assert response.status == 410
+            async with http.post(
+                served.url + parse_link(links[0]).path, json=reveal_body(links[0])
+            ) as response:
+                assert response.status == 429
+    finally:
+        await served.runner.cleanup()
