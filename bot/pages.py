@@ -60,17 +60,28 @@ _PASSPHRASE_FIELD = """<label for="passphrase">Passphrase</label>
 _PASSPHRASE_HINT = "<p>It is protected by a passphrase. After 5 wrong tries it is destroyed.</p>"
 
 
-def secret_page(secret_id: str, has_passphrase: bool) -> str:
-    """The page for a secret that is waiting. Rendering it never touches the secret."""
+_ID_SLOT = "\x00secret-id\x00"
+
+
+def _secret_page_template(has_passphrase: bool) -> str:
     body = _SECRET_BODY.substitute(
         passphrase_field=_PASSPHRASE_FIELD if has_passphrase else "",
         passphrase_hint=_PASSPHRASE_HINT if has_passphrase else "",
     )
     return _LAYOUT.substitute(
         head='<script src="/static/reveal.js" defer></script>',
-        attrs=f' data-secret-id="{escape(secret_id)}"',
+        attrs=f' data-secret-id="{_ID_SLOT}"',
         body=body,
     )
+
+
+# Rendered once at import; a request only drops the id into its slot (the hot path).
+_SECRET_PAGES = {flag: _secret_page_template(flag) for flag in (False, True)}
+
+
+def secret_page(secret_id: str, has_passphrase: bool) -> str:
+    """The page for a secret that is waiting. Rendering it never touches the secret."""
+    return _SECRET_PAGES[has_passphrase].replace(_ID_SLOT, escape(secret_id))
 
 
 def _status_page(title: str, text: str) -> str:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -33,9 +34,24 @@ SOMETHING_WENT_WRONG = (
 )
 
 
+@dataclass(frozen=True)
+class SlackRuntime:
+    """What outlives a request: work after acks, and the HTTP session to Slack."""
+
+    after_ack: AfterAck
+    delivery: Delivery
+
+    async def start(self) -> None:
+        await self.delivery.open()
+
+    async def stop(self) -> None:
+        await self.after_ack.drain()  # a secret being created is never cut off half-way
+        await self.delivery.close()
+
+
 def register(
     app: AsyncApp, service: SecretService, settings: Settings, limiter: RateLimiter
-) -> AfterAck:
+) -> SlackRuntime:
     api_host = urlsplit(settings.slack_api_url).hostname or ""
     delivery = Delivery(app.client, frozenset({api_host}) - {"slack.com"})
     creation_limit = CreationLimit(limiter, settings.rate_limit_create)
@@ -59,7 +75,7 @@ def register(
     if settings.receipts:
         receipts.register(service, delivery)
     app.error(report)
-    return after_ack
+    return SlackRuntime(after_ack, delivery)
 
 
 class _DropClientTokenWarning(logging.Filter):
@@ -78,7 +94,7 @@ def build_slack_app(
     settings: Settings,
     limiter: RateLimiter,
     client: AsyncWebClient | None = None,
-) -> tuple[AsyncApp, AfterAck]:
+) -> tuple[AsyncApp, SlackRuntime]:
     client = client or AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
@@ -92,8 +108,8 @@ def build_slack_app(
         client=client,
         logger=bolt_logger,
     )
-    app_work = register(app, service, settings, limiter)
-    return app, app_work
+    runtime = register(app, service, settings, limiter)
+    return app, runtime
 
 
 def mount(
@@ -103,11 +119,15 @@ def mount(
     limiter: RateLimiter,
     client: AsyncWebClient | None = None,
 ) -> AsyncApp:
-    slack_app, after_ack = build_slack_app(service, settings, limiter, client)
+    slack_app, runtime = build_slack_app(service, settings, limiter, client)
     web_app.router.add_post("/slack/events", slack_endpoint(slack_app))
 
-    async def finish_work_in_flight(_: web.Application) -> None:
-        await after_ack.drain()
+    async def start(_: web.Application) -> None:
+        await runtime.start()
 
-    web_app.on_shutdown.append(finish_work_in_flight)
+    async def stop(_: web.Application) -> None:
+        await runtime.stop()
+
+    web_app.on_startup.append(start)
+    web_app.on_shutdown.append(stop)
     return slack_app

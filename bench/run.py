@@ -1,0 +1,507 @@
+"""oncelink benchmark: the hot paths against the framework's own ceiling, in ONE run.
+
+Starts everything itself on loopback (a private redis-server, the app, a Slack sink),
+drives it with Debian's `wrk`, and prints a table plus bench/results/latest.json. Every
+figure is also given as a ratio to two baselines measured in the same run, since the
+machines are shared and noisy. Bounded: each load lasts DURATION seconds.
+
+    python -m bench.run            (or: make bench)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+from bot import crypto
+from storage import redis_record
+from storage.base import SecretRecord
+from tests.slack_fake import BOT_TOKEN, SIGNING_SECRET, sign
+
+HERE = Path(__file__).parent
+DURATION = int(os.environ.get("BENCH_SECONDS", "5"))
+CONNECTIONS = 64
+SLACK_CONNECTIONS = 32
+META = '{"c":"C2147483705"}'
+CREATOR = "T0001:U2147483697"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class Processes:
+    """Every child this run starts, stopped at the end whatever happens."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.children: list[subprocess.Popen] = []
+
+    def start(self, args: list[str], env: dict | None = None, name: str = "p") -> subprocess.Popen:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - lives with the child
+        child = subprocess.Popen(
+            args, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.children.append(child)
+        return child
+
+    def stop(self, child: subprocess.Popen) -> None:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+    def stop_all(self) -> None:
+        for child in reversed(self.children):
+            self.stop(child)
+
+
+@dataclass
+class Result:
+    name: str
+    store: str
+    processes: int
+    connections: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+    wrk_cpu_share: float  # the load generator's share of the machine's CPU during the run
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(us|ms|s|m|h)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}[unit]
+
+
+def wrk(url: str, lines: list[str], workdir: Path, connections: int) -> dict:
+    requests_file = workdir / "requests.txt"
+    requests_file.write_text("\n".join(lines) + "\n")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    output = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{DURATION}s",
+            "--latency",
+            "--timeout",
+            "5s",
+            "-s",
+            str(HERE / "requests.lua"),
+            url,
+            "--",
+            str(requests_file),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    errors = 0
+    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?(\d+) timeout"):
+        found = re.search(pattern, output)
+        errors += int(found.group(1)) if found else 0
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+)", output)
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50_ms": _ms(re.search(r"50%\s+(\S+)", output).group(1)),
+        "p99_ms": _ms(re.search(r"99%\s+(\S+)", output).group(1)),
+        "errors": errors,
+        "requests": total,
+        "wrk_cpu_share": cpu / wall / (os.cpu_count() or 1),
+    }
+
+
+def line(method: str, path: str, body: str = "", ctype: str = "", headers: dict | None = None):
+    extra = ";".join(f"{k}={v}" for k, v in (headers or {}).items())
+    return f"{method}\t{path}\t{ctype}\t{extra}\t{body}"
+
+
+def make_record(text: str) -> tuple[SecretRecord, str]:
+    """Exactly what SecretService.create stores, built here so 100k secrets take seconds."""
+    secret_id = crypto.new_secret_id()
+    link_key = crypto.new_link_key()
+    keys = crypto.derive_keys(link_key, b"", secret_id)
+    nonce, ciphertext = crypto.seal(text.encode(), keys.enc_key, secret_id)
+    now = time.time()
+    record = SecretRecord(
+        secret_id=secret_id,
+        version=crypto.VERSION,
+        nonce=nonce,
+        ciphertext=ciphertext,
+        link_verifier=crypto.verifier(crypto.derive_link_proof(link_key, secret_id)),
+        verifier=crypto.verifier(keys.auth),
+        has_passphrase=False,
+        created_at=now,
+        expires_at=now + 3600,
+        creator=CREATOR,
+        metadata=META,
+    )
+    body = json.dumps(
+        {
+            "link_proof": crypto.b64encode(crypto.derive_link_proof(link_key, secret_id)),
+            "auth": crypto.b64encode(keys.auth),
+        },
+        separators=(",", ":"),
+    )
+    return record, body
+
+
+def seed(store: str, target: str, count: int, text: str = "benchmark secret") -> list:
+    """Put `count` secrets into the store directly; returns (record, reveal body) pairs."""
+    made = [make_record(text) for _ in range(count)]
+    if store == "redis":
+        from redis import Redis
+
+        client = Redis.from_url(target)
+        pipe = client.pipeline(transaction=False)
+        for n, (record, _) in enumerate(made, 1):
+            pipe.set(
+                f"oncelink:{{{record.secret_id}}}:s",
+                redis_record.pack(record),
+                pxat=int(record.expires_at * 1000),
+            )
+            if n % 2000 == 0:
+                pipe.execute()
+        pipe.execute()
+        client.close()
+    else:
+        from storage.sqlite_store import SqliteStore
+
+        asyncio.run(_create_schema(SqliteStore(target)))
+        conn = sqlite3.connect(target)
+        with conn:
+            conn.executemany(
+                "INSERT INTO secrets (id, version, nonce, ciphertext, link_verifier, verifier, "
+                "has_passphrase, created_at, expires_at, creator, metadata) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        r.secret_id,
+                        r.version,
+                        r.nonce,
+                        r.ciphertext,
+                        r.link_verifier,
+                        r.verifier,
+                        0,
+                        r.created_at,
+                        r.expires_at,
+                        r.creator,
+                        r.metadata,
+                    )
+                    for r, _ in made
+                ],
+            )
+        conn.close()
+    return made
+
+
+async def _create_schema(store) -> None:
+    await store.open()
+    await store.close()
+
+
+def slack_command_lines(sink: str, count: int) -> list[str]:
+    lines = []
+    for n in range(count):
+        body = urlencode(
+            {
+                "command": "/secret",
+                "text": f"bench secret {n}",
+                "team_id": "T0001",
+                "user_id": f"U{n % 500:05d}",
+                "channel_id": "C2147483705",
+                "response_url": f"{sink}/response/{n}",
+                "trigger_id": f"t{n}",
+                "api_app_id": "A1",
+                "token": "x",
+            }
+        )
+        headers = sign(body)
+        ctype = headers.pop("Content-Type")
+        lines.append(line("POST", "/slack/events", body, ctype, headers))
+    return lines
+
+
+def modal_lines(sink: str, count: int) -> list[str]:
+    from tests.slack_fake import payload
+    from tests.slack_harness import form_values
+
+    lines = []
+    for n in range(count):
+        data = payload("view_submission")
+        data["user"]["id"] = f"U{n % 500:05d}"
+        data["view"]["state"]["values"] = form_values(f"bench modal secret {n}", note="bench")
+        data["view"]["private_metadata"] = json.dumps(
+            {"response_url": f"{sink}/response/m{n}", "channel": "C1", "shortcut": False}
+        )
+        body = urlencode({"payload": json.dumps(data, separators=(",", ":"))})
+        headers = sign(body)
+        ctype = headers.pop("Content-Type")
+        lines.append(line("POST", "/slack/events", body, ctype, headers))
+    return lines
+
+
+def rss_kib(pid: int) -> int:
+    for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if row.startswith("VmRSS:"):
+            return int(row.split()[1])
+    return 0
+
+
+def redis_memory(redis_url: str) -> list[dict]:
+    """MEMORY USAGE of a stored secret, created by the real service with Slack metadata."""
+    from redis.asyncio import Redis as AsyncRedis
+
+    from bot.service import SecretService
+    from storage.redis_store import RedisStore
+
+    async def measure() -> list[dict]:
+        store = RedisStore.from_url(redis_url)
+        client = AsyncRedis.from_url(redis_url)
+        service = SecretService(store, public_url="http://x", max_ttl=86400)
+        rows = []
+        for size in (32, 1024, 10 * 1024):
+            created = await service.create(
+                os.urandom(size // 2).hex(), ttl=600, creator=CREATOR, metadata=META
+            )
+            used = await client.memory_usage(f"oncelink:{{{created.secret_id}}}:s", samples=0)
+            rows.append({"plaintext": size, "bytes": used, "overhead": used - size})
+        await client.aclose()
+        await store.close()
+        return rows
+
+    return asyncio.run(measure())
+
+
+def main() -> int:
+    if shutil.which("wrk") is None or shutil.which("redis-server") is None:
+        print("bench: needs wrk and redis-server (apt-get install wrk redis-server)")
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="oncelink-bench-"))
+    procs = Processes(workdir)
+    results: list[Result] = []
+    try:
+        redis_port = free_port()
+        procs.start(
+            [
+                "redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(workdir),
+            ],
+            name="redis",
+        )
+        wait_port(redis_port)
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        sink_port = free_port()
+        procs.start([sys.executable, "-m", "bench.sink", "--port", str(sink_port)], name="sink")
+        wait_port(sink_port)
+        sink = f"http://127.0.0.1:{sink_port}"
+
+        def record(name: str, store: str, n: int, conns: int, figures: dict) -> None:
+            results.append(Result(name, store, n, conns, **figures))
+            print(
+                f"  {name:<22} {store:<6} x{n}  {figures['rps']:>9.0f} rps  "
+                f"p50 {figures['p50_ms']:.2f} ms  p99 {figures['p99_ms']:.2f} ms  "
+                f"errors {figures['errors']}",
+                flush=True,
+            )
+
+        for processes in (1, 2):
+            for kind in ("bare", "redis"):
+                port = free_port()
+                children = [
+                    procs.start(
+                        [
+                            sys.executable,
+                            "-m",
+                            "bench.baselines",
+                            kind,
+                            "--port",
+                            str(port),
+                            "--redis-url",
+                            redis_url,
+                            "--reuse-port",
+                        ],
+                        name=f"baseline-{kind}",
+                    )
+                    for _ in range(processes)
+                ]
+                wait_port(port)
+                time.sleep(0.5)
+                url = f"http://127.0.0.1:{port}"
+                name = "baseline (a) bare" if kind == "bare" else "baseline (b) 1 EVALSHA"
+                record(
+                    name,
+                    "-",
+                    processes,
+                    CONNECTIONS,
+                    wrk(url + "/", [line("GET", "/")], workdir, CONNECTIONS),
+                )
+                for child in children:
+                    procs.stop(child)
+
+        memory = redis_memory(redis_url)
+        rss: dict[str, int] = {}
+        for store in ("redis", "sqlite"):
+            for processes in (1, 2):
+                target = redis_url if store == "redis" else str(workdir / f"b{processes}.db")
+                if store == "redis":
+                    subprocess.run(
+                        ["redis-cli", "-p", str(redis_port), "FLUSHALL"],
+                        check=True,
+                        capture_output=True,
+                    )
+                port = free_port()
+                env = {
+                    "HOST": "127.0.0.1",
+                    "PORT": str(port),
+                    "PUBLIC_URL": f"http://127.0.0.1:{port}",
+                    "REDIS_URL": redis_url if store == "redis" else "",
+                    "SQLITE_PATH": target if store == "sqlite" else "",
+                    "LOG_LEVEL": "WARNING",
+                    "RATE_LIMIT_CREATE": "off",
+                    "RATE_LIMIT_REVEAL": "off",
+                    "RECEIPTS": "on",
+                    "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                    "SLACK_BOT_TOKEN": BOT_TOKEN,
+                    "SLACK_API_URL": f"{sink}/api/",
+                }
+                seeded = seed(store, target, 60_000 if store == "redis" else 20_000)
+                app = procs.start(
+                    [sys.executable, "-m", "bot.cli", "serve", "--workers", str(processes)],
+                    env=env,
+                    name=f"app-{store}-{processes}",
+                )
+                wait_port(port)
+                time.sleep(1.5 if processes > 1 else 0.5)
+                url = f"http://127.0.0.1:{port}"
+                page = f"/s/{seeded[0][0].secret_id}"
+                record(
+                    "reveal page GET",
+                    store,
+                    processes,
+                    CONNECTIONS,
+                    wrk(url + page, [line("GET", page)], workdir, CONNECTIONS),
+                )
+                reveal_lines = [
+                    line("POST", f"/s/{r.secret_id}", body, "application/json")
+                    for r, body in seeded[1:]
+                ]
+                record(
+                    "reveal POST",
+                    store,
+                    processes,
+                    CONNECTIONS,
+                    wrk(url + "/", reveal_lines, workdir, CONNECTIONS),
+                )
+                record(
+                    "/secret command",
+                    store,
+                    processes,
+                    SLACK_CONNECTIONS,
+                    wrk(url + "/", slack_command_lines(sink, 20_000), workdir, SLACK_CONNECTIONS),
+                )
+                record(
+                    "modal submission",
+                    store,
+                    processes,
+                    SLACK_CONNECTIONS,
+                    wrk(url + "/", modal_lines(sink, 20_000), workdir, SLACK_CONNECTIONS),
+                )
+                if processes == 1:
+                    seed(store, target, 100_000)
+                    wrk(url + page, [line("GET", page)], workdir, CONNECTIONS)
+                    rss[store] = rss_kib(app.pid)
+                procs.stop(app)
+    finally:
+        procs.stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    base = {(r.name[:12], r.processes): r.rps for r in results if r.name.startswith("baseline")}
+    print(
+        "\n| path | store | procs | req/s | p50 ms | p99 ms | errors | vs (a) | vs (b) | wrk CPU |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    table = []
+    for r in results:
+        a = r.rps / base[("baseline (a)", r.processes)]
+        b = r.rps / base[("baseline (b)", r.processes)]
+        table.append({**asdict(r), "vs_a": round(a, 3), "vs_b": round(b, 3)})
+        print(
+            f"| {r.name} | {r.store} | {r.processes} | {r.rps:.0f} | {r.p50_ms:.2f} | "
+            f"{r.p99_ms:.2f} | {r.errors} | {a:.0%} | {b:.0%} | {r.wrk_cpu_share:.0%} |"
+        )
+    print("\n| plaintext | Redis MEMORY USAGE | overhead |")
+    print("|---|---|---|")
+    for row in memory:
+        print(f"| {row['plaintext']} B | {row['bytes']} B | +{row['overhead']} B |")
+    print(
+        f"\napp RSS with 100,000 live secrets: Redis {rss.get('redis', 0) / 1024:.1f} MiB, "
+        f"SQLite {rss.get('sqlite', 0) / 1024:.1f} MiB"
+    )
+    summary = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        ),
+        "duration_s": DURATION,
+        "results": table,
+        "redis_memory": memory,
+        "app_rss_kib_100k_secrets": rss,
+    }
+    out = HERE / "results" / "latest.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"\n{summary['date']} on {summary['machine']}; written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
