@@ -142,8 +142,8 @@ def wrk(url: str, lines: list[str], workdir: Path, connections: int) -> dict:
         errors += sum(int(n) for n in socket_errors.groups())
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "p50_ms": _ms(re.search(r"50%\s+(\S+)", output).group(1)),
-        "p99_ms": _ms(re.search(r"99%\s+(\S+)", output).group(1)),
+        "p50_ms": _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1)),
+        "p99_ms": _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1)),
         "errors": errors,
         "requests": total,
         "wrk_cpu_share": cpu / wall / (os.cpu_count() or 1),

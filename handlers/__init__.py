@@ -40,12 +40,14 @@ class SlackRuntime:
 
     after_ack: AfterAck
     delivery: Delivery
+    service: SecretService
 
     async def start(self) -> None:
         await self.delivery.open()
 
     async def stop(self) -> None:
         await self.after_ack.drain()  # a secret being created is never cut off half-way
+        await self.service.drain()  # receipts still on their way use the session too
         await self.delivery.close()
 
 
@@ -75,7 +77,7 @@ def register(
     if settings.receipts:
         receipts.register(service, delivery)
     app.error(report)
-    return SlackRuntime(after_ack, delivery)
+    return SlackRuntime(after_ack, delivery, service)
 
 
 class _DropClientTokenWarning(logging.Filter):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -61,6 +61,8 @@ return count
 """
 
 _OUTAGES = (RedisConnectionError, RedisTimeoutError, OSError)
+MAX_CONNECTIONS = 64  # per process; Redis answers in microseconds, so few go a long way
+POOL_WAIT = 2.0  # seconds to wait for a free connection before calling the store unavailable
 
 
 def record_key(secret_id: str) -> str:
@@ -77,12 +79,19 @@ class RedisStore:
         self._hit = client.register_script(_HIT)
 
     @classmethod
-    def from_url(cls, url: str) -> RedisStore:
+    def from_url(cls, url: str, max_connections: int = MAX_CONNECTIONS) -> RedisStore:
+        # A blocking pool: past `max_connections` concurrent commands, callers wait for a
+        # free connection instead of failing (redis-py's default pool raises at 100).
         # Short timeouts: during an outage Slack still needs an answer within 3 seconds.
-        client = Redis.from_url(
-            url, socket_timeout=1.5, socket_connect_timeout=1.0, health_check_interval=15
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=POOL_WAIT,
+            socket_timeout=1.5,
+            socket_connect_timeout=1.0,
+            health_check_interval=15,
         )
-        return cls(client)
+        return cls(Redis.from_pool(pool))
 
     async def save(self, record: SecretRecord) -> None:
         try:

@@ -156,3 +156,13 @@ async def test_hits_are_counted_per_key_and_window(store):
 async def test_concurrent_hits_are_all_counted(store):
     counts = await asyncio.gather(*(store.count_hit("busy", 60, 5_000.0) for _ in range(50)))
     assert sorted(counts) == list(range(1, 51))
+
+
+async def test_300_concurrent_saves_and_reveals_all_succeed(store):
+    """More concurrent commands than one process keeps connections for: they wait, not fail."""
+    records = [record() for _ in range(300)]
+    await asyncio.gather(*(store.save(r) for r in records))
+    results = await asyncio.gather(
+        *(store.reveal(r.secret_id, LV, VF, time.time()) for r in records)
+    )
+    assert [r.outcome for r in results] == [RevealOutcome.REVEALED] * 300
