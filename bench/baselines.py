@@ -12,6 +12,7 @@ import logging
 from aiohttp import web
 from redis.asyncio import Redis
 
+from bot.cli import event_loop
 from bot.logs import configure_logging
 from bot.web import RedactingAccessLogger
 
@@ -54,6 +55,7 @@ def main() -> None:
         access_log_class=RedactingAccessLogger,
         access_log=logging.getLogger("oncelink.access"),
         reuse_port=args.reuse_port,
+        loop=event_loop(),
         print=None,
     )
 

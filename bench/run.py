@@ -155,7 +155,7 @@ def line(method: str, path: str, body: str = "", ctype: str = "", headers: dict 
     return f"{method}\t{path}\t{ctype}\t{extra}\t{body}"
 
 
-def make_record(text: str) -> tuple[SecretRecord, str]:
+def make_record(text: str, creator: str = CREATOR) -> tuple[SecretRecord, str]:
     """Exactly what SecretService.create stores, built here so 100k secrets take seconds."""
     secret_id = crypto.new_secret_id()
     link_key = crypto.new_link_key()
@@ -172,8 +172,8 @@ def make_record(text: str) -> tuple[SecretRecord, str]:
         has_passphrase=False,
         created_at=now,
         expires_at=now + 3600,
-        creator=CREATOR,
-        metadata=META,
+        creator=creator,
+        metadata=META if creator == CREATOR else "",
     )
     body = json.dumps(
         {
@@ -185,9 +185,11 @@ def make_record(text: str) -> tuple[SecretRecord, str]:
     return record, body
 
 
-def seed(store: str, target: str, count: int, text: str = "benchmark secret") -> list:
-    """Put `count` secrets into the store directly; returns (record, reveal body) pairs."""
-    made = [make_record(text) for _ in range(count)]
+def seed(store: str, target: str, count: int, creator: str = CREATOR) -> list:
+    """Put `count` secrets into the store directly; returns (record, reveal body) pairs.
+    Secrets made in Slack (the default creator) send a receipt when revealed; those made
+    with `oncelink share` (creator "cli") do not."""
+    made = [make_record("benchmark secret", creator) for _ in range(count)]
     if store == "redis":
         from redis import Redis
 
@@ -413,7 +415,9 @@ def main() -> int:
                     "SLACK_BOT_TOKEN": BOT_TOKEN,
                     "SLACK_API_URL": f"{sink}/api/",
                 }
-                seeded = seed(store, target, 60_000 if store == "redis" else 20_000)
+                many = 40_000 if store == "redis" else 15_000
+                seeded = seed(store, target, many, creator="cli")
+                with_receipts = seed(store, target, many)
                 app = procs.start(
                     [sys.executable, "-m", "bot.cli", "serve", "--workers", str(processes)],
                     env=env,
@@ -440,6 +444,17 @@ def main() -> int:
                     processes,
                     CONNECTIONS,
                     wrk(url + "/", reveal_lines, workdir, CONNECTIONS),
+                )
+                receipt_lines = [
+                    line("POST", f"/s/{r.secret_id}", body, "application/json")
+                    for r, body in with_receipts
+                ]
+                record(
+                    "reveal POST + receipt",
+                    store,
+                    processes,
+                    CONNECTIONS,
+                    wrk(url + "/", receipt_lines, workdir, CONNECTIONS),
                 )
                 record(
                     "/secret command",

@@ -30,6 +30,16 @@ def _check_sqlite_path(path: str) -> None:
         raise ConfigError(f"SQLITE_PATH={path!r} cannot be opened: {exc}") from None
 
 
+def event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when the `fast` extra is installed (it measurably helps, see bench/), else
+    asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def _run_worker(settings: Settings, reuse_port: bool) -> None:
     from aiohttp import web
 
@@ -51,6 +61,7 @@ def _run_worker(settings: Settings, reuse_port: bool) -> None:
         access_log=logging.getLogger("oncelink.access"),
         shutdown_timeout=10.0,
         reuse_port=reuse_port,
+        loop=event_loop(),
         print=None,
     )
 

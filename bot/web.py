@@ -57,6 +57,11 @@ def redact_path(path: str) -> str:
 class RedactingAccessLogger(AbstractAccessLogger):
     """aiohttp's access log, minus query strings and whole ids."""
 
+    @property
+    def enabled(self) -> bool:
+        # Checked once per connection: below INFO the per-request log call is skipped whole.
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
             "%s %s %s %.1fms",
