@@ -105,6 +105,16 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}[unit]
 
 
+def warm_up(url: str, path: str, workdir: Path) -> None:
+    """One second of load first: connections, pools and scripts are set up before measuring."""
+    (workdir / "warm.txt").write_text(line("GET", path) + "\n")
+    subprocess.run(
+        ["wrk", "-t1", f"-c{CONNECTIONS}", "-d1s", "-s", str(HERE / "requests.lua"), url,
+         "--", str(workdir / "warm.txt")],
+        capture_output=True, check=True,
+    )  # fmt: skip
+
+
 def wrk(url: str, lines: list[str], workdir: Path, connections: int) -> dict:
     requests_file = workdir / "requests.txt"
     requests_file.write_text("\n".join(lines) + "\n")
@@ -378,6 +388,7 @@ def main() -> int:
                 wait_port(port)
                 time.sleep(0.5)
                 url = f"http://127.0.0.1:{port}"
+                warm_up(url, "/", workdir)
                 name = "baseline (a) bare" if kind == "bare" else "baseline (b) 1 EVALSHA"
                 record(
                     name,
@@ -427,6 +438,7 @@ def main() -> int:
                 time.sleep(1.5 if processes > 1 else 0.5)
                 url = f"http://127.0.0.1:{port}"
                 page = f"/s/{seeded[0][0].secret_id}"
+                warm_up(url, page, workdir)
                 record(
                     "reveal page GET",
                     store,
