@@ -23,6 +23,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 2; }
+	$(VENV)/bin/pip install --quiet -e '.[test,fast]'
 	$(VENV)/bin/python -m bench.run
 
 clean:
