@@ -67,6 +67,35 @@ class RevealReceipt:
 RevealListener = Callable[[RevealReceipt], Awaitable[None]]
 
 
+def seal_record(
+    plaintext: str,
+    *,
+    secret_id: str,
+    link_key: bytes,
+    pass_key: bytes,
+    now: float,
+    ttl: int,
+    creator: str = "",
+    metadata: str = "",
+) -> SecretRecord:
+    """The record the store keeps for a secret: ciphertext and verifiers, never a key."""
+    keys = crypto.derive_keys(link_key, pass_key, secret_id)
+    nonce, ciphertext = crypto.seal(plaintext.encode("utf-8"), keys.enc_key, secret_id)
+    return SecretRecord(
+        secret_id=secret_id,
+        version=crypto.VERSION,
+        nonce=nonce,
+        ciphertext=ciphertext,
+        link_verifier=crypto.verifier(crypto.derive_link_proof(link_key, secret_id)),
+        verifier=crypto.verifier(keys.auth),
+        has_passphrase=bool(pass_key),
+        created_at=now,
+        expires_at=now + ttl,
+        creator=creator,
+        metadata=metadata,
+    )
+
+
 class SecretService:
     def __init__(
         self,
@@ -126,19 +155,13 @@ class SecretService:
             if passphrase
             else b""
         )
-        keys = crypto.derive_keys(link_key, pass_key, secret_id)
-        nonce, ciphertext = crypto.seal(plaintext.encode("utf-8"), keys.enc_key, secret_id)
-        now = self._clock()
-        record = SecretRecord(
+        record = seal_record(
+            plaintext,
             secret_id=secret_id,
-            version=crypto.VERSION,
-            nonce=nonce,
-            ciphertext=ciphertext,
-            link_verifier=crypto.verifier(crypto.derive_link_proof(link_key, secret_id)),
-            verifier=crypto.verifier(keys.auth),
-            has_passphrase=bool(passphrase),
-            created_at=now,
-            expires_at=now + ttl,
+            link_key=link_key,
+            pass_key=pass_key,
+            now=self._clock(),
+            ttl=ttl,
             creator=creator,
             metadata=metadata,
         )
