@@ -16,7 +16,7 @@ from storage import make_store
 from tests.conftest import ServerProcess
 from tests.support import parse_link, reveal_body
 
-SECRETS_PER_STORE = 150
+SECRETS_PER_STORE = 200
 CLICKS_PER_SECRET = 100
 
 
