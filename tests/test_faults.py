@@ -73,7 +73,7 @@ async def test_sigterm_during_load_finishes_in_flight_reveals_and_loses_nothing(
     app = ServerProcess(env, tmp_path / "first.log")
     store = make_store(env["REDIS_URL"] or None, env["SQLITE_PATH"])
     service = SecretService(store, public_url=app.url, max_ttl=86400)
-    links = [(await service.create(f"in flight {n}", ttl=600)).link for n in range(400)]
+    links = [(await service.create(f"in flight {n}", ttl=600)).link for n in range(1500)]
     await store.close()
     results: dict[str, int | str] = {}
     connector = aiohttp.TCPConnector(limit=40)
@@ -89,7 +89,9 @@ async def test_sigterm_during_load_finishes_in_flight_reveals_and_loses_nothing(
                 results[link] = type(exc).__name__
 
         load = asyncio.gather(*(one(link) for link in links))
-        await asyncio.sleep(0.3)
+        # Signal once the load is well under way, whatever the machine's speed.
+        while len(results) < 100:
+            await asyncio.sleep(0.005)
         app.process.send_signal(signal.SIGTERM)
         await load
     assert await asyncio.to_thread(app.wait) == 0  # a graceful exit, not a crash

@@ -21,6 +21,7 @@ async def test_two_workers_share_the_port_and_stop_together_on_sigterm(fresh_red
         if server.logs().count("worker ready") == 2:
             break
         await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)  # "ready" is logged just before each worker binds the port
     try:
         service = SecretService(store, public_url=server.url, max_ttl=86400)
         links = [(await service.create(f"w{n}", ttl=60)).link for n in range(40)]
