@@ -8,7 +8,7 @@ prefill, which goes straight back to the person who wrote it.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.config import format_duration
 
@@ -130,13 +130,14 @@ class LinkDetails:
     """What the creator's confirmation says. `link` holds the key: shown, never logged."""
 
     secret_id: str
-    link: str
+    link: str = field(repr=False)
     expires_at: float
     note: str = ""
     has_passphrase: bool = False
     recipient: str = ""
     recipient_sent: bool = False
     from_shortcut: bool = False
+    generated_password: str = field(default="", repr=False)
 
 
 def link_message(details: LinkDetails) -> dict:
@@ -156,6 +157,16 @@ def link_message(details: LinkDetails) -> dict:
             "text": _mrkdwn(f":lock: *Your one-time secret link*\n{details.link}"),
         },
     ]
+    if details.generated_password:
+        blocks.append(
+            {
+                "type": "section",
+                "text": _mrkdwn(
+                    "*Generated password* (only you see it, only here; the link shows it "
+                    f"once to whoever you send it to):\n```{escape(details.generated_password)}```"
+                ),
+            }
+        )
     if details.note:
         blocks.append({"type": "section", "text": _mrkdwn(f"*Note:* {escape(details.note)}")})
     blocks.append({"type": "context", "elements": [_mrkdwn(" ".join(facts))]})
@@ -264,6 +275,8 @@ def help_text(command: str, expiry_choices: tuple[int, ...], default_ttl: int) -
         "passphrase, recipient and note.\n"
         f"• `{command} <text>` makes a link from the text at once "
         f"(expires after {format_duration(default_ttl)}).\n"
+        f"• `{command} generate [length] [--no-symbols]` makes a strong random password "
+        "(20 characters by default), shows it to you and gives you a one-time link to it.\n"
         f"• `{command} help` shows this.\n"
         "• On any message: *More actions* → *Share as one-time secret*.\n"
         "Only you see the link. Opening it does not use it up; clicking *Reveal* does, once. "

@@ -7,6 +7,7 @@ import json
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import passwords
 from bot.config import Settings
 from bot.service import SecretService
 from handlers import payloads
@@ -16,6 +17,23 @@ from handlers.delivery import Delivery
 from handlers.sharing import CreationLimit, ShareRequest, share
 
 COMMAND = "/secret"
+
+
+GENERATE_USAGE = f"{COMMAND} generate [length] [--no-symbols]"
+
+
+def generate_from(args: list[str]) -> str:
+    """A password from `generate`'s arguments; ValueError says what was wrong."""
+    symbols = "--no-symbols" not in args
+    rest = [arg for arg in args if arg != "--no-symbols"]
+    if len(rest) > 1 or (rest and not rest[0].isdigit()):
+        raise ValueError("Give at most a length (a number) and --no-symbols")
+    length = int(rest[0]) if rest else passwords.DEFAULT_LENGTH
+    if not passwords.MIN_LENGTH <= length <= passwords.MAX_LENGTH:
+        raise ValueError(
+            f"The length must be from {passwords.MIN_LENGTH} to {passwords.MAX_LENGTH}"
+        )
+    return passwords.generate(length, symbols)
 
 
 def modal_metadata(response_url: str | None, channel_id: str, from_shortcut: bool) -> str:
@@ -61,6 +79,14 @@ def register(
         if not user_id:
             await ack(text="Slack didn't say who you are; please try again.")
             return
+        words = text.split()
+        generated = bool(words) and words[0].lower() == "generate"
+        if generated:
+            try:
+                text = generate_from(words[1:])
+            except ValueError as exc:
+                await ack(text=f"{exc}. Usage: `{GENERATE_USAGE}`", response_type="ephemeral")
+                return
         refusal = await creation_limit.refusal(team_id, user_id)
         if refusal:
             await ack(text=refusal, response_type="ephemeral")
@@ -74,6 +100,7 @@ def register(
                 user_id=user_id,
                 channel_id=payloads.text(command, "channel_id"),
                 response_url=payloads.text(command, "response_url") or None,
+                generated=generated,
             ),
             service,
             delivery,

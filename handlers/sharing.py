@@ -62,6 +62,7 @@ class ShareRequest:
     recipient: str = ""
     note: str = ""
     from_shortcut: bool = False
+    generated: bool = False  # the text is a password we made: show it to the creator once
 
     def __repr__(self) -> str:  # the text and passphrase must never reach a log or traceback
         return f"ShareRequest(team={self.team_id}, user={self.user_id}, ttl={self.ttl})"
@@ -116,6 +117,7 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
         recipient=request.recipient,
         recipient_sent=recipient_sent,
         from_shortcut=request.from_shortcut,
+        generated_password=request.text if request.generated else "",
     )
     if await delivery.to_person(request.response_url, request.user_id, link_message(details)):
         return

@@ -328,3 +328,45 @@ async def test_unexpected_failure_tells_the_user_calmly(slack):
     message = (await slack.fake.wait_for("response_url"))[0]
     assert "Something went wrong on our side" in message["text"]
     assert "Traceback" not in message["text"] and "expired_trigger_id" not in message["text"]
+
+
+async def test_generate_makes_a_password_shows_it_once_and_links_to_it(slack):
+    from bot import passwords
+
+    status, body = await slack.command("generate 24 --no-symbols")
+    assert (status, body) == (200, "")
+    message = (await slack.fake.wait_for("response_url"))[0]
+    shown = json.dumps(message["blocks"])
+    password = shown.split("```")[1]
+    assert len(password) == 24 and not set(password) & set(passwords.SYMBOLS)
+    assert password not in message["text"]  # the notification preview shows only the link
+    link = find_link(message)
+    code, answer = await reveal(slack.served, link)
+    assert decrypt_answer(link, answer) == password
+
+    await slack.command("generate")
+    default = (await slack.fake.wait_for("response_url", 2))[1]
+    import html
+
+    shown = default["blocks"][1]["text"]["text"].split("```")[1]
+    password = html.unescape(shown)  # Slack mrkdwn escapes &, < and >
+    assert len(password) == 20
+    link = find_link(default)
+    code, answer = await reveal(slack.served, link)
+    assert decrypt_answer(link, answer) == password
+
+
+@pytest.mark.parametrize("args", ["generate 3", "generate 999", "generate long", "generate 9 9"])
+async def test_generate_with_bad_arguments_says_how_to_use_it(slack, args):
+    status, body = await slack.command(args)
+    answer = json.loads(body)
+    assert "Usage: `/secret generate [length] [--no-symbols]`" in answer["text"]
+    await asyncio.sleep(0.2)
+    assert slack.fake.of("response_url") == []
+
+
+async def test_help_lists_every_command(slack):
+    _, body = await slack.command("help")
+    text = json.loads(body)["text"]
+    for usage in ("`/secret`", "`/secret <text>`", "`/secret generate", "`/secret help`"):
+        assert usage in text
