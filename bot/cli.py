@@ -47,6 +47,7 @@ def _run_worker(settings: Settings, reuse_port: bool) -> None:
     from bot.web import RedactingAccessLogger
 
     configure_logging(settings.log_level)
+    log.debug("settings: %r", settings)  # credentials are left out of Settings' repr
     app = create_app(settings)
 
     async def announce(_: web.Application) -> None:

@@ -54,11 +54,15 @@ async def test_slack_flows_at_debug_log_nothing_secret(fake_slack, tmp_path):
         message = (await fake_slack.wait_for("response_url", 2))[-1]
         links.append((find_link(message), None))
         await slack.command("help")
+        await slack.command("generate 32")
+        generated = (await fake_slack.wait_for("response_url", 3))[-1]
+        links.append((find_link(generated), None))
+        password = generated["blocks"][1]["text"]["text"].split("```")[1]
         # Message shortcut, then submission of its modal.
         await slack.shortcut(SECRETS["shortcut"])
         view = (await fake_slack.wait_for("views.open", 2))[-1]["view"]
         await slack.submit(form_values(SECRETS["shortcut"]), view["private_metadata"])
-        message = (await fake_slack.wait_for("response_url", 3))[-1]
+        message = (await fake_slack.wait_for("response_url", 4))[-1]
         links.append((find_link(message), None))
         async with aiohttp.ClientSession() as http:
             modal_link = links[0][0]
@@ -71,11 +75,11 @@ async def test_slack_flows_at_debug_log_nothing_secret(fake_slack, tmp_path):
                 ) as response:
                     assert response.status == 200
         await fake_slack.wait_for("chat.postMessage", 3)  # recipient DM + two receipts
-        await slack.click_burn(parse_link(links[2][0]).secret_id)  # burn the shortcut one
-        burned = (await fake_slack.wait_for("response_url", 4))[-1]
+        await slack.click_burn(parse_link(links[3][0]).secret_id)  # burn the shortcut one
+        burned = (await fake_slack.wait_for("response_url", 5))[-1]
         assert "Burned" in burned["text"]
-        await slack.click_burn(parse_link(links[2][0]).secret_id, user="UMALLORY")
-        await fake_slack.wait_for("response_url", 5)
+        await slack.click_burn(parse_link(links[3][0]).secret_id, user="UMALLORY")
+        await fake_slack.wait_for("response_url", 6)
     finally:
         server.stop()
     logs = server.logs()
