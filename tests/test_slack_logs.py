@@ -86,7 +86,8 @@ async def test_slack_flows_at_debug_log_nothing_secret(fake_slack, tmp_path):
     assert "WARNING" not in logs and "ERROR" not in logs, logs
     assert "revealed and deleted" in logs and "burned by its creator" in logs
     assert "DEBUG" in logs  # the capture really ran at DEBUG
-    for text in [*SECRETS.values(), PASSPHRASE, 'abc"']:
+    assert "settings: Settings(" in logs  # the DEBUG start-up line, credentials left out
+    for text in [*SECRETS.values(), PASSPHRASE, 'abc"', password, SIGNING_SECRET, BOT_TOKEN]:
         assert text not in logs, text
     for link, passphrase in links:
         parts = parse_link(link)
