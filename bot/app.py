@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from bot.config import Settings
+from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
 from bot.service import SecretService
 from bot.web import LIMITER_KEY, SERVICE_KEY, add_routes
@@ -36,13 +37,22 @@ def create_app(
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
     store = store or make_store(settings.redis_url, settings.sqlite_path)
+    metrics = Metrics()
     service = SecretService(
-        store, public_url=settings.public_url, max_ttl=settings.max_ttl, clock=clock
+        store,
+        public_url=settings.public_url,
+        max_ttl=settings.max_ttl,
+        clock=clock,
+        metrics=metrics,
     )
     app = web.Application(client_max_size=CLIENT_MAX_SIZE)
     app[SERVICE_KEY] = service
-    app[LIMITER_KEY] = RateLimiter(store, clock)
+    app[LIMITER_KEY] = RateLimiter(store, clock, metrics=metrics)
     add_routes(app, settings)
+    if settings.metrics == "public":
+        app.router.add_get("/metrics", metrics_endpoint(metrics))
+    elif settings.metrics == "on":
+        app.cleanup_ctx.append(_metrics_site(settings, metrics))
     if settings.slack_configured:
         import handlers  # Slack stays an edge: the core never imports it
 
@@ -61,9 +71,36 @@ def create_app(
     return app
 
 
+def metrics_endpoint(metrics: Metrics):
+    async def serve_metrics(request: web.Request) -> web.Response:
+        return web.Response(
+            text=metrics.render(), content_type="text/plain", headers={"Cache-Control": "no-store"}
+        )
+
+    return serve_metrics
+
+
+def _metrics_site(settings: Settings, metrics: Metrics):
+    """/metrics on its own address (127.0.0.1:9464 by default), away from the public port.
+    With --workers each process binds it too (SO_REUSEPORT): a scrape sees one process."""
+
+    async def metrics_site(app: web.Application) -> AsyncIterator[None]:
+        side = web.Application()
+        side.router.add_get("/metrics", metrics_endpoint(metrics))
+        runner = web.AppRunner(side, access_log=None)
+        await runner.setup()
+        await web.TCPSite(
+            runner, settings.metrics_host, settings.metrics_port, reuse_port=True
+        ).start()
+        yield
+        await runner.cleanup()
+
+    return metrics_site
+
+
 def _lifecycle(service: SecretService, store: SecretStore, clock: Callable[[], float]):
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        purger = asyncio.create_task(_purge_forever(store, clock))
+        purger = asyncio.create_task(_purge_forever(service, store, clock))
         yield
         purger.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -74,12 +111,15 @@ def _lifecycle(service: SecretService, store: SecretStore, clock: Callable[[], f
     return lifecycle
 
 
-async def _purge_forever(store: SecretStore, clock: Callable[[], float]) -> None:
+async def _purge_forever(
+    service: SecretService, store: SecretStore, clock: Callable[[], float]
+) -> None:
     """Expired rows are never returned anyway; this only gives the space back."""
     while True:
         try:
             removed = await store.purge_expired(clock())
             if removed:
+                service.metrics.inc("oncelink_secrets_expired_total", amount=removed)
                 log.info("purged %d expired secrets", removed)
         except StoreUnavailable:
             log.warning("could not purge expired secrets: store unavailable")

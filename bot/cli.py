@@ -46,7 +46,7 @@ def _run_worker(settings: Settings, reuse_port: bool) -> None:
     from bot.app import create_app
     from bot.web import RedactingAccessLogger
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     log.debug("settings: %r", settings)  # credentials are left out of Settings' repr
     app = create_app(settings)
 
@@ -72,7 +72,7 @@ def serve(settings: Settings, workers: int = 1) -> int:
     kernel spreads connections. No process keeps anything another one needs."""
     if not settings.redis_url:
         _check_sqlite_path(settings.sqlite_path)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     store_name = "Redis" if settings.redis_url else f"SQLite at {settings.sqlite_path}"
     log.info(
         "oncelink serving %s on %s:%s, store: %s, workers: %d",

@@ -67,6 +67,13 @@ def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r} must be on or off")
 
 
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = (env.get(name) or default).strip().lower()
+    if raw not in allowed:
+        raise ConfigError(f"{name}={raw!r} must be one of {', '.join(allowed)}")
+    return raw
+
+
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
     raw = (env.get(name) or default).strip()
     parts = urlsplit(raw)
@@ -118,6 +125,10 @@ class Settings:
     rate_limit_create: Limit = Limit(120, 60)
     rate_limit_reveal: Limit = Limit(120, 60)
     trusted_proxy_depth: int = 0
+    metrics: str = "off"  # off | on (own port) | public (also /metrics on the main port)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
+    log_format: str = "text"
 
     @property
     def slack_configured(self) -> bool:
@@ -173,4 +184,8 @@ class Settings:
             rate_limit_create=_limit(env, "RATE_LIMIT_CREATE", "120/1m"),
             rate_limit_reveal=_limit(env, "RATE_LIMIT_REVEAL", "120/1m"),
             trusted_proxy_depth=_int(env, "TRUSTED_PROXY_DEPTH", 0, 0, 10),
+            metrics=_choice(env, "METRICS", "off", ("off", "on", "public")),
+            metrics_host=(env.get("METRICS_HOST") or "127.0.0.1").strip(),
+            metrics_port=_int(env, "METRICS_PORT", 9464, 1, 65535),
+            log_format=_choice(env, "LOG_FORMAT", "text", ("text", "json")),
         )

@@ -7,6 +7,7 @@ on DEBUG to chase a bug never writes a secret or a link to the log.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
@@ -18,12 +19,31 @@ def quiet_libraries(level: int) -> None:
         logging.getLogger(name).setLevel(max(level, logging.INFO))
 
 
-def configure_logging(level_name: str) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log pipelines (LOG_FORMAT=json)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = record.exc_info[0].__name__ if record.exc_info[0] else ""
+            entry["trace"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level_name: str, log_format: str = "text") -> None:
     level = logging.getLevelName(level_name)
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
-        force=True,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+        )
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     quiet_libraries(level)

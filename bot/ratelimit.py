@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from bot.config import Limit
 from bot.errors import SecretError, StoreUnavailable
+from bot.metrics import Metrics
 from storage.base import SecretStore
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,10 @@ class RateLimiter:
         store: SecretStore,
         clock: Callable[[], float] = time.time,
         timeout: float = CHECK_TIMEOUT,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or Metrics()
         self._clock = clock
         self._timeout = timeout
         self._blocked_until: dict[str, float] = {}  # key -> end of its window, this process
@@ -69,6 +72,7 @@ class RateLimiter:
         if now >= until:
             del self._blocked_until[key]
             return
+        self._metrics.inc("oncelink_rate_limited_total", kind)
         raise RateLimited(max(1, math.ceil(until - now)))
 
     async def count_failure(self, kind: str, subject: str, limit: Limit) -> None:
@@ -90,6 +94,7 @@ class RateLimiter:
         except (StoreUnavailable, TimeoutError):
             return
         if count > limit.count:
+            self._metrics.inc("oncelink_rate_limited_total", kind)
             log.info("%s rate limit reached", kind)
             raise RateLimited(max(1, math.ceil(limit.window - (now % limit.window))))
 

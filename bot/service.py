@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bot import crypto
 from bot.errors import BrokenLink, InvalidSecret, NotCreator, SecretGone, WrongPassphrase
+from bot.metrics import Metrics
 from storage.base import (
     BurnOutcome,
     RevealOutcome,
@@ -104,8 +105,10 @@ class SecretService:
         public_url: str,
         max_ttl: int,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self.metrics = metrics or Metrics()
         self._public_url = public_url.rstrip("/")
         self._max_ttl = max_ttl
         self._clock = clock
@@ -166,6 +169,7 @@ class SecretService:
             metadata=metadata,
         )
         await self._store.save(record)
+        self.metrics.inc("oncelink_secrets_created_total")
         log.info("secret %s created, expires in %ss", short_id(secret_id), ttl)
         return CreatedSecret(secret_id, self.link_for(secret_id, link_key), record.expires_at)
 
@@ -186,14 +190,17 @@ class SecretService:
             secret_id, crypto.verifier(link_proof), crypto.verifier(auth), now
         )
         if result.outcome is RevealOutcome.BROKEN_LINK:
+            self.metrics.inc("oncelink_broken_links_total")
             log.info("secret %s: reveal refused, link does not match", short_id(secret_id))
             raise BrokenLink()
         if result.outcome is RevealOutcome.WRONG_PASSPHRASE:
+            self.metrics.inc("oncelink_passphrase_failures_total")
             log.info("secret %s: wrong passphrase", short_id(secret_id))
             raise WrongPassphrase(result.attempts_left)
         if result.outcome is RevealOutcome.GONE or result.record is None:
             raise SecretGone()
         record = result.record
+        self.metrics.inc("oncelink_secrets_revealed_total")
         log.info("secret %s revealed and deleted", short_id(secret_id))
         receipt = RevealReceipt(
             secret_id, record.creator, record.metadata, record.created_at, revealed_at=now
@@ -210,6 +217,7 @@ class SecretService:
             raise NotCreator()
         if outcome is BurnOutcome.GONE:
             raise SecretGone()
+        self.metrics.inc("oncelink_secrets_burned_total")
         log.info("secret %s burned by its creator", short_id(secret_id))
 
     def _spawn(self, work: Awaitable[None]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from importlib import resources
 
 from aiohttp import web
@@ -85,6 +86,7 @@ def _security_headers(public_url: str):
 
     @web.middleware
     async def middleware(request: web.Request, handler) -> web.StreamResponse:
+        started = time.perf_counter()
         try:
             response = await handler(request)
         except web.HTTPException as exc:
@@ -102,6 +104,11 @@ def _security_headers(public_url: str):
         response.headers.update(_SECURITY_HEADERS)
         if hsts:
             response.headers["Strict-Transport-Security"] = _HSTS
+        # The route's pattern (/s/{secret_id}), never the path: no id reaches a label.
+        route = request.match_info.route.resource
+        request.app[SERVICE_KEY].metrics.observe(
+            route.canonical if route is not None else "other", time.perf_counter() - started
+        )
         return response
 
     return middleware
@@ -223,6 +230,11 @@ _GONE_MESSAGE = (
 )
 
 
+async def readyz(request: web.Request) -> web.Response:
+    """For load balancers and orchestrators: ready when the store answers (as /healthz)."""
+    return await healthz(request)
+
+
 async def healthz(request: web.Request) -> web.Response:
     try:
         await request.app[SERVICE_KEY].store.ping()
@@ -250,4 +262,5 @@ def add_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_get("/s/{secret_id}", secret_page)
     app.router.add_post("/s/{secret_id}", reveal)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/static/{name}", static)

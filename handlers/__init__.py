@@ -55,7 +55,7 @@ def register(
     app: AsyncApp, service: SecretService, settings: Settings, limiter: RateLimiter
 ) -> SlackRuntime:
     api_host = urlsplit(settings.slack_api_url).hostname or ""
-    delivery = Delivery(app.client, frozenset({api_host}) - {"slack.com"})
+    delivery = Delivery(app.client, frozenset({api_host}) - {"slack.com"}, service.metrics)
     creation_limit = CreationLimit(limiter, settings.rate_limit_create)
 
     async def report(error: Exception, body: dict) -> BoltResponse:

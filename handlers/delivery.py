@@ -24,6 +24,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 2
@@ -52,8 +54,14 @@ SLACK_HOOK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
 
 
 class Delivery:
-    def __init__(self, client: AsyncWebClient, extra_hook_hosts: frozenset[str] = frozenset()):
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        extra_hook_hosts: frozenset[str] = frozenset(),
+        metrics: Metrics | None = None,
+    ):
         self._client = client
+        self._metrics = metrics or Metrics()
         # response_urls arrive inside payloads; posting only to Slack's hook hosts (and the
         # configured API host, for a local fake) means no payload can aim this server at
         # anything else.

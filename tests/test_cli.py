@@ -77,6 +77,9 @@ async def test_share_on_redis_with_ttl(fresh_redis, tmp_path):
         (("serve",), "", {"LOG_LEVEL": "LOUD"}, "LOG_LEVEL='LOUD' must be one of"),
         (("serve",), "", {"REDIS_URL": "http://x"}, "REDIS_URL must start with redis://"),
         (("serve",), "", {"RECEIPTS": "maybe"}, "RECEIPTS='maybe' must be on or off"),
+        (("serve",), "", {"METRICS": "yes"}, "METRICS='yes' must be one of off, on, public"),
+        (("serve",), "", {"LOG_FORMAT": "xml"}, "LOG_FORMAT='xml' must be one of text, json"),
+        (("serve",), "", {"RATE_LIMIT_REVEAL": "lots"}, "RATE_LIMIT_REVEAL='lots' must be"),
         (("serve",), "", {"SQLITE_PATH": "/nonexistent/dir/x.db"}, "SQLITE_PATH="),
     ],
 )

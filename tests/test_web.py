@@ -251,6 +251,8 @@ async def test_store_outage_gives_calm_503s_and_recovery_needs_no_restart(tmp_pa
                 assert (await response.json())["error"] == "unavailable"
             async with http.get(served.url + "/healthz") as response:
                 assert response.status == 503
+            async with http.get(served.url + "/readyz") as response:
+                assert response.status == 503
             server.start()  # nothing persisted: a new secret must work without an app restart
             link = await create(served, "after recovery")
             async with http.get(served.url + "/healthz") as response:
