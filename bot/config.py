@@ -162,10 +162,11 @@ class Settings:
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL={log_level!r} must be one of {', '.join(LOG_LEVELS)}")
         redis_url = (env.get("REDIS_URL") or "").strip() or None
-        if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        redis_schemes = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
+        if redis_url and urlsplit(redis_url).scheme not in redis_schemes:
             raise ConfigError(
-                f"REDIS_URL must start with redis://, rediss:// or unix:// (got scheme "
-                f"{urlsplit(redis_url).scheme!r})"
+                "REDIS_URL must start with redis://, rediss://, unix:// or, for a Redis "
+                f"Cluster, redis+cluster:// (got scheme {urlsplit(redis_url).scheme!r})"
             )
         return cls(
             public_url=public_url,

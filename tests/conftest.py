@@ -33,10 +33,10 @@ def free_port() -> int:
 class RedisServer:
     """A private redis-server that a test may kill -9 and start again on the same port."""
 
-    def __init__(self, workdir: Path, *extra: str) -> None:
+    def __init__(self, workdir: Path, *extra: str, port: int | None = None) -> None:
         if shutil.which("redis-server") is None:
             pytest.fail("redis-server is not installed (apt-get install redis-server)")
-        self.port = free_port()
+        self.port = port or free_port()
         self.workdir = workdir
         self.extra = extra
         self.process: subprocess.Popen | None = None
@@ -92,10 +92,94 @@ def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
     server.kill()
 
 
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too, outside the ephemeral range
+    that free_port() draws from, so neither can collide with another test's server."""
+    import random
+
+    while True:
+        port = random.randint(20000, 29999)
+        if _port_is_free(port) and _port_is_free(port + 10000):
+            return port
+
+
+class RedisClusterNodes:
+    """Three masters with cluster mode on, joined with `redis-cli --cluster create`."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.nodes = []
+        for n in range(3):
+            folder = workdir / f"node{n}"
+            folder.mkdir()
+            self.nodes.append(
+                RedisServer(
+                    folder, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"
+                )
+            )
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        subprocess.run(
+            ["redis-cli", "--cluster", "create",
+             *(f"127.0.0.1:{node.port}" for node in self.nodes),
+             "--cluster-replicas", "0", "--cluster-yes"],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        deadline = time.monotonic() + 15
+        while "cluster_state:ok" not in self.nodes[0].command("CLUSTER", "INFO"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("cluster did not become ready")
+            time.sleep(0.1)
+
+    def flush(self) -> None:
+        for node in self.nodes:
+            node.command("FLUSHALL")
+
+    def kill(self) -> None:
+        for node in self.nodes:
+            node.kill()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory) -> Iterator[RedisClusterNodes]:
+    cluster = RedisClusterNodes(tmp_path_factory.mktemp("cluster"))
+    cluster.start()
+    yield cluster
+    cluster.kill()
+
+
+@pytest.fixture
+def fresh_cluster(redis_cluster: RedisClusterNodes) -> RedisClusterNodes:
+    redis_cluster.flush()
+    return redis_cluster
+
+
 @pytest.fixture
 def fresh_redis(redis_server: RedisServer) -> RedisServer:
     redis_server.command("FLUSHALL")
     return redis_server
+
+
+async def open_test_store(kind: str, request, tmp_path) -> RedisStore | SqliteStore:
+    if kind == "redis":
+        return RedisStore.from_url(request.getfixturevalue("fresh_redis").url)
+    if kind == "cluster":
+        return RedisStore.from_url(request.getfixturevalue("fresh_cluster").url)
+    return SqliteStore(str(tmp_path / "store.sqlite3"))
 
 
 @pytest.fixture(params=["redis", "sqlite"])

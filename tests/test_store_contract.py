@@ -18,6 +18,16 @@ from storage.base import (
 LV, VF = b"L" * 32, b"V" * 32
 
 
+@pytest.fixture(params=["redis", "sqlite", "cluster"])
+async def store(request, tmp_path):
+    """The contract runs against Redis, SQLite and a real 3-master Redis Cluster."""
+    from tests.conftest import open_test_store
+
+    store = await open_test_store(request.param, request, tmp_path)
+    yield store
+    await store.close()
+
+
 def record(expires_in: float = 60.0, **fields) -> SecretRecord:
     now = time.time()
     base = dict(
