@@ -162,11 +162,14 @@ class Settings:
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL={log_level!r} must be one of {', '.join(LOG_LEVELS)}")
         redis_url = (env.get("REDIS_URL") or "").strip() or None
-        redis_schemes = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
+        redis_schemes = (
+            "redis", "rediss", "unix", "redis+cluster", "rediss+cluster",
+            "redis+sentinel", "rediss+sentinel",
+        )  # fmt: skip
         if redis_url and urlsplit(redis_url).scheme not in redis_schemes:
             raise ConfigError(
-                "REDIS_URL must start with redis://, rediss://, unix:// or, for a Redis "
-                f"Cluster, redis+cluster:// (got scheme {urlsplit(redis_url).scheme!r})"
+                "REDIS_URL must start with redis://, rediss://, unix://, redis+cluster:// "
+                f"or redis+sentinel:// (got scheme {urlsplit(redis_url).scheme!r})"
             )
         return cls(
             public_url=public_url,

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+from urllib.parse import urlsplit
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import ClusterError, RedisClusterException, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -70,6 +72,8 @@ _OUTAGES = (
     RedisClusterException,
 )
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+SENTINEL_SCHEMES = {"redis+sentinel": "redis", "rediss+sentinel": "rediss"}
+REPLICA_WAIT_MS = 500  # how long a save waits for a replica to confirm it
 MAX_CONNECTIONS = 1000  # per process; well under Redis's default maxclients of 10000
 
 
@@ -80,8 +84,11 @@ def record_key(secret_id: str) -> str:
 class RedisStore:
     """Production store: safe for any number of app processes on one Redis."""
 
-    def __init__(self, client: Redis | RedisCluster) -> None:
+    def __init__(self, client: Redis | RedisCluster, replicas_to_wait: int = 0) -> None:
         self._redis = client
+        # With a replicated primary (Sentinel), a save is acknowledged only once a replica
+        # has it too, so a failover right after the ack cannot lose the secret.
+        self._replicas_to_wait = replicas_to_wait
         # redis-py's cluster client, used concurrently before it has mapped the slots, ran
         # some scripts twice (a rate counter counted 52 of 50 hits): map them first, once.
         self._ready = not isinstance(client, RedisCluster)
@@ -93,6 +100,8 @@ class RedisStore:
     @classmethod
     def from_url(cls, url: str, max_connections: int = MAX_CONNECTIONS) -> RedisStore:
         scheme, _, rest = url.partition("://")
+        if scheme in SENTINEL_SCHEMES:
+            return cls.from_sentinel_url(url, max_connections)
         if scheme in CLUSTER_SCHEMES:
             # Every key this store touches carries its id (or counter) in a hash tag, so each
             # script runs on one slot: the cluster client routes it to the right node.
@@ -116,6 +125,34 @@ class RedisStore:
         )
         return cls(Redis.from_pool(pool))
 
+    @classmethod
+    def from_sentinel_url(cls, url: str, max_connections: int = MAX_CONNECTIONS) -> RedisStore:
+        """`redis+sentinel://host:port[,host:port…]/service[/db]`: the primary that the
+        sentinels name, followed through failovers (redis-py asks them again when the
+        connection to the old primary fails)."""
+        parts = urlsplit(url)
+        hosts = [hostport.rsplit(":", 1) for hostport in parts.netloc.split(",") if hostport]
+        path = [piece for piece in parts.path.split("/") if piece]
+        if not hosts or not path:
+            raise ValueError("redis+sentinel URL needs host:port and /service_name")
+        sentinel = Sentinel(
+            [(host, int(port or 26379)) for host, port in hosts],
+            sentinel_kwargs={
+                "socket_timeout": 1.0,
+                "socket_connect_timeout": 1.0,
+                "max_connections": max_connections,  # the primary is looked up per connection
+            },
+        )
+        client = sentinel.master_for(
+            path[0],
+            db=int(path[1]) if len(path) > 1 else 0,
+            ssl=SENTINEL_SCHEMES[parts.scheme] == "rediss",
+            socket_timeout=1.5,
+            socket_connect_timeout=1.0,
+            max_connections=max_connections,
+        )
+        return cls(client, replicas_to_wait=1)
+
     async def _start(self) -> None:
         async with self._init_lock:
             if not self._ready:
@@ -135,6 +172,11 @@ class RedisStore:
                 redis_record.pack(record),
                 pxat=math.ceil(record.expires_at * 1000),
             )
+            if self._replicas_to_wait:
+                copies = await self._redis.wait(self._replicas_to_wait, REPLICA_WAIT_MS)
+                if copies < self._replicas_to_wait:
+                    await self._redis.delete(record_key(record.secret_id))
+                    raise StoreUnavailable("no replica confirmed the secret in time")
         except _OUTAGES as exc:
             raise StoreUnavailable("redis did not answer") from exc
 

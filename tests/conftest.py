@@ -154,6 +154,90 @@ class RedisClusterNodes:
             node.kill()
 
 
+class RedisSentinelSetup:
+    """A primary, one replica and one sentinel watching them as `oncelink`."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        (workdir / "primary").mkdir()
+        (workdir / "replica").mkdir()
+        self.primary = RedisServer(workdir / "primary")
+        self.replica = RedisServer(
+            workdir / "replica", "--replicaof", "127.0.0.1", str(self.primary.port)
+        )
+        self.sentinel_port = free_port()
+        self.sentinel: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.sentinel_port}/oncelink"
+
+    def start(self) -> None:
+        self.primary.start()
+        self.replica.start()
+        config = self.workdir / "sentinel.conf"
+        config.write_text(
+            f"port {self.sentinel_port}\nbind 127.0.0.1\ndir {self.workdir}\n"
+            f"sentinel monitor oncelink 127.0.0.1 {self.primary.port} 1\n"
+            "sentinel down-after-milliseconds oncelink 1000\n"
+            "sentinel failover-timeout oncelink 5000\n"
+        )
+        self.sentinel = subprocess.Popen(
+            ["redis-server", str(config), "--sentinel"], stdout=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:  # ready once the sentinel knows the replica
+            try:
+                out = subprocess.run(
+                    ["redis-cli", "-p", str(self.sentinel_port), "SENTINEL", "replicas",
+                     "oncelink"], capture_output=True, text=True, timeout=2,
+                ).stdout  # fmt: skip
+                replication = self.primary.command("INFO", "replication")
+                if str(self.replica.port) in out and "state=online" in replication:
+                    return
+            except subprocess.TimeoutExpired:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("sentinel did not see the replica")
+
+    def primary_port(self) -> int:
+        out = subprocess.run(
+            ["redis-cli", "-p", str(self.sentinel_port), "SENTINEL",
+             "get-master-addr-by-name", "oncelink"], capture_output=True, text=True,
+        ).stdout.split()  # fmt: skip
+        return int(out[1]) if len(out) > 1 else 0
+
+    def kill(self) -> None:
+        if self.sentinel:
+            self.sentinel.kill()
+            self.sentinel.wait()
+        self.primary.kill()
+        self.replica.kill()
+
+
+@pytest.fixture(scope="session")
+def sentinel_session(tmp_path_factory) -> Iterator[RedisSentinelSetup]:
+    setup = RedisSentinelSetup(tmp_path_factory.mktemp("sentinel"))
+    setup.start()
+    yield setup
+    setup.kill()
+
+
+@pytest.fixture
+def redis_sentinel(sentinel_session: RedisSentinelSetup) -> RedisSentinelSetup:
+    sentinel_session.primary.command("FLUSHALL")
+    return sentinel_session
+
+
+@pytest.fixture
+def sentinel_for_failover(tmp_path) -> Iterator[RedisSentinelSetup]:
+    """A private setup: the failover test kills its primary."""
+    setup = RedisSentinelSetup(tmp_path)
+    setup.start()
+    yield setup
+    setup.kill()
+
+
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory) -> Iterator[RedisClusterNodes]:
     cluster = RedisClusterNodes(tmp_path_factory.mktemp("cluster"))
@@ -179,6 +263,8 @@ async def open_test_store(kind: str, request, tmp_path) -> RedisStore | SqliteSt
         return RedisStore.from_url(request.getfixturevalue("fresh_redis").url)
     if kind == "cluster":
         return RedisStore.from_url(request.getfixturevalue("fresh_cluster").url)
+    if kind == "sentinel":
+        return RedisStore.from_url(request.getfixturevalue("redis_sentinel").url)
     return SqliteStore(str(tmp_path / "store.sqlite3"))
 
 

@@ -151,3 +151,31 @@ async def test_slow_slack_is_waited_for_within_bounds(slack):
     await slack.fake.wait_for("response_url")
     await asyncio.sleep(1.7)
     assert len(slack.fake.of("response_url")) == 1  # slow but fine: delivered once, no retry
+
+
+async def test_sentinel_failover_keeps_every_acknowledged_secret(sentinel_for_failover, tmp_path):
+    """Kill the primary with -9 mid-life: the sentinel promotes the replica, the app follows
+    it without a restart, and every secret whose creation was acknowledged reveals once."""
+    setup = sentinel_for_failover
+    env = {"REDIS_URL": setup.url, "RATE_LIMIT_REVEAL": "off"}
+    app = ServerProcess(env, tmp_path / "app.log")
+    store = RedisStore.from_url(setup.url)
+    try:
+        service = SecretService(store, public_url=app.url, max_ttl=86400)
+        links = [(await service.create(f"replicated {n}", ttl=600)).link for n in range(40)]
+        await store.close()
+        old_primary = setup.primary.port
+        setup.primary.kill()
+        deadline = asyncio.get_running_loop().time() + 30
+        while setup.primary_port() in (old_primary, 0):
+            assert asyncio.get_running_loop().time() < deadline, "no failover happened"
+            await asyncio.sleep(0.2)
+        assert setup.primary_port() == setup.replica.port
+        async with aiohttp.ClientSession() as http:
+            await wait_healthy(http, app.url, timeout=30)
+            for n, link in enumerate(links):
+                status, answer = await reveal(http, app.url, link)
+                assert status == 200 and decrypt_answer(link, answer) == f"replicated {n}"
+                assert (await reveal(http, app.url, link))[0] == 410
+    finally:
+        app.stop()

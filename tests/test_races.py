@@ -20,12 +20,13 @@ SECRETS_PER_STORE = 200
 CLICKS_PER_SECRET = 100
 
 
-@pytest.mark.parametrize("backend", ["redis", "sqlite", "cluster"])
+@pytest.mark.parametrize("backend", ["redis", "sqlite", "cluster", "sentinel"])
 async def test_reveal_burns_exactly_once_under_100_concurrent_clicks_on_two_processes(
     backend, tmp_path, request
 ):
     env = {"RATE_LIMIT_REVEAL": "off", "SQLITE_PATH": str(tmp_path / "race.sqlite3")}
-    fixture = {"redis": "fresh_redis", "cluster": "fresh_cluster"}.get(backend)
+    fixture = {"redis": "fresh_redis", "cluster": "fresh_cluster", "sentinel": "redis_sentinel"}
+    fixture = fixture.get(backend)
     env["REDIS_URL"] = request.getfixturevalue(fixture).url if fixture else ""
     servers = [ServerProcess(env, tmp_path / f"{n}.log") for n in range(2)]
     store = make_store(env["REDIS_URL"] or None, env["SQLITE_PATH"])

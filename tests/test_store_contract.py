@@ -18,9 +18,10 @@ from storage.base import (
 LV, VF = b"L" * 32, b"V" * 32
 
 
-@pytest.fixture(params=["redis", "sqlite", "cluster"])
+@pytest.fixture(params=["redis", "sqlite", "cluster", "sentinel"])
 async def store(request, tmp_path):
-    """The contract runs against Redis, SQLite and a real 3-master Redis Cluster."""
+    """The contract runs against Redis, SQLite, a real 3-master Redis Cluster and a
+    Sentinel-managed primary with a replica."""
     from tests.conftest import open_test_store
 
     store = await open_test_store(request.param, request, tmp_path)
