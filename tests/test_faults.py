@@ -20,6 +20,16 @@ async def reveal(http: aiohttp.ClientSession, url: str, link: str) -> tuple[int,
         return response.status, await response.json()
 
 
+async def assert_each_reveals_once(
+    http: aiohttp.ClientSession, url: str, links: list[str], prefix: str
+) -> None:
+    """Every link shows its own text ("{prefix} {n}") once, then is gone."""
+    for n, link in enumerate(links):
+        status, answer = await reveal(http, url, link)
+        assert status == 200 and decrypt_answer(link, answer) == f"{prefix} {n}"
+        assert (await reveal(http, url, link))[0] == 410
+
+
 async def wait_healthy(http: aiohttp.ClientSession, url: str, timeout: float = 15.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -54,10 +64,7 @@ async def test_acknowledged_secrets_survive_redis_kill_9_and_the_app_reconnects(
             assert status == 503 and answer["error"] == "unavailable"
             redis.start()  # same port, same directory: it replays its append-only file
             await wait_healthy(http, app.url)  # the app was not restarted
-            for n, link in enumerate(links):
-                status, answer = await reveal(http, app.url, link)
-                assert status == 200 and decrypt_answer(link, answer) == f"durable {n}"
-                assert (await reveal(http, app.url, link))[0] == 410
+            await assert_each_reveals_once(http, app.url, links, "durable")
     finally:
         app.stop()
         redis.kill()
@@ -173,9 +180,6 @@ async def test_sentinel_failover_keeps_every_acknowledged_secret(sentinel_for_fa
         assert setup.primary_port() == setup.replica.port
         async with aiohttp.ClientSession() as http:
             await wait_healthy(http, app.url, timeout=30)
-            for n, link in enumerate(links):
-                status, answer = await reveal(http, app.url, link)
-                assert status == 200 and decrypt_answer(link, answer) == f"replicated {n}"
-                assert (await reveal(http, app.url, link))[0] == 410
+            await assert_each_reveals_once(http, app.url, links, "replicated")
     finally:
         app.stop()
