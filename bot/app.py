@@ -60,15 +60,16 @@ def create_app(
     else:
         log.warning(
             "Slack is not connected: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to enable "
-            "/secret. Reveal pages are served as usual."
+            "/secret (or SLACK_APP_TOKEN and SLACK_BOT_TOKEN for Socket Mode). Reveal pages "
+            "are served as usual."
         )
-
-        async def slack_not_connected(request: web.Request) -> web.Response:
-            return web.Response(status=503, text=SLACK_NOT_CONNECTED)
-
-        app.router.add_post("/slack/events", slack_not_connected)
+        app.router.add_post("/slack/events", _slack_not_connected)
     app.cleanup_ctx.append(_lifecycle(service, store, clock))
     return app
+
+
+async def _slack_not_connected(request: web.Request) -> web.Response:
+    return web.Response(status=503, text=SLACK_NOT_CONNECTED)
 
 
 def metrics_endpoint(metrics: Metrics):

@@ -120,6 +120,7 @@ class Settings:
     log_level: str = "INFO"
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_bot_token: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)  # xapp-…: Socket Mode
     slack_api_url: str = DEFAULT_SLACK_API_URL
     receipts: bool = True
     rate_limit_create: Limit = Limit(120, 60)
@@ -132,7 +133,8 @@ class Settings:
 
     @property
     def slack_configured(self) -> bool:
-        return bool(self.slack_signing_secret and self.slack_bot_token)
+        """A bot token, and a way for Slack's requests to arrive: signed HTTP or Socket Mode."""
+        return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
 
     @property
     def expiry_choices(self) -> tuple[int, ...]:
@@ -183,6 +185,7 @@ class Settings:
             log_level=log_level,
             slack_signing_secret=(env.get("SLACK_SIGNING_SECRET") or "").strip() or None,
             slack_bot_token=(env.get("SLACK_BOT_TOKEN") or "").strip() or None,
+            slack_app_token=(env.get("SLACK_APP_TOKEN") or "").strip() or None,
             slack_api_url=_url(env, "SLACK_API_URL", DEFAULT_SLACK_API_URL).rstrip("/") + "/",
             receipts=_switch(env, "RECEIPTS", True),
             rate_limit_create=_limit(env, "RATE_LIMIT_CREATE", "120/1m"),

@@ -125,12 +125,24 @@ def mount(
     client: AsyncWebClient | None = None,
 ) -> AsyncApp:
     slack_app, runtime = build_slack_app(service, settings, limiter, client)
-    web_app.router.add_post("/slack/events", slack_endpoint(slack_app))
+    if settings.slack_signing_secret:
+        web_app.router.add_post("/slack/events", slack_endpoint(slack_app))
+    socket_mode = None
+    if settings.slack_app_token:
+        # Socket Mode: Slack's requests arrive over a WebSocket this process opens, in the
+        # same event loop as the reveal page (which still needs its public URL).
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        socket_mode = AsyncSocketModeHandler(slack_app, settings.slack_app_token)
 
     async def start(_: web.Application) -> None:
         await runtime.start()
+        if socket_mode is not None:
+            await socket_mode.connect_async()
 
     async def stop(_: web.Application) -> None:
+        if socket_mode is not None:
+            await socket_mode.close_async()
         await runtime.stop()
 
     web_app.on_startup.append(start)

@@ -22,6 +22,7 @@ from aiohttp import web
 PAYLOADS = Path(__file__).parent / "payloads"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
+APP_TOKEN = "xapp-1-A123456-2045587139414-5b8c5d8e3a6b8c9c5b2a4e3d1f7e9a0c"
 
 
 def payload(name: str, **overrides) -> dict:
@@ -79,6 +80,9 @@ class FakeSlack:
         self.runner: web.AppRunner | None = None
         self.url = ""
         self._changed = asyncio.Event()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_open = asyncio.Event()
+        self.socket_acks: dict[str, dict] = {}
 
     @property
     def api_url(self) -> str:
@@ -95,6 +99,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response_url)
+        app.router.add_get("/socket", self._socket)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -162,8 +167,11 @@ class FakeSlack:
         failed = await self._fault(method, request)
         if failed is not None:
             return failed
-        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+        token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        if request.headers.get("Authorization") != f"Bearer {token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        if method == "apps.connections.open":
+            return web.json_response({"ok": True, "url": f"ws://{request.host}/socket"})
         answers = {
             "auth.test": {
                 "ok": True,
@@ -182,6 +190,48 @@ class FakeSlack:
             },
         }
         return web.json_response(answers.get(method, {"ok": False, "error": "unknown_method"}))
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode, as Slack speaks it: a hello, then envelopes; the app acks each."""
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A123456"}}
+        )
+        self._sockets.append(socket)
+        self._socket_open.set()
+        async for message in socket:
+            data = json.loads(message.data)
+            if "envelope_id" in data:
+                self.socket_acks[data["envelope_id"]] = data
+                self._changed.set()
+        self._sockets.remove(socket)
+        return socket
+
+    async def send_envelope(self, kind: str, payload: dict, timeout: float = 10.0) -> dict:
+        """Deliver one envelope over the app's socket and return the app's ack."""
+        await asyncio.wait_for(self._socket_open.wait(), timeout)
+        envelope_id = f"env-{len(self.socket_acks)}-{time.monotonic_ns()}"
+        await self._sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        deadline = time.monotonic() + timeout
+        while envelope_id not in self.socket_acks:
+            if time.monotonic() > deadline:
+                raise AssertionError("the app did not ack the envelope")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                pass
+        return self.socket_acks[envelope_id]
 
     async def _response_url(self, request: web.Request) -> web.StreamResponse:
         params = await self._params(request)
