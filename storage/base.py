@@ -86,6 +86,16 @@ class SecretStore(Protocol):
         """Count one hit in the fixed window of `window` seconds containing `now` and return
         the window's total so far. Shared by every process, so limits hold across them."""
 
+    async def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        """A small value under a key (Slack installations, OAuth states), optionally expiring."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def take(self, key: str) -> bytes | None:
+        """Get and delete in one atomic step: only one caller ever gets the value."""
+
+    async def delete(self, key: str) -> None: ...
+
     async def purge_expired(self, now: float) -> int:
         """Remove expired records (a no-op where the store expires them itself)."""
 

@@ -77,6 +77,10 @@ REPLICA_WAIT_MS = 500  # how long a save waits for a replica to confirm it
 MAX_CONNECTIONS = 1000  # per process; well under Redis's default maxclients of 10000
 
 
+def kv_key(key: str) -> str:
+    return f"oncelink:kv:{{{key}}}"
+
+
 def record_key(secret_id: str) -> str:
     return f"oncelink:{{{secret_id}}}:s"
 
@@ -239,6 +243,38 @@ class RedisStore:
             return int(
                 await self._hit(keys=[f"oncelink:rl:{{{key}}}:{slot}"], args=[window * 1000])
             )
+        except _OUTAGES as exc:
+            raise StoreUnavailable("redis did not answer") from exc
+
+    async def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        if not self._ready:
+            await self._start()
+        try:
+            await self._redis.set(kv_key(key), value, px=math.ceil(ttl * 1000) if ttl else None)
+        except _OUTAGES as exc:
+            raise StoreUnavailable("redis did not answer") from exc
+
+    async def get(self, key: str) -> bytes | None:
+        if not self._ready:
+            await self._start()
+        try:
+            return await self._redis.get(kv_key(key))
+        except _OUTAGES as exc:
+            raise StoreUnavailable("redis did not answer") from exc
+
+    async def take(self, key: str) -> bytes | None:
+        if not self._ready:
+            await self._start()
+        try:
+            return await self._redis.getdel(kv_key(key))
+        except _OUTAGES as exc:
+            raise StoreUnavailable("redis did not answer") from exc
+
+    async def delete(self, key: str) -> None:
+        if not self._ready:
+            await self._start()
+        try:
+            await self._redis.delete(kv_key(key))
         except _OUTAGES as exc:
             raise StoreUnavailable("redis did not answer") from exc
 

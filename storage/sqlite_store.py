@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -43,6 +44,11 @@ CREATE TABLE IF NOT EXISTS secrets (
     failed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS secrets_expires_at ON secrets (expires_at);
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    expires_at REAL
+);
 CREATE TABLE IF NOT EXISTS rate_hits (
     key TEXT PRIMARY KEY,
     expires_at REAL NOT NULL,
@@ -189,12 +195,52 @@ class SqliteStore:
 
         return await self._run(work)
 
+    async def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        expires_at = time.time() + ttl if ttl else None
+        await self._run(
+            lambda conn: conn.execute(
+                "INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) "
+                "DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                (key, value, expires_at),
+            )
+        )
+
+    async def get(self, key: str) -> bytes | None:
+        def work(conn: sqlite3.Connection) -> bytes | None:
+            row = conn.execute(
+                "SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (key, time.time()),
+            ).fetchone()
+            return row[0] if row else None
+
+        return await self._run(work)
+
+    async def take(self, key: str) -> bytes | None:
+        def work(conn: sqlite3.Connection) -> bytes | None:
+            with _immediate(conn):
+                row = conn.execute(
+                    "DELETE FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?) "
+                    "RETURNING value",
+                    (key, time.time()),
+                ).fetchone()
+            return row[0] if row else None
+
+        return await self._run(work)
+
+    async def delete(self, key: str) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM kv WHERE key = ?", (key,))
+            _forget_deleted(conn)
+
+        await self._run(work)
+
     async def ping(self) -> None:
         await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
 
     async def purge_expired(self, now: float) -> int:
         def work(conn: sqlite3.Connection) -> int:
             conn.execute("DELETE FROM rate_hits WHERE expires_at <= ?", (now,))
+            conn.execute("DELETE FROM kv WHERE expires_at <= ?", (now,))
             removed = conn.execute("DELETE FROM secrets WHERE expires_at <= ?", (now,)).rowcount
             if removed:
                 _forget_deleted(conn)

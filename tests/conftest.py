@@ -185,7 +185,8 @@ class RedisSentinelSetup:
         self.sentinel = subprocess.Popen(
             ["redis-server", str(config), "--sentinel"], stdout=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + 15
+        # A sentinel learns of replicas from the primary's INFO, which it asks every 10 s.
+        deadline = time.monotonic() + 40
         while time.monotonic() < deadline:  # ready once the sentinel knows the replica
             try:
                 out = subprocess.run(

@@ -177,3 +177,22 @@ async def test_300_concurrent_saves_and_reveals_all_succeed(store):
         *(store.reveal(r.secret_id, LV, VF, time.time()) for r in records)
     )
     assert [r.outcome for r in results] == [RevealOutcome.REVEALED] * 300
+
+
+async def test_small_values_put_get_take_delete_and_expire(store):
+    await store.put("install:T1", b"\x00value\xff")
+    assert await store.get("install:T1") == b"\x00value\xff"
+    await store.put("install:T1", b"newer")
+    assert await store.get("install:T1") == b"newer"
+    await store.delete("install:T1")
+    assert await store.get("install:T1") is None
+    await store.put("state:abc", b"1", ttl=0.3)
+    assert await store.get("state:abc") == b"1"
+    await asyncio.sleep(0.45)
+    assert await store.take("state:abc") is None
+
+
+async def test_take_gives_a_value_to_exactly_one_of_many(store):
+    await store.put("state:once", b"1", ttl=60)
+    taken = await asyncio.gather(*(store.take("state:once") for _ in range(50)))
+    assert taken.count(b"1") == 1 and taken.count(None) == 49
