@@ -74,6 +74,28 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     return raw
 
 
+def _encryption_key(env: Mapping[str, str]) -> bytes | None:
+    raw = (env.get("TOKEN_ENCRYPTION_KEY") or "").strip()
+    if not raw:
+        if env.get("SLACK_CLIENT_ID") and env.get("SLACK_CLIENT_SECRET"):
+            raise ConfigError(
+                "TOKEN_ENCRYPTION_KEY is needed with SLACK_CLIENT_ID: 32 random bytes in "
+                "base64, e.g. from: python3 -c 'import os,base64;print(base64.b64encode("
+                "os.urandom(32)).decode())'"
+            )
+        return None
+    import base64
+    import binascii
+
+    try:
+        key = base64.b64decode(raw.replace("-", "+").replace("_", "/") + "=" * (-len(raw) % 4))
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ConfigError("TOKEN_ENCRYPTION_KEY must be 32 random bytes in base64")
+    return key
+
+
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
     raw = (env.get(name) or default).strip()
     parts = urlsplit(raw)
@@ -121,6 +143,9 @@ class Settings:
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)  # xapp-…: Socket Mode
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    token_encryption_key: bytes | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
     receipts: bool = True
     rate_limit_create: Limit = Limit(120, 60)
@@ -133,8 +158,16 @@ class Settings:
 
     @property
     def slack_configured(self) -> bool:
-        """A bot token, and a way for Slack's requests to arrive: signed HTTP or Socket Mode."""
+        """Tokens (one bot token, or OAuth installs), and a way for Slack's requests to
+        arrive: signed HTTP or Socket Mode."""
+        if self.oauth_enabled:
+            return bool(self.slack_signing_secret)
         return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
+
+    @property
+    def oauth_enabled(self) -> bool:
+        """Many workspaces: installed through Slack's OAuth flow instead of one bot token."""
+        return bool(self.slack_client_id and self.slack_client_secret and not self.slack_bot_token)
 
     @property
     def expiry_choices(self) -> tuple[int, ...]:
@@ -186,6 +219,9 @@ class Settings:
             slack_signing_secret=(env.get("SLACK_SIGNING_SECRET") or "").strip() or None,
             slack_bot_token=(env.get("SLACK_BOT_TOKEN") or "").strip() or None,
             slack_app_token=(env.get("SLACK_APP_TOKEN") or "").strip() or None,
+            slack_client_id=(env.get("SLACK_CLIENT_ID") or "").strip() or None,
+            slack_client_secret=(env.get("SLACK_CLIENT_SECRET") or "").strip() or None,
+            token_encryption_key=_encryption_key(env),
             slack_api_url=_url(env, "SLACK_API_URL", DEFAULT_SLACK_API_URL).rstrip("/") + "/",
             receipts=_switch(env, "RECEIPTS", True),
             rate_limit_create=_limit(env, "RATE_LIMIT_CREATE", "120/1m"),

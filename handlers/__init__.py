@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from slack_bolt import BoltResponse
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
@@ -23,10 +25,16 @@ from handlers.background import AfterAck
 from handlers.blocks import notice
 from handlers.delivery import REQUEST_TIMEOUT, Delivery, retry_handlers
 from handlers.endpoint import slack_endpoint
+from handlers.installations import StoreInstallationStore, StoreOAuthStateStore, TokenCipher
 from handlers.payloads import text
 from handlers.sharing import CreationLimit
 
 log = logging.getLogger(__name__)
+
+INSTALLATIONS_KEY = web.AppKey("slack_installations", object)
+BOT_SCOPES = ["commands", "chat:write"]  # the same as manifest.yml (a test keeps them equal)
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
 
 SOMETHING_WENT_WRONG = (
     "Something went wrong on our side and your request was not completed. If you were "
@@ -41,6 +49,7 @@ class SlackRuntime:
     after_ack: AfterAck
     delivery: Delivery
     service: SecretService
+    installations: StoreInstallationStore | None = None
 
     async def start(self) -> None:
         await self.delivery.open()
@@ -52,10 +61,23 @@ class SlackRuntime:
 
 
 def register(
-    app: AsyncApp, service: SecretService, settings: Settings, limiter: RateLimiter
+    app: AsyncApp,
+    service: SecretService,
+    settings: Settings,
+    limiter: RateLimiter,
+    installations: StoreInstallationStore | None = None,
 ) -> SlackRuntime:
     api_host = urlsplit(settings.slack_api_url).hostname or ""
-    delivery = Delivery(app.client, frozenset({api_host}) - {"slack.com"}, service.metrics)
+
+    async def token_for(team_id: str) -> str | None:
+        if installations is None:
+            return settings.slack_bot_token
+        bot = await installations.async_find_bot(enterprise_id=None, team_id=team_id)
+        return bot.bot_token if bot else None
+
+    delivery = Delivery(
+        app.client, frozenset({api_host}) - {"slack.com"}, service.metrics, token_for
+    )
     creation_limit = CreationLimit(limiter, settings.rate_limit_create)
 
     async def report(error: Exception, body: dict) -> BoltResponse:
@@ -77,7 +99,7 @@ def register(
     if settings.receipts:
         receipts.register(service, delivery)
     app.error(report)
-    return SlackRuntime(after_ack, delivery, service)
+    return SlackRuntime(after_ack, delivery, service, installations)
 
 
 class _DropClientTokenWarning(logging.Filter):
@@ -98,13 +120,35 @@ def build_slack_app(
     client: AsyncWebClient | None = None,
 ) -> tuple[AsyncApp, SlackRuntime]:
     client = client or AsyncWebClient(
-        token=settings.slack_bot_token,
+        token=None if settings.oauth_enabled else settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=REQUEST_TIMEOUT,
         retry_handlers=retry_handlers(),
     )
     bolt_logger = logging.getLogger("slack_bolt.oncelink")
     bolt_logger.addFilter(_TOKEN_WARNING_FILTER)  # the same object: adding twice is a no-op
+    installations = None
+    oauth = {}
+    if settings.oauth_enabled:
+        installations = StoreInstallationStore(
+            service.store, TokenCipher(settings.token_encryption_key or b"")
+        )
+        oauth = {
+            "oauth_settings": AsyncOAuthSettings(
+                client_id=settings.slack_client_id,
+                client_secret=settings.slack_client_secret,
+                scopes=BOT_SCOPES,
+                installation_store=installations,
+                installation_store_bot_only=True,
+                state_store=StoreOAuthStateStore(service.store),
+                install_path=INSTALL_PATH,
+                redirect_uri_path=REDIRECT_PATH,
+                # Straight to Slack's consent screen: bolt's own install page would load
+                # Slack's button image from another origin.
+                install_page_rendering_enabled=False,
+            ),
+            "installation_store_bot_only": True,
+        }
     app = AsyncApp(
         signing_secret=settings.slack_signing_secret,
         client=client,
@@ -112,8 +156,18 @@ def build_slack_app(
         # Our listeners ack and hand the rest to AfterAck, so they return at once: bolt can
         # answer when the listener returns instead of polling for the ack every 10 ms.
         process_before_response=True,
+        **oauth,
     )
-    runtime = register(app, service, settings, limiter)
+    if installations is not None:
+        app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked
+    else:
+
+        async def uninstalled() -> None:
+            log.warning("Slack says the app was uninstalled or its token revoked")
+
+        app.event("app_uninstalled")(uninstalled)
+        app.event("tokens_revoked")(uninstalled)
+    runtime = register(app, service, settings, limiter, installations)
     return app, runtime
 
 
@@ -125,8 +179,24 @@ def mount(
     client: AsyncWebClient | None = None,
 ) -> AsyncApp:
     slack_app, runtime = build_slack_app(service, settings, limiter, client)
+    web_app[INSTALLATIONS_KEY] = runtime.installations
     if settings.slack_signing_secret:
         web_app.router.add_post("/slack/events", slack_endpoint(slack_app))
+    if slack_app.oauth_flow is not None:
+        flow = slack_app.oauth_flow
+
+        async def install(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(
+                await flow.handle_installation(await to_bolt_request(request))
+            )
+
+        async def oauth_redirect(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(
+                await flow.handle_callback(await to_bolt_request(request))
+            )
+
+        web_app.router.add_get(INSTALL_PATH, install)
+        web_app.router.add_get(REDIRECT_PATH, oauth_redirect)
     socket_mode = None
     if settings.slack_app_token:
         # Socket Mode: Slack's requests arrive over a WebSocket this process opens, in the

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -59,8 +60,11 @@ class Delivery:
         client: AsyncWebClient,
         extra_hook_hosts: frozenset[str] = frozenset(),
         metrics: Metrics | None = None,
+        token_for: Callable[[str], Awaitable[str | None]] | None = None,
     ):
         self._client = client
+        # Which bot token speaks in a workspace: the one SLACK_BOT_TOKEN, or its install's.
+        self._token_for = token_for
         self._metrics = metrics or Metrics()
         # response_urls arrive inside payloads; posting only to Slack's hook hosts (and the
         # configured API host, for a local fake) means no payload can aim this server at
@@ -113,10 +117,15 @@ class Delivery:
             return False
         return True
 
-    async def dm(self, user_id: str, message: dict) -> bool:
+    async def dm(self, user_id: str, message: dict, team_id: str = "") -> bool:
         """A message from the app to one person (its App Home messages tab)."""
+        token = await self._token_for(team_id) if self._token_for else None
+        if self._token_for and not token:
+            log.warning("DM skipped: the workspace has no installation")
+            return False
         try:
-            await self._client.chat_postMessage(channel=user_id, **_as_dm(message))
+            extra = {"token": token} if token else {}
+            await self._client.chat_postMessage(channel=user_id, **extra, **_as_dm(message))
         except SlackApiError as exc:
             log.warning("DM failed: %s", exc.response.get("error", "unknown error"))
             return False
@@ -125,8 +134,10 @@ class Delivery:
             return False
         return True
 
-    async def to_person(self, response_url: str | None, user_id: str, message: dict) -> bool:
+    async def to_person(
+        self, response_url: str | None, user_id: str, message: dict, team_id: str = ""
+    ) -> bool:
         """Where they asked if possible, else a DM. False only when both failed."""
         if await self.respond(response_url, message):
             return True
-        return await self.dm(user_id, message)
+        return await self.dm(user_id, message, team_id)

@@ -30,6 +30,7 @@ def register(service: SecretService, delivery: Delivery) -> None:
                 note=str(metadata.get("n") or ""),
                 channel=str(metadata.get("c") or ""),
             ),
+            team_id,
         )
 
     service.on_revealed(send_receipt)

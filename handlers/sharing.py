@@ -78,7 +78,7 @@ class ShareRequest:
 
 async def share(request: ShareRequest, service: SecretService, delivery: Delivery) -> None:
     tell = lambda text: delivery.to_person(  # noqa: E731
-        request.response_url, request.user_id, notice(text)
+        request.response_url, request.user_id, notice(text), request.team_id
     )
     creator = creator_of(request.team_id, request.user_id)
     try:
@@ -107,6 +107,7 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
                 note=request.note,
                 expires_at=created.expires_at,
             ),
+            request.team_id,
         )
     details = LinkDetails(
         secret_id=created.secret_id,
@@ -119,7 +120,9 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
         from_shortcut=request.from_shortcut,
         generated_password=request.text if request.generated else "",
     )
-    if await delivery.to_person(request.response_url, request.user_id, link_message(details)):
+    if await delivery.to_person(
+        request.response_url, request.user_id, link_message(details), request.team_id
+    ):
         return
     if recipient_sent:
         log.warning("secret %s: creator unreachable, recipient has it", short_id(created.secret_id))

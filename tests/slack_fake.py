@@ -22,6 +22,8 @@ from aiohttp import web
 PAYLOADS = Path(__file__).parent / "payloads"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
+TEAM2_TOKEN = "xoxb-20000000002-20000000002-TeamTwoBotTokenValue00"
+OAUTH_CODE = "4724469134.4644010092847.232b46ed7474fb2d5d57"
 APP_TOKEN = "xapp-1-A123456-2045587139414-5b8c5d8e3a6b8c9c5b2a4e3d1f7e9a0c"
 
 
@@ -61,6 +63,7 @@ class Call:
     method: str  # Web API method, or "response_url"
     params: dict
     path: str
+    token: str = ""
     at: float = field(default_factory=time.monotonic)
 
 
@@ -83,6 +86,7 @@ class FakeSlack:
         self._sockets: list[web.WebSocketResponse] = []
         self._socket_open = asyncio.Event()
         self.socket_acks: dict[str, dict] = {}
+        self.bot_tokens = {BOT_TOKEN: "T0001"}  # token -> the workspace it speaks for
 
     @property
     def api_url(self) -> str:
@@ -163,22 +167,26 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         params = await self._params(request)
-        self._record(Call(method, params, request.path))
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        self._record(Call(method, params, request.path, token))
         failed = await self._fault(method, request)
         if failed is not None:
             return failed
-        token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
-        if request.headers.get("Authorization") != f"Bearer {token}":
-            return web.json_response({"ok": False, "error": "invalid_auth"})
+        if method == "oauth.v2.access":
+            return web.json_response(self._exchange(params))
         if method == "apps.connections.open":
+            if token != APP_TOKEN:
+                return web.json_response({"ok": False, "error": "invalid_auth"})
             return web.json_response({"ok": True, "url": f"ws://{request.host}/socket"})
+        if token not in self.bot_tokens:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
         answers = {
             "auth.test": {
                 "ok": True,
                 "url": "https://example.slack.com/",
                 "team": "Example",
                 "user": "oncelink",
-                "team_id": "T0001",
+                "team_id": self.bot_tokens[token],
                 "user_id": "UBOT0001",
                 "bot_id": "BA13894H",
             },
@@ -232,6 +240,24 @@ class FakeSlack:
             except TimeoutError:
                 pass
         return self.socket_acks[envelope_id]
+
+    def _exchange(self, params: dict) -> dict:
+        """oauth.v2.access: a code from the consent screen becomes workspace T0002's token."""
+        if params.get("code") != OAUTH_CODE:
+            return {"ok": False, "error": "invalid_code"}
+        self.bot_tokens[TEAM2_TOKEN] = "T0002"
+        return {
+            "ok": True,
+            "app_id": "A123456",
+            "authed_user": {"id": "U0002"},
+            "scope": "commands,chat:write",
+            "token_type": "bot",
+            "access_token": TEAM2_TOKEN,
+            "bot_user_id": "UBOT0002",
+            "team": {"id": "T0002", "name": "Second"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
 
     async def _response_url(self, request: web.Request) -> web.StreamResponse:
         params = await self._params(request)

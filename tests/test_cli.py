@@ -78,6 +78,13 @@ async def test_share_on_redis_with_ttl(fresh_redis, tmp_path):
         (("serve",), "", {"REDIS_URL": "http://x"}, "REDIS_URL must start with redis://"),
         (("serve",), "", {"RECEIPTS": "maybe"}, "RECEIPTS='maybe' must be on or off"),
         (("serve",), "", {"METRICS": "yes"}, "METRICS='yes' must be one of off, on, public"),
+        (
+            ("serve",),
+            "",
+            {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s"},
+            "TOKEN_ENCRYPTION_KEY is needed with SLACK_CLIENT_ID",
+        ),
+        (("serve",), "", {"TOKEN_ENCRYPTION_KEY": "c2hvcnQ="}, "must be 32 random bytes"),
         (("serve",), "", {"LOG_FORMAT": "xml"}, "LOG_FORMAT='xml' must be one of text, json"),
         (("serve",), "", {"RATE_LIMIT_REVEAL": "lots"}, "RATE_LIMIT_REVEAL='lots' must be"),
         (("serve",), "", {"SQLITE_PATH": "/nonexistent/dir/x.db"}, "SQLITE_PATH="),

@@ -59,4 +59,21 @@ def test_minimal_bot_scopes(scope):
 
 
 def test_no_scope_beyond_what_the_code_uses():
+    from handlers import BOT_SCOPES
+
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == {"commands", "chat:write"}
+    assert sorted(BOT_SCOPES) == sorted(MANIFEST["oauth_config"]["scopes"]["bot"])
+
+
+def test_uninstall_events_reach_the_events_url():
+    events = MANIFEST["settings"]["event_subscriptions"]
+    assert events["request_url"] == EVENTS_URL
+    assert set(events["bot_events"]) == {"app_uninstalled", "tokens_revoked"}
+
+
+def test_oauth_redirect_url_matches_the_route():
+    from handlers import REDIRECT_PATH
+
+    assert MANIFEST["oauth_config"]["redirect_urls"] == [
+        "https://secrets.example.com" + REDIRECT_PATH
+    ]

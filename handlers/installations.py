@@ -1,0 +1,149 @@
+"""Slack installations and OAuth states, kept in the app's own store (Redis or SQLite).
+
+Bot tokens are the one thing worth stealing from this app's store, so each installation is
+sealed with AES-256-GCM under TOKEN_ENCRYPTION_KEY, bound to its key name: a store dump
+shows no token. OAuth states are consumed with an atomic take, so a state works once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import datetime
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from slack_sdk.oauth.installation_store import Bot, Installation
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+
+from storage.base import SecretStore
+
+STATE_TTL = 600  # seconds a person has between "Add to Slack" and Slack's redirect
+
+
+class TokenCipher:
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    def seal(self, plaintext: bytes, context: str) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, plaintext, context.encode())
+
+    def open(self, sealed: bytes, context: str) -> bytes | None:
+        try:
+            return self._aead.decrypt(sealed[:12], sealed[12:], context.encode())
+        except (InvalidTag, ValueError):
+            return None  # another key, or tampered with: as good as not installed
+
+
+def _bot_key(enterprise_id: str | None, team_id: str | None, is_enterprise: bool) -> str:
+    # An org-wide install is found by its enterprise id alone, a workspace by its team.
+    if is_enterprise:
+        return f"slack-bot:{enterprise_id or '-'}:-"
+    return f"slack-bot:{enterprise_id or '-'}:{team_id or '-'}"
+
+
+def _plain(value):
+    return value.timestamp() if isinstance(value, datetime) else value
+
+
+class StoreInstallationStore(AsyncInstallationStore):
+    """Bot installations only: oncelink acts as its bot and never asks for user tokens."""
+
+    def __init__(self, store: SecretStore, cipher: TokenCipher) -> None:
+        self._store = store
+        self._cipher = cipher
+
+    @property
+    def logger(self):  # the base class wants one; nothing here logs tokens
+        import logging
+
+        return logging.getLogger(__name__)
+
+    async def async_save(self, installation: Installation) -> None:
+        await self.async_save_bot(installation.to_bot())
+
+    async def async_save_bot(self, bot: Bot) -> None:
+        key = _bot_key(bot.enterprise_id, bot.team_id, bool(bot.is_enterprise_install))
+        fields = {name: _plain(value) for name, value in bot.to_dict().items()}
+        await self._store.put(key, self._cipher.seal(json.dumps(fields).encode(), key))
+
+    async def async_find_bot(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        is_enterprise_install: bool | None = False,
+    ) -> Bot | None:
+        key = _bot_key(enterprise_id, team_id, bool(is_enterprise_install))
+        sealed = await self._store.get(key)
+        if sealed is None:
+            return None
+        plain = self._cipher.open(sealed, key)
+        if plain is None:
+            return None
+        fields = json.loads(plain)
+        fields["bot_scopes"] = fields.get("bot_scopes") or ""
+        return Bot(**fields)
+
+    async def async_find_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> Installation | None:
+        bot = await self.async_find_bot(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            is_enterprise_install=is_enterprise_install,
+        )
+        if bot is None:
+            return None
+        return Installation(
+            app_id=bot.app_id,
+            enterprise_id=bot.enterprise_id,
+            team_id=bot.team_id,
+            bot_token=bot.bot_token,
+            bot_id=bot.bot_id,
+            bot_user_id=bot.bot_user_id,
+            bot_scopes=bot.bot_scopes,
+            is_enterprise_install=bot.is_enterprise_install,
+            user_id=user_id or "",
+            installed_at=bot.installed_at,
+        )
+
+    async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        for is_enterprise in (False, True):
+            await self._store.delete(_bot_key(enterprise_id, team_id, is_enterprise))
+
+    async def async_delete_installation(
+        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+    ) -> None:
+        if user_id is None:  # a user's own installation holds nothing here
+            await self.async_delete_bot(enterprise_id=enterprise_id, team_id=team_id)
+
+    async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None):
+        await self.async_delete_bot(enterprise_id=enterprise_id, team_id=team_id)
+
+
+class StoreOAuthStateStore(AsyncOAuthStateStore):
+    def __init__(self, store: SecretStore) -> None:
+        self._store = store
+
+    @property
+    def logger(self):
+        import logging
+
+        return logging.getLogger(__name__)
+
+    async def async_issue(self, *args, **kwargs) -> str:
+        state = secrets.token_urlsafe(24)
+        await self._store.put(f"oauth-state:{state}", b"1", ttl=STATE_TTL)
+        return state
+
+    async def async_consume(self, state: str) -> bool:
+        return await self._store.take(f"oauth-state:{state}") is not None

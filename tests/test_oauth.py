@@ -1,0 +1,130 @@
+"""Many workspaces: Slack's OAuth v2 install against the fake Slack, tokens sealed at rest,
+states good once, uninstall forgets the workspace."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+
+from handlers import INSTALLATIONS_KEY
+from tests.conftest import make_settings, serve
+from tests.slack_fake import OAUTH_CODE, SIGNING_SECRET, TEAM2_TOKEN, sign
+from tests.slack_harness import SlackHarness, find_link
+from tests.support import decrypt_answer, parse_link, reveal_body
+
+CLIENT_ID = "4724469134.4644010092847"
+
+
+def oauth_settings(fake):
+    return make_settings(
+        slack_signing_secret=SIGNING_SECRET,
+        slack_client_id=CLIENT_ID,
+        slack_client_secret="3ee6b1ce7d2c1d2f9a4b5e6d7c8b9a0f",
+        token_encryption_key=os.urandom(32),
+        slack_api_url=fake.api_url,
+    )
+
+
+async def install(served) -> tuple[aiohttp.ClientResponse, str, str]:
+    """Add to Slack, then Slack's redirect back with a code: returns the final page."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(served.url + "/slack/install", allow_redirects=False) as response:
+            assert response.status == 302
+            consent = urlsplit(response.headers["Location"])
+            query = parse_qs(consent.query)
+            assert consent.netloc == "slack.com" and query["client_id"] == [CLIENT_ID]
+            assert query["scope"] == ["commands,chat:write"]
+            state = query["state"][0]
+            # The state cookie is Secure (production is https); a browser sends it back.
+            cookie = response.cookies["slack-app-oauth-state"]
+            assert cookie["secure"] and cookie["httponly"]
+        async with http.get(
+            served.url + "/slack/oauth_redirect",
+            params={"code": OAUTH_CODE, "state": state},
+            headers={"Cookie": f"slack-app-oauth-state={cookie.value}"},
+        ) as response:
+            return response.status, await response.text(), state
+
+
+async def test_install_then_a_secret_from_the_new_workspace(store, fake_slack):
+    served = await serve(oauth_settings(fake_slack), store=store)
+    try:
+        status, page, state = await install(served)
+        assert status == 200, page
+        assert len(fake_slack.of("oauth.v2.access")) == 1
+        bot = await served.app[INSTALLATIONS_KEY].async_find_bot(
+            enterprise_id=None, team_id="T0002"
+        )
+        assert bot.bot_token == TEAM2_TOKEN
+
+        # The state was consumed: Slack's redirect cannot be replayed.
+        async with aiohttp.ClientSession() as http:
+            async with http.get(
+                served.url + "/slack/oauth_redirect",
+                params={"code": OAUTH_CODE, "state": state},
+            ) as response:
+                assert response.status >= 400
+        assert len(fake_slack.of("oauth.v2.access")) == 1
+
+        # A /secret from workspace T0002 speaks with T0002's own token.
+        slack = SlackHarness(served, fake_slack)
+        status, _ = await slack.command("", team_id="T0002")
+        assert status == 200
+        await fake_slack.wait_for("views.open")
+        assert [c.token for c in fake_slack.calls if c.method == "views.open"] == [TEAM2_TOKEN]
+        await slack.command("from team two", team_id="T0002", user_id="U0002")
+        link = find_link((await fake_slack.wait_for("response_url"))[0])
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                served.url + parse_link(link).path, json=reveal_body(link)
+            ) as response:
+                assert decrypt_answer(link, await response.json()) == "from team two"
+        receipt = (await fake_slack.wait_for("chat.postMessage"))[0]
+        assert receipt["channel"] == "U0002"
+        assert [c.token for c in fake_slack.calls if c.method == "chat.postMessage"] == [
+            TEAM2_TOKEN
+        ]
+
+        # A workspace that never installed the app is refused.
+        status, _ = await slack.command("nope", team_id="T9999")
+        told = (await fake_slack.wait_for("response_url", 2))[1]
+        assert "reinstall this app" in told["text"] and "/s/" not in told["text"]
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_tokens_are_sealed_at_rest_and_uninstall_forgets_them(store, fake_slack, tmp_path):
+    served = await serve(oauth_settings(fake_slack), store=store)
+    try:
+        status, page, _ = await install(served)
+        assert status == 200, page
+        from tests.test_at_rest import store_bytes
+
+        dump = await store_bytes(store, tmp_path)
+        assert TEAM2_TOKEN.encode() not in dump and b"TeamTwoBotTokenValue" not in dump
+        event = {
+            "token": "x",
+            "team_id": "T0002",
+            "api_app_id": "A123456",
+            "event": {"type": "app_uninstalled", "event_ts": "1700000000.000100"},
+            "type": "event_callback",
+            "event_id": "Ev0PV52K21",
+            "event_time": 1700000000,
+        }
+        body = json.dumps(event)
+        headers = {**sign(body), "Content-Type": "application/json"}
+        async with aiohttp.ClientSession() as http:
+            async with http.post(served.url + "/slack/events", data=body, headers=headers) as r:
+                assert r.status == 200
+        installations = served.app[INSTALLATIONS_KEY]
+        for _ in range(50):
+            if await installations.async_find_bot(enterprise_id=None, team_id="T0002") is None:
+                break
+            await asyncio.sleep(0.05)
+        assert await installations.async_find_bot(enterprise_id=None, team_id="T0002") is None
+    finally:
+        await served.runner.cleanup()
