@@ -86,6 +86,8 @@ class StoreInstallationStore(AsyncInstallationStore):
             return None
         fields = json.loads(plain)
         fields["bot_scopes"] = fields.get("bot_scopes") or ""
+        if fields.get("bot_token_expires_at") is not None:  # Bot wants whole seconds here
+            fields["bot_token_expires_at"] = int(fields["bot_token_expires_at"])
         return Bot(**fields)
 
     async def async_find_installation(
