@@ -120,11 +120,8 @@ class RedisClusterNodes:
         for n in range(3):
             folder = workdir / f"node{n}"
             folder.mkdir()
-            self.nodes.append(
-                RedisServer(
-                    folder, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"
-                )
-            )
+            cluster_args = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+            self.nodes.append(RedisServer(folder, *cluster_args, port=cluster_port()))
 
     @property
     def url(self) -> str:
