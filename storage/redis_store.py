@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from redis.asyncio import ConnectionPool, Redis
@@ -63,6 +65,8 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
+
+T = TypeVar("T")
 
 _OUTAGES = (
     RedisConnectionError,
@@ -166,36 +170,41 @@ class RedisStore:
                     raise StoreUnavailable("redis cluster did not answer") from exc
                 self._ready = True
 
-    async def save(self, record: SecretRecord) -> None:
+    async def _run(self, command: Callable[[], Awaitable[T]]) -> T:
+        """One step against Redis: the cluster's slots mapped first, outages reported as
+        StoreUnavailable."""
         if not self._ready:
             await self._start()
         try:
+            return await command()
+        except _OUTAGES as exc:
+            raise StoreUnavailable("redis did not answer") from exc
+
+    async def save(self, record: SecretRecord) -> None:
+        key = record_key(record.secret_id)
+
+        async def command() -> None:
             # SET with PXAT: the record and its expiry in one atomic command.
             await self._redis.set(
-                record_key(record.secret_id),
-                redis_record.pack(record),
-                pxat=math.ceil(record.expires_at * 1000),
+                key, redis_record.pack(record), pxat=math.ceil(record.expires_at * 1000)
             )
             if self._replicas_to_wait:
                 copies = await self._redis.wait(self._replicas_to_wait, REPLICA_WAIT_MS)
                 if copies < self._replicas_to_wait:
-                    await self._redis.delete(record_key(record.secret_id))
+                    await self._redis.delete(key)
                     raise StoreUnavailable("no replica confirmed the secret in time")
-        except _OUTAGES as exc:
-            raise StoreUnavailable("redis did not answer") from exc
+
+        await self._run(command)
 
     async def reveal(
         self, secret_id: str, link_verifier: bytes, verifier: bytes, now: float
     ) -> RevealResult:
-        if not self._ready:
-            await self._start()
-        try:
-            reply = await self._reveal(
+        reply = await self._run(
+            lambda: self._reveal(
                 keys=[record_key(secret_id)],
                 args=[link_verifier, verifier, MAX_PASSPHRASE_ATTEMPTS],
             )
-        except _OUTAGES as exc:
-            raise StoreUnavailable("redis did not answer") from exc
+        )
         code = int(reply[0])
         if code == 0:
             return RevealResult(RevealOutcome.GONE)
@@ -209,21 +218,15 @@ class RedisStore:
         return RevealResult(RevealOutcome.REVEALED, record=record)
 
     async def burn(self, secret_id: str, creator: str, now: float) -> BurnOutcome:
-        if not self._ready:
-            await self._start()
-        try:
-            code = int(await self._burn(keys=[record_key(secret_id)], args=[creator]))
-        except _OUTAGES as exc:
-            raise StoreUnavailable("redis did not answer") from exc
+        code = int(
+            await self._run(lambda: self._burn(keys=[record_key(secret_id)], args=[creator]))
+        )
         return {0: BurnOutcome.GONE, 1: BurnOutcome.BURNED, 2: BurnOutcome.NOT_CREATOR}[code]
 
     async def status(self, secret_id: str, now: float) -> SecretStatus | None:
-        if not self._ready:
-            await self._start()
-        try:
-            head = await self._redis.getrange(record_key(secret_id), 0, redis_record.HEAD_SIZE - 1)
-        except _OUTAGES as exc:
-            raise StoreUnavailable("redis did not answer") from exc
+        head = await self._run(
+            lambda: self._redis.getrange(record_key(secret_id), 0, redis_record.HEAD_SIZE - 1)
+        )
         if len(head) < redis_record.HEAD_SIZE:
             return None
         failed, has_passphrase, expires_at = redis_record.unpack_head(head)
@@ -236,55 +239,27 @@ class RedisStore:
         )
 
     async def count_hit(self, key: str, window: int, now: float) -> int:
-        if not self._ready:
-            await self._start()
-        slot = int(now // window)
-        try:
-            return int(
-                await self._hit(keys=[f"oncelink:rl:{{{key}}}:{slot}"], args=[window * 1000])
-            )
-        except _OUTAGES as exc:
-            raise StoreUnavailable("redis did not answer") from exc
+        counter = f"oncelink:rl:{{{key}}}:{int(now // window)}"
+        return int(await self._run(lambda: self._hit(keys=[counter], args=[window * 1000])))
 
     async def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        if not self._ready:
-            await self._start()
-        try:
-            await self._redis.set(kv_key(key), value, px=math.ceil(ttl * 1000) if ttl else None)
-        except _OUTAGES as exc:
-            raise StoreUnavailable("redis did not answer") from exc
+        expiry = math.ceil(ttl * 1000) if ttl else None
+        await self._run(lambda: self._redis.set(kv_key(key), value, px=expiry))
 
     async def get(self, key: str) -> bytes | None:
-        if not self._ready:
-            await self._start()
-        try:
-            return await self._redis.get(kv_key(key))
-        except _OUTAGES as exc:
-            raise StoreUnavailable("redis did not answer") from exc
+        return await self._run(lambda: self._redis.get(kv_key(key)))
 
     async def take(self, key: str) -> bytes | None:
-        if not self._ready:
-            await self._start()
-        try:
-            return await self._redis.getdel(kv_key(key))
-        except _OUTAGES as exc:
-            raise StoreUnavailable("redis did not answer") from exc
+        return await self._run(lambda: self._redis.getdel(kv_key(key)))
 
     async def delete(self, key: str) -> None:
-        if not self._ready:
-            await self._start()
-        try:
-            await self._redis.delete(kv_key(key))
-        except _OUTAGES as exc:
-            raise StoreUnavailable("redis did not answer") from exc
+        await self._run(lambda: self._redis.delete(kv_key(key)))
 
     async def ping(self) -> None:
-        if not self._ready:
-            await self._start()
         try:
-            await self._redis.ping()
-        except (*_OUTAGES, RedisError) as exc:
-            raise StoreUnavailable("redis did not answer") from exc
+            await self._run(self._redis.ping)
+        except RedisError as exc:  # e.g. LOADING while Redis replays its append-only file
+            raise StoreUnavailable("redis is not ready") from exc
 
     async def purge_expired(self, now: float) -> int:
         return 0  # Redis expires keys itself
