@@ -8,6 +8,7 @@ shows no token. OAuth states are consumed with an atomic take, so a state works 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 from datetime import datetime
@@ -19,6 +20,8 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
 from storage.base import SecretStore
+
+log = logging.getLogger(__name__)
 
 STATE_TTL = 600  # seconds a person has between "Add to Slack" and Slack's redirect
 
@@ -57,10 +60,8 @@ class StoreInstallationStore(AsyncInstallationStore):
         self._cipher = cipher
 
     @property
-    def logger(self):  # the base class wants one; nothing here logs tokens
-        import logging
-
-        return logging.getLogger(__name__)
+    def logger(self) -> logging.Logger:  # the base class wants one; nothing here logs tokens
+        return log
 
     async def async_save(self, installation: Installation) -> None:
         await self.async_save_bot(installation.to_bot())
@@ -137,10 +138,8 @@ class StoreOAuthStateStore(AsyncOAuthStateStore):
         self._store = store
 
     @property
-    def logger(self):
-        import logging
-
-        return logging.getLogger(__name__)
+    def logger(self) -> logging.Logger:
+        return log
 
     async def async_issue(self, *args, **kwargs) -> str:
         state = secrets.token_urlsafe(24)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import aiohttp
+
 from bot import crypto
 
 
@@ -42,3 +44,12 @@ def decrypt_answer(link: str, answer: dict, passphrase: str | None = None) -> st
     text = answer["ciphertext"]
     ciphertext = crypto.b64decode(text, len(text) * 3 // 4)
     return crypto.unseal(nonce, ciphertext, keys.enc_key, parts.secret_id).decode("utf-8")
+
+
+async def post_reveal(base_url: str, link: str, passphrase: str | None = None) -> tuple[int, dict]:
+    """Click Reveal as the page would: POST the proofs, return the status and JSON answer."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            base_url + parse_link(link).path, json=reveal_body(link, passphrase)
+        ) as response:
+            return response.status, await response.json()

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import ServerProcess
-from tests.support import decrypt_answer, parse_link, reveal_body
+from tests.support import decrypt_answer, parse_link, post_reveal, reveal_body
 
 
 def oncelink(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
@@ -22,14 +22,6 @@ def oncelink(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedPro
         env={**os.environ, **env},
         timeout=60,
     )
-
-
-async def reveal(url: str, link: str, passphrase: str | None = None) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            url + parse_link(link).path, json=reveal_body(link, passphrase)
-        ) as response:
-            return response.status, await response.json()
 
 
 @pytest.fixture
@@ -44,9 +36,9 @@ async def test_share_prints_a_link_that_reveals_the_text_minus_one_newline(tmp_p
         assert shared.returncode == 0, shared.stderr
         link = shared.stdout.strip()
         assert link.startswith(server.url + "/s/") and "#" in link
-        status, answer = await reveal(server.url, link)
+        status, answer = await post_reveal(server.url, link)
         assert status == 200 and decrypt_answer(link, answer) == "hunter2\n"
-        assert (await reveal(server.url, link))[0] == 410
+        assert (await post_reveal(server.url, link))[0] == 410
     finally:
         server.stop()
 
@@ -59,7 +51,7 @@ async def test_share_on_redis_with_ttl(fresh_redis, tmp_path):
         assert shared.returncode == 0, shared.stderr
         ttl = int(fresh_redis.command("TTL", fresh_redis.command("KEYS", "*").strip()))
         assert 290 <= ttl <= 300
-        status, answer = await reveal(server.url, shared.stdout.strip())
+        status, answer = await post_reveal(server.url, shared.stdout.strip())
         assert decrypt_answer(shared.stdout.strip(), answer) == "on redis"
     finally:
         server.stop()
@@ -135,13 +127,13 @@ async def test_debug_logs_hold_no_secret_key_passphrase_or_link(backend, tmp_pat
                 async with http.get(server.url + path) as response:
                     assert response.status == 200
                 if passphrase:
-                    status, _ = await reveal(server.url, link, "wrong-" + passphrase)
+                    status, _ = await post_reveal(server.url, link, "wrong-" + passphrase)
                     assert status == 403
                 mangled = link[:-6] + ("AAAAAA" if not link.endswith("AAAAAA") else "BBBBBB")
-                assert (await reveal(server.url, mangled))[0] == 403
-                status, _ = await reveal(server.url, link, passphrase)
+                assert (await post_reveal(server.url, mangled))[0] == 403
+                status, _ = await post_reveal(server.url, link, passphrase)
                 assert status == 200
-                assert (await reveal(server.url, link, passphrase))[0] == 410
+                assert (await post_reveal(server.url, link, passphrase))[0] == 410
     finally:
         server.stop()
     logs = server.logs()

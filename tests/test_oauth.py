@@ -14,7 +14,7 @@ from handlers import INSTALLATIONS_KEY
 from tests.conftest import make_settings, serve
 from tests.slack_fake import OAUTH_CODE, SIGNING_SECRET, TEAM2_TOKEN, sign
 from tests.slack_harness import SlackHarness, find_link
-from tests.support import decrypt_answer, parse_link, reveal_body
+from tests.support import decrypt_answer, post_reveal
 
 CLIENT_ID = "4724469134.4644010092847"
 
@@ -78,11 +78,8 @@ async def test_install_then_a_secret_from_the_new_workspace(store, fake_slack):
         assert [c.token for c in fake_slack.calls if c.method == "views.open"] == [TEAM2_TOKEN]
         await slack.command("from team two", team_id="T0002", user_id="U0002")
         link = find_link((await fake_slack.wait_for("response_url"))[0])
-        async with aiohttp.ClientSession() as http:
-            async with http.post(
-                served.url + parse_link(link).path, json=reveal_body(link)
-            ) as response:
-                assert decrypt_answer(link, await response.json()) == "from team two"
+        _, answer = await post_reveal(served.url, link)
+        assert decrypt_answer(link, answer) == "from team two"
         receipt = (await fake_slack.wait_for("chat.postMessage"))[0]
         assert receipt["channel"] == "U0002"
         assert [c.token for c in fake_slack.calls if c.method == "chat.postMessage"] == [

@@ -14,17 +14,13 @@ from storage.redis_store import RedisStore
 from tests.conftest import RedisServer, serve, slack_settings
 from tests.slack_fake import command_body, interactive_body, payload, sign
 from tests.slack_harness import SlackHarness, find_link, form_values
-from tests.support import decrypt_answer, parse_link, reveal_body
+from tests.support import decrypt_answer, parse_link, post_reveal
 
 CREATOR = "U2147483697"
 
 
 async def reveal(served, link: str, passphrase: str | None = None) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            served.url + parse_link(link).path, json=reveal_body(link, passphrase)
-        ) as response:
-            return response.status, await response.json()
+    return await post_reveal(served.url, link, passphrase)
 
 
 async def modal_link(slack: SlackHarness, **form) -> tuple[str, dict]:
