@@ -96,6 +96,20 @@ class SecretStore(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def keep_entry(self, owner: str, entry_id: str, value: bytes, keep_until: float) -> None:
+        """Add or replace one entry in an owner's list (what `/secret list` shows them); it
+        disappears by itself after `keep_until`. Never holds secret material."""
+
+    async def entries(self, owner: str, now: float) -> dict[str, bytes]:
+        """The owner's entries that are still kept, by entry id."""
+
+    async def schedule(self, item: str, due: float) -> None:
+        """Put an item on the timetable all processes share (expiry receipts)."""
+
+    async def claim_due(self, now: float, limit: int = 100) -> list[str]:
+        """Remove and return items due by `now`. Across every process, each item is returned
+        to exactly one caller, so each expiry receipt goes out once."""
+
     async def purge_expired(self, now: float) -> int:
         """Remove expired records (a no-op where the store expires them itself)."""
 

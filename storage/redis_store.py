@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -66,6 +67,38 @@ if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
 
+# KEYS[1] an owner's list (a hash); ARGV: entry id, "keep_until|value", ms to keep.
+# The hash lives as long as its longest-kept entry.
+_KEEP = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local wanted = tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[1]) < wanted then redis.call('PEXPIRE', KEYS[1], wanted) end
+"""
+
+# KEYS[1] an owner's list; ARGV[1] now (whole seconds). Drops entries past their time.
+_ENTRIES = """
+local all = redis.call('HGETALL', KEYS[1])
+local kept = {}
+for i = 1, #all, 2 do
+  local keep_until = tonumber(string.match(all[i + 1], '^(%d+)|'))
+  if keep_until and keep_until > tonumber(ARGV[1]) then
+    kept[#kept + 1] = all[i]; kept[#kept + 1] = all[i + 1]
+  else
+    redis.call('HDEL', KEYS[1], all[i])
+  end
+end
+return kept
+"""
+
+# KEYS[1] the timetable (a sorted set by due time); ARGV: now, how many. Read and remove in
+# one step, so two processes can never both claim an item.
+_CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
+return due
+"""
+TIMETABLE_KEY = "oncelink:due"
+
 T = TypeVar("T")
 
 _OUTAGES = (
@@ -83,6 +116,10 @@ MAX_CONNECTIONS = 1000  # per process; well under Redis's default maxclients of 
 
 def kv_key(key: str) -> str:
     return f"oncelink:kv:{{{key}}}"
+
+
+def entries_key(owner: str) -> str:
+    return f"oncelink:mine:{{{owner}}}"
 
 
 def record_key(secret_id: str) -> str:
@@ -104,6 +141,9 @@ class RedisStore:
         self._reveal = client.register_script(_REVEAL)
         self._burn = client.register_script(_BURN)
         self._hit = client.register_script(_HIT)
+        self._keep = client.register_script(_KEEP)
+        self._entries = client.register_script(_ENTRIES)
+        self._claim = client.register_script(_CLAIM)
 
     @classmethod
     def from_url(cls, url: str, max_connections: int = MAX_CONNECTIONS) -> RedisStore:
@@ -254,6 +294,29 @@ class RedisStore:
 
     async def delete(self, key: str) -> None:
         await self._run(lambda: self._redis.delete(kv_key(key)))
+
+    async def keep_entry(self, owner: str, entry_id: str, value: bytes, keep_until: float) -> None:
+        keep_until = math.ceil(keep_until)
+        keep_ms = max(1, math.ceil((keep_until - time.time()) * 1000))
+        await self._run(
+            lambda: self._keep(
+                keys=[entries_key(owner)],
+                args=[entry_id, f"{keep_until}|".encode() + value, keep_ms],
+            )
+        )
+
+    async def entries(self, owner: str, now: float) -> dict[str, bytes]:
+        flat = await self._run(lambda: self._entries(keys=[entries_key(owner)], args=[int(now)]))
+        return {
+            flat[i].decode(): flat[i + 1].partition(b"|")[2] for i in range(0, len(flat), 2)
+        }
+
+    async def schedule(self, item: str, due: float) -> None:
+        await self._run(lambda: self._redis.zadd(TIMETABLE_KEY, {item: due}))
+
+    async def claim_due(self, now: float, limit: int = 100) -> list[str]:
+        due = await self._run(lambda: self._claim(keys=[TIMETABLE_KEY], args=[now, limit]))
+        return [item.decode() for item in due]
 
     async def ping(self) -> None:
         try:

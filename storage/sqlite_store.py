@@ -49,6 +49,18 @@ CREATE TABLE IF NOT EXISTS kv (
     value BLOB NOT NULL,
     expires_at REAL
 );
+CREATE TABLE IF NOT EXISTS entries (
+    owner TEXT NOT NULL,
+    entry_id TEXT NOT NULL,
+    value BLOB NOT NULL,
+    keep_until REAL NOT NULL,
+    PRIMARY KEY (owner, entry_id)
+);
+CREATE TABLE IF NOT EXISTS timetable (
+    item TEXT PRIMARY KEY,
+    due REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS timetable_due ON timetable (due);
 CREATE TABLE IF NOT EXISTS rate_hits (
     key TEXT PRIMARY KEY,
     expires_at REAL NOT NULL,
@@ -234,6 +246,46 @@ class SqliteStore:
 
         await self._run(work)
 
+    async def keep_entry(self, owner: str, entry_id: str, value: bytes, keep_until: float) -> None:
+        await self._run(
+            lambda conn: conn.execute(
+                "INSERT INTO entries (owner, entry_id, value, keep_until) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (owner, entry_id) DO UPDATE SET value = excluded.value, "
+                "keep_until = excluded.keep_until",
+                (owner, entry_id, value, keep_until),
+            )
+        )
+
+    async def entries(self, owner: str, now: float) -> dict[str, bytes]:
+        rows = await self._run(
+            lambda conn: conn.execute(
+                "SELECT entry_id, value FROM entries WHERE owner = ? AND keep_until > ?",
+                (owner, now),
+            ).fetchall()
+        )
+        return {entry_id: value for entry_id, value in rows}
+
+    async def schedule(self, item: str, due: float) -> None:
+        await self._run(
+            lambda conn: conn.execute(
+                "INSERT INTO timetable (item, due) VALUES (?, ?) "
+                "ON CONFLICT (item) DO UPDATE SET due = excluded.due",
+                (item, due),
+            )
+        )
+
+    async def claim_due(self, now: float, limit: int = 100) -> list[str]:
+        def work(conn: sqlite3.Connection) -> list[str]:
+            with _immediate(conn):
+                rows = conn.execute(
+                    "DELETE FROM timetable WHERE item IN (SELECT item FROM timetable "
+                    "WHERE due <= ? ORDER BY due LIMIT ?) RETURNING item",
+                    (now, limit),
+                ).fetchall()
+            return [row[0] for row in rows]
+
+        return await self._run(work)
+
     async def ping(self) -> None:
         await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
 
@@ -241,6 +293,7 @@ class SqliteStore:
         def work(conn: sqlite3.Connection) -> int:
             conn.execute("DELETE FROM rate_hits WHERE expires_at <= ?", (now,))
             conn.execute("DELETE FROM kv WHERE expires_at <= ?", (now,))
+            conn.execute("DELETE FROM entries WHERE keep_until <= ?", (now,))
             removed = conn.execute("DELETE FROM secrets WHERE expires_at <= ?", (now,)).rowcount
             if removed:
                 _forget_deleted(conn)

@@ -196,3 +196,28 @@ async def test_take_gives_a_value_to_exactly_one_of_many(store):
     await store.put("state:once", b"1", ttl=60)
     taken = await asyncio.gather(*(store.take("state:once") for _ in range(50)))
     assert taken.count(b"1") == 1 and taken.count(None) == 49
+
+
+async def test_an_owners_entries_are_kept_replaced_and_dropped_after_their_time(store):
+    now = time.time()
+    await store.keep_entry("T1:U1", "a", b'{"o":"waiting"}', now + 60)
+    await store.keep_entry("T1:U1", "b", b"\x00|bin|\xff", now + 1.2)
+    await store.keep_entry("T1:U2", "c", b"other owner", now + 60)
+    assert await store.entries("T1:U1", now) == {"a": b'{"o":"waiting"}', "b": b"\x00|bin|\xff"}
+    await store.keep_entry("T1:U1", "a", b'{"o":"revealed"}', now + 120)
+    assert (await store.entries("T1:U1", now))["a"] == b'{"o":"revealed"}'
+    assert await store.entries("T1:U1", now + 30) == {"a": b'{"o":"revealed"}'}
+    assert await store.entries("T1:U2", now) == {"c": b"other owner"}
+    assert await store.entries("T9:U9", now) == {}
+
+
+async def test_due_items_are_claimed_once_in_time_order_and_never_early(store):
+    now = time.time()
+    for n in range(30):
+        await store.schedule(f"item-{n:02d}", now + n)
+    assert await store.claim_due(now - 1) == []
+    assert await store.claim_due(now + 2.5, limit=2) == ["item-00", "item-01"]
+    claims = await asyncio.gather(*(store.claim_due(now + 100, limit=5) for _ in range(20)))
+    claimed = [item for claim in claims for item in claim]
+    assert sorted(claimed) == [f"item-{n:02d}" for n in range(2, 30)]
+    assert await store.claim_due(now + 1000) == []
