@@ -93,8 +93,14 @@ def _hkdf(material: bytes, secret_id: str, label: bytes) -> bytes:
     ).derive(material)
 
 
-def derive_link_proof(link_key: bytes, secret_id: str) -> bytes:
-    """Proves the holder has the whole link: a typo'd link is refused without costing anything."""
+def derive_link_proof(link_key: bytes, secret_id: str, holder: str = "") -> bytes:
+    """Proves the holder has the whole link: a typo'd link is refused without costing anything.
+
+    A secret bound to one person (`holder`, their Slack identity) gets a different proof, so
+    the store itself refuses anyone else, even one holding the key: it cannot be revealed
+    from a browser at all, nor by a Slack user other than the intended one."""
+    if holder:
+        return _hkdf(link_key, secret_id, b"link-proof/holder/" + holder.encode("utf-8"))
     return _hkdf(link_key, secret_id, b"link-proof")
 
 

@@ -7,14 +7,22 @@ errors of bot.errors into what their user sees.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot import crypto
-from bot.errors import BrokenLink, InvalidSecret, NotCreator, SecretGone, WrongPassphrase
+from bot.errors import (
+    BrokenLink,
+    InvalidSecret,
+    NotCreator,
+    SecretGone,
+    StoreUnavailable,
+    WrongPassphrase,
+)
 from bot.metrics import Metrics
 from storage.base import (
     BurnOutcome,
@@ -28,6 +36,15 @@ log = logging.getLogger(__name__)
 
 MAX_SECRET_BYTES = 32 * 1024  # room for a PEM key or a kubeconfig; Slack's input stops at 3000
 MIN_PASSPHRASE_LENGTH = 6
+OUTCOME_KEPT_FOR = 24 * 3600  # how long a creator's list shows what became of a secret
+EXPIRY_GRACE = 30.0  # a reveal in the last instant is recorded before the expiry is
+
+
+class Outcome:
+    WAITING = "waiting"
+    REVEALED = "revealed"
+    BURNED = "burned"
+    EXPIRED = "expired"
 
 
 def short_id(secret_id: str) -> str:
@@ -40,6 +57,7 @@ class CreatedSecret:
     secret_id: str
     link: str = ""  # holds the key: hand it to the creator, never to a log
     expires_at: float = 0.0
+    key: str = field(default="", repr=False)  # the link's #fragment alone (bound secrets)
 
     def __repr__(self) -> str:  # keeps the link out of tracebacks and debug prints
         return f"CreatedSecret({short_id(self.secret_id)!r}, expires_at={self.expires_at})"
@@ -68,6 +86,46 @@ class RevealReceipt:
 RevealListener = Callable[[RevealReceipt], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class SecretSummary:
+    """One line of a creator's list: what it was for and what became of it. No secret."""
+
+    secret_id: str
+    metadata: str
+    created_at: float
+    expires_at: float
+    outcome: str
+    outcome_at: float = 0.0
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            [self.metadata, self.created_at, self.expires_at, self.outcome, self.outcome_at],
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def from_bytes(cls, secret_id: str, raw: bytes) -> SecretSummary | None:
+        try:
+            metadata, created_at, expires_at, outcome, outcome_at = json.loads(raw)
+            return cls(secret_id, str(metadata), created_at, expires_at, outcome, outcome_at)
+        except (ValueError, TypeError):
+            return None
+
+
+@dataclass(frozen=True)
+class ExpiryNotice:
+    """What listeners hear when a secret expired unread."""
+
+    secret_id: str
+    creator: str
+    metadata: str
+    created_at: float
+    expires_at: float
+
+
+ExpiryListener = Callable[[ExpiryNotice], Awaitable[None]]
+
+
 def seal_record(
     plaintext: str,
     *,
@@ -78,6 +136,7 @@ def seal_record(
     ttl: int,
     creator: str = "",
     metadata: str = "",
+    holder: str = "",
 ) -> SecretRecord:
     """The record the store keeps for a secret: ciphertext and verifiers, never a key."""
     keys = crypto.derive_keys(link_key, pass_key, secret_id)
@@ -87,7 +146,7 @@ def seal_record(
         version=crypto.VERSION,
         nonce=nonce,
         ciphertext=ciphertext,
-        link_verifier=crypto.verifier(crypto.derive_link_proof(link_key, secret_id)),
+        link_verifier=crypto.verifier(crypto.derive_link_proof(link_key, secret_id, holder)),
         verifier=crypto.verifier(keys.auth),
         has_passphrase=bool(pass_key),
         created_at=now,
@@ -113,6 +172,7 @@ class SecretService:
         self._max_ttl = max_ttl
         self._clock = clock
         self._listeners: list[RevealListener] = []
+        self._expiry_listeners: list[ExpiryListener] = []
         self._background: set[asyncio.Task[None]] = set()
 
     @property
@@ -125,6 +185,10 @@ class SecretService:
     def on_revealed(self, listener: RevealListener) -> None:
         """Receipts and the like: run after the reveal answered, never delaying it."""
         self._listeners.append(listener)
+
+    def on_expired(self, listener: ExpiryListener) -> None:
+        """Expiry receipts: heard by exactly one process per expired secret."""
+        self._expiry_listeners.append(listener)
 
     def validate(self, plaintext: str, ttl: int, passphrase: str | None) -> None:
         """Raise InvalidSecret with a sentence a user can act on."""
@@ -147,8 +211,12 @@ class SecretService:
         passphrase: str | None = None,
         creator: str = "",
         metadata: str = "",
+        bound_to: str = "",
     ) -> CreatedSecret:
-        """Encrypt under a fresh key, store, and return the only copy of the link."""
+        """Encrypt under a fresh key, store, and return the only copy of the link.
+
+        `bound_to` (an identity such as a Slack user) makes a secret that only that identity
+        can reveal, through `reveal_for`: the link itself will not open it."""
         self.validate(plaintext, ttl, passphrase)
         secret_id = crypto.new_secret_id()
         link_key = crypto.new_link_key()
@@ -167,11 +235,97 @@ class SecretService:
             ttl=ttl,
             creator=creator,
             metadata=metadata,
+            holder=bound_to,
         )
         await self._store.save(record)
         self.metrics.inc("oncelink_secrets_created_total")
         log.info("secret %s created, expires in %ss", short_id(secret_id), ttl)
-        return CreatedSecret(secret_id, self.link_for(secret_id, link_key), record.expires_at)
+        if creator:
+            await self._track(
+                SecretSummary(
+                    secret_id, metadata, record.created_at, record.expires_at, Outcome.WAITING
+                ),
+                creator,
+            )
+        return CreatedSecret(
+            secret_id,
+            self.link_for(secret_id, link_key),
+            record.expires_at,
+            key=crypto.b64encode(link_key),
+        )
+
+    async def _track(self, summary: SecretSummary, creator: str) -> None:
+        """The creator's list and the expiry timetable. A failure here never undoes the
+        secret: the list is a convenience, the secret is what was asked for."""
+        try:
+            await self._store.keep_entry(
+                creator,
+                summary.secret_id,
+                summary.to_bytes(),
+                max(summary.expires_at, summary.outcome_at) + OUTCOME_KEPT_FOR,
+            )
+            if summary.outcome == Outcome.WAITING:
+                await self._store.schedule(f"{summary.secret_id} {creator}", summary.expires_at)
+        except StoreUnavailable:
+            log.warning("secret %s: creator's list not updated", short_id(summary.secret_id))
+
+    async def _settle(self, secret_id: str, creator: str, outcome: str) -> SecretSummary | None:
+        """Record what became of a secret in its creator's list; the summary it had before."""
+        if not creator:
+            return None
+        now = self._clock()
+        try:
+            found = (await self._store.entries(creator, now)).get(secret_id)
+        except StoreUnavailable:
+            log.warning("secret %s: creator's list not updated", short_id(secret_id))
+            return None
+        before = SecretSummary.from_bytes(secret_id, found) if found else None
+        if before is None or before.outcome != Outcome.WAITING:
+            return None
+        await self._track(
+            SecretSummary(
+                secret_id, before.metadata, before.created_at, before.expires_at, outcome, now
+            ),
+            creator,
+        )
+        return before
+
+    async def my_secrets(self, creator: str) -> list[SecretSummary]:
+        """A creator's secrets, newest first: waiting ones and, for a day, the outcomes."""
+        now = self._clock()
+        found = await self._store.entries(creator, now)
+        summaries = [SecretSummary.from_bytes(sid, raw) for sid, raw in found.items()]
+        listed = [s for s in summaries if s is not None]
+        for n, summary in enumerate(listed):
+            if summary.outcome == Outcome.WAITING and summary.expires_at <= now:
+                listed[n] = SecretSummary(
+                    summary.secret_id,
+                    summary.metadata,
+                    summary.created_at,
+                    summary.expires_at,
+                    Outcome.EXPIRED,
+                    summary.expires_at,
+                )
+        return sorted(listed, key=lambda s: s.created_at, reverse=True)
+
+    async def sweep_expired(self, now: float | None = None) -> int:
+        """Tell the creators of secrets that expired unread. Any number of processes may
+        sweep at once: the timetable hands each expired secret to exactly one of them."""
+        now = self._clock() if now is None else now
+        told = 0
+        for item in await self._store.claim_due(now - EXPIRY_GRACE):
+            secret_id, _, creator = item.partition(" ")
+            before = await self._settle(secret_id, creator, Outcome.EXPIRED)
+            if before is None:
+                continue  # revealed or burned in time
+            self.metrics.inc("oncelink_secrets_expired_unread_total")
+            notice = ExpiryNotice(
+                secret_id, creator, before.metadata, before.created_at, before.expires_at
+            )
+            for listener in self._expiry_listeners:
+                self._spawn(listener(notice))
+            told += 1
+        return told
 
     async def status(self, secret_id: str) -> SecretStatus:
         if not crypto.is_secret_id(secret_id):
@@ -205,9 +359,34 @@ class SecretService:
         receipt = RevealReceipt(
             secret_id, record.creator, record.metadata, record.created_at, revealed_at=now
         )
+        if record.creator:
+            self._spawn(self._settle(secret_id, record.creator, Outcome.REVEALED))
         for listener in self._listeners:
             self._spawn(listener(receipt))
         return RevealedSecret(record.version, record.nonce, record.ciphertext)
+
+    async def reveal_for(
+        self, secret_id: str, key: str, holder: str, passphrase: str | None = None
+    ) -> str:
+        """Reveal a bound secret to the identity it was bound to, decrypting here, in memory,
+        for this one answer. Anyone else gets BrokenLink and nothing is burned."""
+        try:
+            link_key = crypto.b64decode(key, crypto.KEY_BYTES)
+        except ValueError:
+            raise BrokenLink() from None
+        if not crypto.is_secret_id(secret_id) or not holder:
+            raise BrokenLink()
+        pass_key = (
+            await asyncio.to_thread(crypto.passphrase_key, passphrase, secret_id)
+            if passphrase
+            else b""
+        )
+        keys = crypto.derive_keys(link_key, pass_key, secret_id)
+        revealed = await self.reveal(
+            secret_id, crypto.derive_link_proof(link_key, secret_id, holder), keys.auth
+        )
+        plaintext = crypto.unseal(revealed.nonce, revealed.ciphertext, keys.enc_key, secret_id)
+        return plaintext.decode("utf-8")
 
     async def burn(self, secret_id: str, creator: str) -> None:
         if not crypto.is_secret_id(secret_id):
@@ -219,13 +398,14 @@ class SecretService:
             raise SecretGone()
         self.metrics.inc("oncelink_secrets_burned_total")
         log.info("secret %s burned by its creator", short_id(secret_id))
+        await self._settle(secret_id, creator, Outcome.BURNED)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         async def guarded() -> None:
             try:
                 await work
             except Exception:
-                log.exception("a reveal listener failed")
+                log.exception("a background step after a reveal or expiry failed")
 
         task = asyncio.ensure_future(guarded())
         self._background.add(task)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bot import crypto
@@ -138,3 +140,82 @@ def test_created_secret_repr_hides_the_link():
 
     created = CreatedSecret("AAECAwQFBgcICQoLDA0ODw", "https://x/s/AAECAwQFBgcICQoLDA0ODw#KEY", 1.0)
     assert "KEY" not in repr(created) and "AAECAwQFBgcICQoLDA0ODw" not in repr(created)
+
+
+async def test_bound_secret_opens_only_for_its_holder_and_never_from_the_link(store):
+    service = service_on(store)
+    created = await service.create("for bob only", ttl=60, creator="T1:UA", bound_to="T1:UB")
+    with pytest.raises(BrokenLink):  # the browser's path: the plain link proof
+        await service.reveal(created.secret_id, *proofs(created.link))
+    with pytest.raises(BrokenLink):  # someone else who holds the key
+        await service.reveal_for(created.secret_id, created.key, "T1:UC")
+    with pytest.raises(BrokenLink):  # the right person with a mangled key
+        await service.reveal_for(created.secret_id, created.key[:-1] + "A", "T1:UB")
+    assert (await service.status(created.secret_id)).attempts_left == 5
+    assert await service.reveal_for(created.secret_id, created.key, "T1:UB") == "for bob only"
+    with pytest.raises(SecretGone):
+        await service.reveal_for(created.secret_id, created.key, "T1:UB")
+
+
+async def test_bound_secret_with_passphrase_counts_wrong_tries(store):
+    service = service_on(store)
+    created = await service.create("pp", ttl=60, passphrase="open sesame", bound_to="T1:UB")
+    with pytest.raises(WrongPassphrase) as wrong:
+        await service.reveal_for(created.secret_id, created.key, "T1:UB", "open sesamE")
+    assert wrong.value.attempts_left == 4
+    assert await service.reveal_for(created.secret_id, created.key, "T1:UB", "open sesame") == "pp"
+
+
+async def test_creators_list_shows_waiting_then_each_outcome_without_secret_material(store):
+    clock = [time.time()]
+    service = SecretService(
+        store, public_url="https://s.example", max_ttl=86400, clock=lambda: clock[0]
+    )
+    kept = await service.create("pw-kept-1", ttl=600, creator="T1:UA", metadata='{"n":"wifi"}')
+    shown = await service.create("pw-shown-2", ttl=600, creator="T1:UA")
+    clock[0] += 1
+    burned = await service.create("pw-burned-3", ttl=600, creator="T1:UA")
+    await service.create("someone else's", ttl=600, creator="T1:UZ")
+    await service.reveal(shown.secret_id, *proofs(shown.link))
+    await service.burn(burned.secret_id, "T1:UA")
+    await service.drain()
+    listed = {s.secret_id: s for s in await service.my_secrets("T1:UA")}
+    assert set(listed) == {kept.secret_id, shown.secret_id, burned.secret_id}
+    assert [s.secret_id for s in await service.my_secrets("T1:UA")][0] == burned.secret_id
+    assert listed[kept.secret_id].outcome == "waiting"
+    assert listed[kept.secret_id].metadata == '{"n":"wifi"}'
+    assert listed[shown.secret_id].outcome == "revealed"
+    assert listed[burned.secret_id].outcome == "burned"
+    raw = b"".join((await store.entries("T1:UA", clock[0])).values())
+    for created in (kept, shown, burned):
+        assert created.key.encode() not in raw
+    for plaintext in (b"pw-kept-1", b"pw-shown-2", b"pw-burned-3"):
+        assert plaintext not in raw
+
+
+async def test_expiry_is_announced_once_for_unread_secrets_only(store):
+    clock = [time.time()]
+    heard = []
+
+    async def listener(notice):
+        heard.append(notice)
+
+    service = SecretService(
+        store, public_url="https://s.example", max_ttl=86400, clock=lambda: clock[0]
+    )
+    service.on_expired(listener)
+    unread = await service.create("unread", ttl=60, creator="T1:UA", metadata='{"n":"x"}')
+    read = await service.create("read", ttl=60, creator="T1:UA")
+    await service.create("no creator", ttl=60)
+    await service.reveal(read.secret_id, *proofs(read.link))
+    await service.drain()
+    assert await service.sweep_expired(clock[0] + 61) == 0  # within the grace period
+    clock[0] += 120
+    assert await service.sweep_expired() == 1
+    assert await service.sweep_expired() == 0
+    await service.drain()
+    assert [(n.secret_id, n.creator, n.metadata) for n in heard] == [
+        (unread.secret_id, "T1:UA", '{"n":"x"}')
+    ]
+    outcomes = {s.secret_id: s.outcome for s in await service.my_secrets("T1:UA")}
+    assert outcomes == {unread.secret_id: "expired", read.secret_id: "revealed"}
