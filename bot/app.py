@@ -115,13 +115,17 @@ def _lifecycle(service: SecretService, store: SecretStore, clock: Callable[[], f
 async def _purge_forever(
     service: SecretService, store: SecretStore, clock: Callable[[], float]
 ) -> None:
-    """Expired rows are never returned anyway; this only gives the space back."""
+    """Expired rows are never returned anyway; this gives the space back, and tells the
+    creators of secrets that expired unread (each by one process only)."""
     while True:
         try:
             removed = await store.purge_expired(clock())
             if removed:
                 service.metrics.inc("oncelink_secrets_expired_total", amount=removed)
                 log.info("purged %d expired secrets", removed)
+            told = await service.sweep_expired()
+            if told:
+                log.info("%d secrets expired unread", told)
         except StoreUnavailable:
             log.warning("could not purge expired secrets: store unavailable")
         await asyncio.sleep(PURGE_INTERVAL)

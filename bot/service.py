@@ -179,6 +179,9 @@ class SecretService:
     def store(self) -> SecretStore:
         return self._store
 
+    def now(self) -> float:
+        return self._clock()
+
     def link_for(self, secret_id: str, link_key: bytes) -> str:
         return f"{self._public_url}/s/{secret_id}#{crypto.b64encode(link_key)}"
 

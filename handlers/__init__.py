@@ -20,7 +20,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.ratelimit import RateLimiter
 from bot.service import SecretService
-from handlers import actions, commands, receipts, shortcuts, views
+from handlers import (
+    actions,
+    bound,
+    commands,
+    home,
+    receipts,
+    secret_requests,
+    shortcuts,
+    views,
+)
 from handlers.background import AfterAck
 from handlers.blocks import notice
 from handlers.delivery import REQUEST_TIMEOUT, Delivery, retry_handlers
@@ -28,11 +37,16 @@ from handlers.endpoint import slack_endpoint
 from handlers.installations import StoreInstallationStore, StoreOAuthStateStore, TokenCipher
 from handlers.payloads import text
 from handlers.sharing import CreationLimit
+from handlers.workspace import Workspaces
 
 log = logging.getLogger(__name__)
 
 INSTALLATIONS_KEY = web.AppKey("slack_installations", object)
-BOT_SCOPES = ["commands", "chat:write"]  # the same as manifest.yml (a test keeps them equal)
+BOT_SCOPES = [
+    "commands",
+    "chat:write",
+    "users:read",
+]  # the same as manifest.yml (a test keeps them equal)
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 
@@ -92,12 +106,16 @@ def register(
         return BoltResponse(status=400, body="")
 
     after_ack = AfterAck(report)
-    commands.register(app, service, settings, delivery, after_ack, creation_limit)
-    views.register(app, service, settings, delivery, after_ack, creation_limit)
-    shortcuts.register(app, settings, after_ack)
+    workspaces = Workspaces(service.store, settings)
+    show_list = home.register(app, service, settings, delivery, after_ack, workspaces)
+    commands.register(app, service, delivery, after_ack, creation_limit, workspaces, show_list)
+    views.register(app, service, delivery, after_ack, creation_limit, workspaces)
+    shortcuts.register(app, after_ack, workspaces)
     actions.register(app, service, delivery, after_ack)
+    bound.register(app, service, delivery, after_ack)
+    secret_requests.register(app, service, delivery, after_ack, creation_limit, workspaces)
     if settings.receipts:
-        receipts.register(service, delivery)
+        receipts.register(service, delivery, workspaces)
     app.error(report)
     return SlackRuntime(after_ack, delivery, service, installations)
 

@@ -15,22 +15,30 @@ from bot.config import format_duration
 MODAL_CALLBACK = "share_secret_modal"
 SHORTCUT_CALLBACK = "share_as_secret"
 BURN_ACTION = "burn_secret"
+REVEAL_ACTION = "reveal_bound_secret"
+PASSPHRASE_MODAL = "bound_passphrase_modal"
+REQUEST_MODAL = "request_secret_modal"
+ANSWER_ACTION = "answer_secret_request"
+ANSWER_MODAL = "answer_secret_request_modal"
 
 SECRET_BLOCK, SECRET_INPUT = "secret_block", "secret_input"
 EXPIRY_BLOCK, EXPIRY_SELECT = "expiry_block", "expiry_select"
 PASSPHRASE_BLOCK, PASSPHRASE_INPUT = "passphrase_block", "passphrase_input"
 RECIPIENT_BLOCK, RECIPIENT_SELECT = "recipient_block", "recipient_select"
 NOTE_BLOCK, NOTE_INPUT = "note_block", "note_input"
+BOUND_BLOCK, BOUND_CHECK = "bound_block", "bound_check"
+BOUND_OPTION = "only_recipient"
+ASK_BLOCK, ASK_SELECT = "ask_block", "ask_select"
 
 SLACK_INPUT_MAX = 3000  # plain_text_input's max_length ceiling
 NOTE_MAX = 150
 
 
-def _plain(text: str) -> dict:
+def plain(text: str) -> dict:
     return {"type": "plain_text", "text": text, "emoji": True}
 
 
-def _mrkdwn(text: str) -> dict:
+def mrkdwn(text: str) -> dict:
     return {"type": "mrkdwn", "text": text}
 
 
@@ -53,14 +61,14 @@ def share_modal(
     prefill: str = "",
 ) -> dict:
     """The "Share a one-time secret" modal; the same for the command and the shortcut."""
-    options = [{"text": _plain(format_duration(ttl)), "value": str(ttl)} for ttl in expiry_choices]
+    options = [{"text": plain(format_duration(ttl)), "value": str(ttl)} for ttl in expiry_choices]
     initial = next((o for o in options if o["value"] == str(default_ttl)), options[-1])
     secret_element = {
         "type": "plain_text_input",
         "action_id": SECRET_INPUT,
         "multiline": True,
         "max_length": SLACK_INPUT_MAX,
-        "placeholder": _plain("Password, token, recovery code…"),
+        "placeholder": plain("Password, token, recovery code…"),
     }
     if prefill:
         secret_element["initial_value"] = prefill[:SLACK_INPUT_MAX]
@@ -68,21 +76,21 @@ def share_modal(
         "type": "modal",
         "callback_id": MODAL_CALLBACK,
         "private_metadata": private_metadata,
-        "title": _plain("Share a one-time secret"),
-        "submit": _plain("Create link"),
-        "close": _plain("Cancel"),
+        "title": plain("Share a one-time secret"),
+        "submit": plain("Create link"),
+        "close": plain("Cancel"),
         "blocks": [
             {
                 "type": "input",
                 "block_id": SECRET_BLOCK,
-                "label": _plain("Secret"),
+                "label": plain("Secret"),
                 "element": secret_element,
-                "hint": _plain("Encrypted at once. The link shows it exactly once."),
+                "hint": plain("Encrypted at once. The link shows it exactly once."),
             },
             {
                 "type": "input",
                 "block_id": EXPIRY_BLOCK,
-                "label": _plain("Expires after"),
+                "label": plain("Expires after"),
                 "element": {
                     "type": "static_select",
                     "action_id": EXPIRY_SELECT,
@@ -94,34 +102,55 @@ def share_modal(
                 "type": "input",
                 "block_id": PASSPHRASE_BLOCK,
                 "optional": True,
-                "label": _plain("Passphrase"),
+                "label": plain("Passphrase"),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": PASSPHRASE_INPUT,
                     "max_length": 200,
-                    "placeholder": _plain("Optional; tell it to the recipient another way"),
+                    "placeholder": plain("Optional; tell it to the recipient another way"),
                 },
             },
             {
                 "type": "input",
                 "block_id": RECIPIENT_BLOCK,
                 "optional": True,
-                "label": _plain("Send the link to"),
+                "label": plain("Send the link to"),
                 "element": {"type": "users_select", "action_id": RECIPIENT_SELECT},
+            },
+            {
+                "type": "input",
+                "block_id": BOUND_BLOCK,
+                "optional": True,
+                "label": plain("Who can open it"),
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": BOUND_CHECK,
+                    "options": [_bound_option()],
+                },
             },
             {
                 "type": "input",
                 "block_id": NOTE_BLOCK,
                 "optional": True,
-                "label": _plain("Note (not secret)"),
+                "label": plain("Note (not secret)"),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": NOTE_INPUT,
                     "max_length": NOTE_MAX,
-                    "placeholder": _plain("e.g. DB password for staging"),
+                    "placeholder": plain("e.g. DB password for staging"),
                 },
             },
         ],
+    }
+
+
+def _bound_option() -> dict:
+    return {
+        "text": plain("Only the person above"),
+        "description": plain(
+            "They get a Reveal button in Slack instead of a link; nobody else can open it."
+        ),
+        "value": BOUND_OPTION,
     }
 
 
@@ -138,6 +167,7 @@ class LinkDetails:
     recipient_sent: bool = False
     from_shortcut: bool = False
     generated_password: str = field(default="", repr=False)
+    bound: bool = False  # only the recipient can open it, from Slack: no link to show
 
 
 def link_message(details: LinkDetails) -> dict:
@@ -145,37 +175,39 @@ def link_message(details: LinkDetails) -> dict:
     facts = [f"Viewable once. Expires {slack_date(details.expires_at)}."]
     if details.has_passphrase:
         facts.append("Protected by a passphrase: share it another way than the link.")
-    if details.recipient and details.recipient_sent:
+    if details.bound:
+        facts.append(f"Sent to <@{details.recipient}>; only they can open it, in Slack.")
+    elif details.recipient and details.recipient_sent:
         facts.append(f"Sent to <@{details.recipient}> in a direct message.")
     elif details.recipient:
         facts.append(
             f":warning: Couldn't send it to <@{details.recipient}>; pass the link on yourself."
         )
-    blocks: list[dict] = [
-        {
-            "type": "section",
-            "text": _mrkdwn(f":lock: *Your one-time secret link*\n{details.link}"),
-        },
-    ]
+    headline = (
+        ":lock: *Your one-time secret is on its way*"
+        if details.bound
+        else f":lock: *Your one-time secret link*\n{details.link}"
+    )
+    blocks: list[dict] = [{"type": "section", "text": mrkdwn(headline)}]
     if details.generated_password:
         blocks.append(
             {
                 "type": "section",
-                "text": _mrkdwn(
+                "text": mrkdwn(
                     "*Generated password* (only you see it, only here; the link shows it "
                     f"once to whoever you send it to):\n```{escape(details.generated_password)}```"
                 ),
             }
         )
     if details.note:
-        blocks.append({"type": "section", "text": _mrkdwn(f"*Note:* {escape(details.note)}")})
-    blocks.append({"type": "context", "elements": [_mrkdwn(" ".join(facts))]})
+        blocks.append({"type": "section", "text": mrkdwn(f"*Note:* {escape(details.note)}")})
+    blocks.append({"type": "context", "elements": [mrkdwn(" ".join(facts))]})
     if details.from_shortcut:
         blocks.append(
             {
                 "type": "context",
                 "elements": [
-                    _mrkdwn(
+                    mrkdwn(
                         ":wastebasket: The original message still shows the secret in plain "
                         "text. Consider deleting it."
                     )
@@ -190,14 +222,14 @@ def link_message(details: LinkDetails) -> dict:
                 {
                     "type": "button",
                     "action_id": BURN_ACTION,
-                    "text": _plain("Burn now"),
+                    "text": plain("Burn now"),
                     "style": "danger",
                     "value": details.secret_id,
                     "confirm": {
-                        "title": _plain("Burn this secret?"),
-                        "text": _plain("The link will stop working for everyone."),
-                        "confirm": _plain("Burn"),
-                        "deny": _plain("Keep"),
+                        "title": plain("Burn this secret?"),
+                        "text": plain("The link will stop working for everyone."),
+                        "confirm": plain("Burn"),
+                        "deny": plain("Keep"),
                     },
                 }
             ],
@@ -206,7 +238,11 @@ def link_message(details: LinkDetails) -> dict:
     return {
         "response_type": "ephemeral",
         "replace_original": False,
-        "text": f"Your one-time secret link: {details.link}",
+        "text": (
+            f"Your one-time secret was sent to <@{details.recipient}>."
+            if details.bound
+            else f"Your one-time secret link: {details.link}"
+        ),
         "blocks": blocks,
         "unfurl_links": False,
         "unfurl_media": False,
@@ -221,11 +257,11 @@ def recipient_message(*, creator: str, link: str, note: str, expires_at: float) 
     return {
         "text": f"A one-time secret from a colleague: {link}",
         "blocks": [
-            {"type": "section", "text": _mrkdwn("\n".join(lines))},
+            {"type": "section", "text": mrkdwn("\n".join(lines))},
             {
                 "type": "context",
                 "elements": [
-                    _mrkdwn(
+                    mrkdwn(
                         f"It can be viewed once and expires {slack_date(expires_at)}. "
                         "Opening the page does not use it up; only *Reveal* does."
                     )
@@ -245,10 +281,10 @@ def receipt_message(*, revealed_at: float, note: str, channel: str) -> dict:
     return {
         "text": "Your one-time secret was revealed.",
         "blocks": [
-            {"type": "section", "text": _mrkdwn(text)},
+            {"type": "section", "text": mrkdwn(text)},
             {
                 "type": "context",
-                "elements": [_mrkdwn("It is now deleted. The link no longer works.")],
+                "elements": [mrkdwn("It is now deleted. The link no longer works.")],
             },
         ],
         "unfurl_links": False,
@@ -282,3 +318,257 @@ def help_text(command: str, expiry_choices: tuple[int, ...], default_ttl: int) -
         "Only you see the link. Opening it does not use it up; clicking *Reveal* does, once. "
         "The secret is encrypted with a key that lives only in the link."
     )
+
+
+def bound_message(
+    *, creator: str, reveal_value: str, note: str, expires_at: float, has_passphrase: bool
+) -> dict:
+    """The recipient's DM for a bound secret: a Reveal button instead of a link.
+
+    `reveal_value` carries the key: like a link, it is held by Slack and shown to nobody;
+    revealing replaces this message, so the key does not stay in Slack either."""
+    lines = [f":lock: <@{creator}> sent you a one-time secret that only you can open."]
+    if note:
+        lines.append(f"*Note:* {escape(note)}")
+    ask = " You will need the passphrase they tell you." if has_passphrase else ""
+    return {
+        "text": "A one-time secret that only you can open.",
+        "blocks": [
+            {"type": "section", "text": mrkdwn("\n".join(lines))},
+            {
+                "type": "actions",
+                "block_id": "bound_actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": REVEAL_ACTION,
+                        "text": plain("Reveal"),
+                        "style": "primary",
+                        "value": reveal_value,
+                    }
+                ],
+            },
+            {
+                "type": "context",
+                "elements": [
+                    mrkdwn(
+                        f"It shows once, in a window only you see, and expires "
+                        f"{slack_date(expires_at)}.{ask}"
+                    )
+                ],
+            },
+        ],
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+
+
+def revealed_in_slack_message(revealed_at: float) -> dict:
+    """Replaces the recipient's DM after the reveal: the button and its key are gone."""
+    text = f":white_check_mark: You revealed this one-time secret {slack_date(revealed_at)}."
+    return {
+        "replace_original": True,
+        "text": "You revealed this one-time secret. It is deleted.",
+        "blocks": [
+            {"type": "section", "text": mrkdwn(text)},
+            {"type": "context", "elements": [mrkdwn("It is deleted and cannot be shown again.")]},
+        ],
+    }
+
+
+def _modal(title: str, blocks: list[dict], **extra) -> dict:
+    return {"type": "modal", "title": plain(title), "blocks": blocks, **extra}
+
+
+def opening_modal() -> dict:
+    """Shown at once (the trigger expires in 3 s); the secret replaces it a moment later."""
+    return _modal(
+        "One-time secret",
+        [{"type": "section", "text": mrkdwn(":hourglass_flowing_sand: Opening the secret…")}],
+        close=plain("Close"),
+    )
+
+
+def passphrase_modal(private_metadata: str, creator: str) -> dict:
+    return _modal(
+        "One-time secret",
+        [
+            {
+                "type": "section",
+                "text": mrkdwn(
+                    f"<@{creator}> protected this secret with a passphrase. It shows once."
+                ),
+            },
+            {
+                "type": "input",
+                "block_id": PASSPHRASE_BLOCK,
+                "label": plain("Passphrase"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": PASSPHRASE_INPUT,
+                    "max_length": 200,
+                },
+            },
+        ],
+        callback_id=PASSPHRASE_MODAL,
+        private_metadata=private_metadata,
+        submit=plain("Reveal"),
+        close=plain("Cancel"),
+    )
+
+
+PREFORMATTED_CHUNK = 2900  # below Block Kit's 3000-character text limits
+
+
+def secret_modal(plaintext: str) -> dict:
+    """The secret, shown once. Preformatted rich text shows it character for character:
+    no mrkdwn, no mentions, no links are read into it."""
+    chunks = [
+        plaintext[i : i + PREFORMATTED_CHUNK] for i in range(0, len(plaintext), PREFORMATTED_CHUNK)
+    ]
+    blocks = [
+        {
+            "type": "rich_text",
+            "elements": [
+                {"type": "rich_text_preformatted", "elements": [{"type": "text", "text": chunk}]}
+            ],
+        }
+        for chunk in chunks
+    ]
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                mrkdwn("Copy it now: it is deleted and this window is the only place it shows.")
+            ],
+        }
+    )
+    return _modal("One-time secret", blocks, close=plain("Done"))
+
+
+def sorry_modal(text: str) -> dict:
+    return _modal(
+        "One-time secret",
+        [{"type": "section", "text": mrkdwn(text)}],
+        close=plain("Close"),
+    )
+
+
+def request_modal(*, private_metadata: str, asked: str = "", what_for: str = "") -> dict:
+    """`/secret request`: whom to ask, and what for."""
+    ask_element: dict = {"type": "users_select", "action_id": ASK_SELECT}
+    if asked:
+        ask_element["initial_user"] = asked
+    note_element: dict = {
+        "type": "plain_text_input",
+        "action_id": NOTE_INPUT,
+        "max_length": NOTE_MAX,
+        "placeholder": plain("e.g. the staging DB password"),
+    }
+    if what_for:
+        note_element["initial_value"] = what_for[:NOTE_MAX]
+    return _modal(
+        "Request a secret",
+        [
+            {
+                "type": "input",
+                "block_id": ASK_BLOCK,
+                "label": plain("Ask"),
+                "element": ask_element,
+            },
+            {
+                "type": "input",
+                "block_id": NOTE_BLOCK,
+                "optional": True,
+                "label": plain("What for (not secret)"),
+                "element": note_element,
+            },
+        ],
+        callback_id=REQUEST_MODAL,
+        private_metadata=private_metadata,
+        submit=plain("Ask"),
+        close=plain("Cancel"),
+    )
+
+
+def request_message(*, requester: str, request_id: str, what_for: str, expires_at: float) -> dict:
+    """The DM to the person asked: a button that opens a form for the secret."""
+    text = f":key: <@{requester}> asks you for a secret."
+    if what_for:
+        text += f"\n*For:* {escape(what_for)}"
+    return {
+        "text": "A colleague asks you for a secret.",
+        "blocks": [
+            {"type": "section", "text": mrkdwn(text)},
+            {
+                "type": "actions",
+                "block_id": "request_actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": ANSWER_ACTION,
+                        "text": plain("Send the secret"),
+                        "style": "primary",
+                        "value": request_id,
+                    }
+                ],
+            },
+            {
+                "type": "context",
+                "elements": [
+                    mrkdwn(
+                        "It reaches only them, once, encrypted. The request expires "
+                        f"{slack_date(expires_at)}."
+                    )
+                ],
+            },
+        ],
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+
+
+def answer_modal(*, private_metadata: str, requester: str, what_for: str) -> dict:
+    intro = f"<@{requester}> will get a Reveal button that only they can use, once."
+    if what_for:
+        intro += f"\n*For:* {escape(what_for)}"
+    return _modal(
+        "Send a secret",
+        [
+            {"type": "section", "text": mrkdwn(intro)},
+            {
+                "type": "input",
+                "block_id": SECRET_BLOCK,
+                "label": plain("Secret"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": SECRET_INPUT,
+                    "multiline": True,
+                    "max_length": SLACK_INPUT_MAX,
+                },
+            },
+        ],
+        callback_id=ANSWER_MODAL,
+        private_metadata=private_metadata,
+        submit=plain("Send"),
+        close=plain("Cancel"),
+    )
+
+
+def expiry_receipt_message(*, expires_at: float, note: str, recipient: str) -> dict:
+    to = f" for <@{recipient}>" if recipient else ""
+    text = f":hourglass: A one-time secret you created{to} expired unread {slack_date(expires_at)}."
+    if note:
+        text += f"\n*Note:* {escape(note)}"
+    return {
+        "text": "Your one-time secret expired unread.",
+        "blocks": [
+            {"type": "section", "text": mrkdwn(text)},
+            {
+                "type": "context",
+                "elements": [mrkdwn("Nobody saw it, and it is deleted. Share it again if needed.")],
+            },
+        ],
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }

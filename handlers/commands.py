@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import passwords
-from bot.config import Settings
 from bot.service import SecretService
 from handlers import payloads
 from handlers.background import AfterAck
-from handlers.blocks import help_text, share_modal
+from handlers.blocks import help_text, request_modal, share_modal
 from handlers.delivery import Delivery
+from handlers.secret_requests import parse_request_text
 from handlers.sharing import CreationLimit, ShareRequest, share
+from handlers.workspace import Workspaces
 
 COMMAND = "/secret"
 
@@ -46,41 +48,53 @@ def modal_metadata(response_url: str | None, channel_id: str, from_shortcut: boo
 def register(
     app: AsyncApp,
     service: SecretService,
-    settings: Settings,
     delivery: Delivery,
     after_ack: AfterAck,
     creation_limit: CreationLimit,
+    workspaces: Workspaces,
+    show_list: Callable[[dict], Awaitable[None]],
 ) -> None:
     @app.command(COMMAND)
     async def secret_command(ack: AsyncAck, command: dict, client: AsyncWebClient) -> None:
         text = payloads.text(command, "text")
         team_id, user_id = payloads.actor(command)
-        if text.strip().lower() == "help":
+        words = text.split()
+        subcommand = words[0].lower() if words else ""
+        # trigger_id expires 3 seconds after the command: modals are opened right away.
+        trigger_id = payloads.text(command, "trigger_id")
+        metadata = modal_metadata(
+            payloads.text(command, "response_url"), payloads.text(command, "channel_id"), False
+        )
+        policy = await workspaces.policy(team_id)
+        if subcommand == "help" and len(words) == 1:
             await ack(
-                text=help_text(COMMAND, settings.expiry_choices, settings.default_ttl),
+                text=help_text(COMMAND, policy.expiry_choices, policy.default_ttl),
                 response_type="ephemeral",
             )
             return
-        if not text.strip():
+        if not words:
             await ack()
-            # trigger_id expires 3 seconds after the command: open the modal right away.
             view = share_modal(
-                expiry_choices=settings.expiry_choices,
-                default_ttl=settings.default_ttl,
-                private_metadata=modal_metadata(
-                    payloads.text(command, "response_url"),
-                    payloads.text(command, "channel_id"),
-                    False,
-                ),
+                expiry_choices=policy.expiry_choices,
+                default_ttl=policy.default_ttl,
+                private_metadata=metadata,
             )
-            trigger_id = payloads.text(command, "trigger_id")
             after_ack.run(client.views_open(trigger_id=trigger_id, view=view), command)
             return
         if not user_id:
             await ack(text="Slack didn't say who you are; please try again.")
             return
-        words = text.split()
-        generated = bool(words) and words[0].lower() == "generate"
+        if subcommand == "list" and len(words) == 1:
+            await ack()
+            after_ack.run(show_list(command), command)
+            return
+        if subcommand == "request":
+            await ack()
+            asked, what_for = parse_request_text(text[len(words[0]) :])
+            view = request_modal(private_metadata=metadata, asked=asked, what_for=what_for)
+            after_ack.run(client.views_open(trigger_id=trigger_id, view=view), command)
+            return
+        generated = subcommand == "generate"
         if generated:
             try:
                 text = generate_from(words[1:])
@@ -95,7 +109,7 @@ def register(
         share_now = share(
             ShareRequest(
                 text=text,
-                ttl=settings.default_ttl,
+                ttl=policy.default_ttl,
                 team_id=team_id,
                 user_id=user_id,
                 channel_id=payloads.text(command, "channel_id"),

@@ -7,6 +7,7 @@ value and a calm message, never a KeyError before the ack (which Slack would see
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -31,3 +32,15 @@ def actor(body: Any) -> tuple[str, str]:
         return text(body, "team_id"), text(body, "user_id")
     team = text(body, "user", "team_id") or text(body, "team", "id")
     return team, text(body, "user", "id")
+
+
+def string_fields(raw: str | None) -> dict[str, str]:
+    """A JSON object we wrote into a button value or a modal's private_metadata, reduced to
+    its string fields; {} for anything else."""
+    try:
+        data = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {key: value for key, value in data.items() if isinstance(value, str)}

@@ -1,36 +1,60 @@
-"""Receipts: tell the creator when their secret was revealed. Never the secret itself."""
+"""Receipts: tell the creator when their secret was revealed, or expired unread. Never the
+secret itself. The app's RECEIPTS setting turns them all off; a workspace's admins can turn
+them off for their workspace."""
 
 from __future__ import annotations
 
 import json
-import logging
 
-from bot.service import RevealReceipt, SecretService
-from handlers.blocks import receipt_message
+from bot.service import ExpiryNotice, RevealReceipt, SecretService
+from handlers.blocks import expiry_receipt_message, receipt_message
 from handlers.delivery import Delivery
+from handlers.workspace import Workspaces
 
-log = logging.getLogger(__name__)
+
+def _declared(metadata: str) -> dict[str, str]:
+    """The fields the creator declared not secret (note, channel, recipient)."""
+    try:
+        data = json.loads(metadata or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {key: str(value) for key, value in data.items()}
 
 
-def register(service: SecretService, delivery: Delivery) -> None:
-    async def send_receipt(receipt: RevealReceipt) -> None:
-        team_id, _, user_id = receipt.creator.partition(":")
+def register(service: SecretService, delivery: Delivery, workspaces: Workspaces) -> None:
+    async def wanted(creator: str) -> tuple[str, str] | None:
+        team_id, _, user_id = creator.partition(":")
         if not team_id or not user_id:
-            return  # made outside Slack (the CLI): nobody to tell
-        try:
-            metadata = json.loads(receipt.metadata or "{}")
-        except ValueError:
-            metadata = {}
-        if not isinstance(metadata, dict):
-            metadata = {}
-        await delivery.dm(
-            user_id,
-            receipt_message(
-                revealed_at=receipt.revealed_at,
-                note=str(metadata.get("n") or ""),
-                channel=str(metadata.get("c") or ""),
-            ),
-            team_id,
+            return None  # made outside Slack (the CLI): nobody to tell
+        if not (await workspaces.policy(team_id)).receipts:
+            return None
+        return team_id, user_id
+
+    async def send_receipt(receipt: RevealReceipt) -> None:
+        who = await wanted(receipt.creator)
+        if who is None:
+            return
+        declared = _declared(receipt.metadata)
+        message = receipt_message(
+            revealed_at=receipt.revealed_at,
+            note=declared.get("n", ""),
+            channel=declared.get("c", ""),
         )
+        await delivery.dm(who[1], message, who[0])
+
+    async def send_expiry_receipt(notice: ExpiryNotice) -> None:
+        who = await wanted(notice.creator)
+        if who is None:
+            return
+        declared = _declared(notice.metadata)
+        message = expiry_receipt_message(
+            expires_at=notice.expires_at,
+            note=declared.get("n", ""),
+            recipient=declared.get("r", ""),
+        )
+        await delivery.dm(who[1], message, who[0])
 
     service.on_revealed(send_receipt)
+    service.on_expired(send_expiry_receipt)

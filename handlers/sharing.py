@@ -14,12 +14,22 @@ from bot.config import Limit
 from bot.errors import InvalidSecret, SecretGone, StoreUnavailable
 from bot.ratelimit import RateLimited, RateLimiter
 from bot.service import SecretService, short_id
-from handlers.blocks import LinkDetails, link_message, notice, recipient_message
+from handlers.blocks import (
+    LinkDetails,
+    bound_message,
+    link_message,
+    notice,
+    recipient_message,
+)
 from handlers.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
 STORE_DOWN = "Couldn't create the secret; nothing was stored. Try again."
+UNDELIVERED_TO_RECIPIENT = (
+    "Couldn't send the secret to <@{recipient}>, so it was deleted right away. Nothing can "
+    "be read. Please try again."
+)
 UNDELIVERABLE = (
     "Couldn't deliver your one-time link, so the secret was deleted right away. "
     "Nothing can be read. Please try again."
@@ -63,6 +73,7 @@ class ShareRequest:
     note: str = ""
     from_shortcut: bool = False
     generated: bool = False  # the text is a password we made: show it to the creator once
+    bound: bool = False  # only the recipient can open it, with a Reveal button in Slack
 
     def __repr__(self) -> str:  # the text and passphrase must never reach a log or traceback
         return f"ShareRequest(team={self.team_id}, user={self.user_id}, ttl={self.ttl})"
@@ -81,6 +92,7 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
         request.response_url, request.user_id, notice(text), request.team_id
     )
     creator = creator_of(request.team_id, request.user_id)
+    bound = request.bound and bool(request.recipient)
     try:
         created = await service.create(
             request.text,
@@ -88,6 +100,7 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
             passphrase=request.passphrase or None,
             creator=creator,
             metadata=request.metadata(),
+            bound_to=creator_of(request.team_id, request.recipient) if bound else "",
         )
     except StoreUnavailable:
         log.warning("store unavailable: secret not created")
@@ -98,7 +111,24 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
         return
 
     recipient_sent = False
-    if request.recipient:
+    if bound:
+        recipient_sent = await delivery.dm(
+            request.recipient,
+            bound_message(
+                creator=request.user_id,
+                reveal_value=reveal_value(created.secret_id, created.key, request),
+                note=request.note,
+                expires_at=created.expires_at,
+                has_passphrase=bool(request.passphrase),
+            ),
+            request.team_id,
+        )
+        if not recipient_sent:
+            # The button was the only way to it: without it, nobody can ever open it.
+            await _burn_undeliverable(service, created.secret_id, creator)
+            await tell(UNDELIVERED_TO_RECIPIENT.format(recipient=request.recipient))
+            return
+    elif request.recipient:
         recipient_sent = await delivery.dm(
             request.recipient,
             recipient_message(
@@ -119,6 +149,7 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
         recipient_sent=recipient_sent,
         from_shortcut=request.from_shortcut,
         generated_password=request.text if request.generated else "",
+        bound=bound,
     )
     if await delivery.to_person(
         request.response_url, request.user_id, link_message(details), request.team_id
@@ -128,9 +159,22 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
         log.warning("secret %s: creator unreachable, recipient has it", short_id(created.secret_id))
         return
     # Nobody holds the link: an orphaned secret would only wait to be guessed. Burn it.
-    log.warning("secret %s: link undeliverable, burning it", short_id(created.secret_id))
-    try:
-        await service.burn(created.secret_id, creator)
-    except (SecretGone, StoreUnavailable):
-        log.warning("secret %s: could not burn undeliverable secret", short_id(created.secret_id))
+    await _burn_undeliverable(service, created.secret_id, creator)
     await tell(UNDELIVERABLE)
+
+
+def reveal_value(secret_id: str, key: str, request: ShareRequest) -> str:
+    """The Reveal button's value: which secret, its key, and whom it is for (to refuse
+    others at once; the store refuses them anyway, the proof being bound to the recipient)."""
+    return json.dumps(
+        {"s": secret_id, "k": key, "r": request.recipient, "c": request.user_id},
+        separators=(",", ":"),
+    )
+
+
+async def _burn_undeliverable(service: SecretService, secret_id: str, creator: str) -> None:
+    log.warning("secret %s: undeliverable, burning it", short_id(secret_id))
+    try:
+        await service.burn(secret_id, creator)
+    except (SecretGone, StoreUnavailable):
+        log.warning("secret %s: could not burn undeliverable secret", short_id(secret_id))

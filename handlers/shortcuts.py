@@ -7,21 +7,22 @@ import html
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import Settings
 from handlers.background import AfterAck
 from handlers.blocks import SHORTCUT_CALLBACK, share_modal
 from handlers.commands import modal_metadata
-from handlers.payloads import text
+from handlers.payloads import actor, text
+from handlers.workspace import Workspaces
 
 
-def register(app: AsyncApp, settings: Settings, after_ack: AfterAck) -> None:
+def register(app: AsyncApp, after_ack: AfterAck, workspaces: Workspaces) -> None:
     @app.shortcut(SHORTCUT_CALLBACK)
     async def share_message(ack: AsyncAck, shortcut: dict, client: AsyncWebClient) -> None:
+        policy = await workspaces.policy(actor(shortcut)[0])
         await ack()
         # Slack escapes &, < and > in message text; a pasted password must come back as typed.
         view = share_modal(
-            expiry_choices=settings.expiry_choices,
-            default_ttl=settings.default_ttl,
+            expiry_choices=policy.expiry_choices,
+            default_ttl=policy.default_ttl,
             private_metadata=modal_metadata(
                 text(shortcut, "response_url"), text(shortcut, "channel", "id"), True
             ),

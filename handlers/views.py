@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.config import Settings, format_duration
+from bot.config import format_duration
 from bot.service import MIN_PASSPHRASE_LENGTH, SecretService
 from handlers import blocks
 from handlers.background import AfterAck
 from handlers.delivery import Delivery
 from handlers.payloads import actor, field, text
 from handlers.sharing import CreationLimit, ShareRequest, share
+from handlers.workspace import Policy, Workspaces
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class ShareForm:
     passphrase: str
     recipient: str
     note: str
+    bound: bool = False
 
     def __repr__(self) -> str:  # never the text or passphrase in a traceback
         return f"ShareForm(ttl={self.ttl})"
@@ -34,7 +36,7 @@ def _value(values: dict, block: str, action: str) -> dict:
     return found if isinstance(found, dict) else {}
 
 
-def read_form(values: dict, settings: Settings) -> tuple[ShareForm | None, dict[str, str]]:
+def read_form(values: dict, policy: Policy) -> tuple[ShareForm | None, dict[str, str]]:
     """The form's values, or Slack's `errors` map keyed by block_id."""
     errors: dict[str, str] = {}
     secret = text(_value(values, blocks.SECRET_BLOCK, blocks.SECRET_INPUT), "value")
@@ -47,11 +49,11 @@ def read_form(values: dict, settings: Settings) -> tuple[ShareForm | None, dict[
         _value(values, blocks.EXPIRY_BLOCK, blocks.EXPIRY_SELECT), "selected_option", "value"
     )
     ttl = int(raw_ttl) if raw_ttl.isascii() and raw_ttl.isdigit() else 0
-    if ttl > settings.max_ttl:
+    if ttl > policy.max_ttl:
         errors[blocks.EXPIRY_BLOCK] = (
-            f"The longest expiry allowed is {format_duration(settings.max_ttl)}."
+            f"The longest expiry allowed is {format_duration(policy.max_ttl)}."
         )
-    elif ttl not in settings.expiry_choices:
+    elif ttl not in policy.expiry_choices:
         errors[blocks.EXPIRY_BLOCK] = "Choose one of the offered expiry times."
 
     passphrase = text(_value(values, blocks.PASSPHRASE_BLOCK, blocks.PASSPHRASE_INPUT), "value")
@@ -64,9 +66,15 @@ def read_form(values: dict, settings: Settings) -> tuple[ShareForm | None, dict[
     note = _value(values, blocks.NOTE_BLOCK, blocks.NOTE_INPUT).get("value") or ""
     if len(note) > blocks.NOTE_MAX:
         errors[blocks.NOTE_BLOCK] = f"At most {blocks.NOTE_MAX} characters."
+    chosen = _value(values, blocks.BOUND_BLOCK, blocks.BOUND_CHECK).get("selected_options")
+    bound = isinstance(chosen, list) and any(
+        isinstance(option, dict) and option.get("value") == blocks.BOUND_OPTION for option in chosen
+    )
+    if bound and not recipient:
+        errors[blocks.RECIPIENT_BLOCK] = "Choose the person who alone can open it."
     if errors:
         return None, errors
-    return ShareForm(secret, ttl, passphrase, recipient, note.strip()), {}
+    return ShareForm(secret, ttl, passphrase, recipient, note.strip(), bound), {}
 
 
 NO_USER = "Slack didn't say who you are; please try again."
@@ -83,19 +91,20 @@ def read_metadata(private_metadata: str | None) -> dict:
 def register(
     app: AsyncApp,
     service: SecretService,
-    settings: Settings,
     delivery: Delivery,
     after_ack: AfterAck,
     creation_limit: CreationLimit,
+    workspaces: Workspaces,
 ) -> None:
     @app.view(blocks.MODAL_CALLBACK)
     async def share_submitted(ack: AsyncAck, body: dict, view: dict) -> None:
         values = field(view, "state", "values")
-        form, errors = read_form(values if isinstance(values, dict) else {}, settings)
+        team_id, user_id = actor(body)
+        policy = await workspaces.policy(team_id)
+        form, errors = read_form(values if isinstance(values, dict) else {}, policy)
         if form is None:
             await ack(response_action="errors", errors=errors)
             return
-        team_id, user_id = actor(body)
         if not user_id:
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: NO_USER})
             return
@@ -117,6 +126,7 @@ def register(
                 recipient=form.recipient,
                 note=form.note,
                 from_shortcut=bool(metadata.get("shortcut")),
+                bound=form.bound,
             ),
             service,
             delivery,

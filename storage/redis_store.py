@@ -307,9 +307,7 @@ class RedisStore:
 
     async def entries(self, owner: str, now: float) -> dict[str, bytes]:
         flat = await self._run(lambda: self._entries(keys=[entries_key(owner)], args=[int(now)]))
-        return {
-            flat[i].decode(): flat[i + 1].partition(b"|")[2] for i in range(0, len(flat), 2)
-        }
+        return {flat[i].decode(): flat[i + 1].partition(b"|")[2] for i in range(0, len(flat), 2)}
 
     async def schedule(self, item: str, due: float) -> None:
         await self._run(lambda: self._redis.zadd(TIMETABLE_KEY, {item: due}))

@@ -24,6 +24,7 @@ SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
 TEAM2_TOKEN = "xoxb-20000000002-20000000002-TeamTwoBotTokenValue00"
 OAUTH_CODE = "4724469134.4644010092847.232b46ed7474fb2d5d57"
+ADMIN = "UADMIN0001"
 APP_TOKEN = "xapp-1-A123456-2045587139414-5b8c5d8e3a6b8c9c5b2a4e3d1f7e9a0c"
 
 
@@ -87,6 +88,7 @@ class FakeSlack:
         self._socket_open = asyncio.Event()
         self.socket_acks: dict[str, dict] = {}
         self.bot_tokens = {BOT_TOKEN: "T0001"}  # token -> the workspace it speaks for
+        self.admins: set[str] = {ADMIN}  # users.info says these are workspace admins
 
     @property
     def api_url(self) -> str:
@@ -191,6 +193,18 @@ class FakeSlack:
                 "bot_id": "BA13894H",
             },
             "views.open": {"ok": True, "view": {"id": "VNHU13V36"}},
+            "views.update": {"ok": True, "view": {"id": params.get("view_id", "")}},
+            "views.publish": {"ok": True, "view": {"id": "VHOME0001"}},
+            "users.info": {
+                "ok": True,
+                "user": {
+                    "id": params.get("user", ""),
+                    "team_id": self.bot_tokens[token],
+                    "is_admin": params.get("user") in self.admins,
+                    "is_owner": False,
+                    "is_primary_owner": False,
+                },
+            },
             "chat.postMessage": {
                 "ok": True,
                 "channel": "D0001",
@@ -250,7 +264,7 @@ class FakeSlack:
             "ok": True,
             "app_id": "A123456",
             "authed_user": {"id": "U0002"},
-            "scope": "commands,chat:write",
+            "scope": "commands,chat:write,users:read",
             "token_type": "bot",
             "access_token": TEAM2_TOKEN,
             "bot_user_id": "UBOT0002",

@@ -27,6 +27,7 @@ def test_bot_user_and_app_home_messages_tab_for_receipts():
     features = MANIFEST["features"]
     assert re.fullmatch(r"[a-z0-9._-]{1,80}", features["bot_user"]["display_name"])
     assert features["app_home"]["messages_tab_enabled"] is True
+    assert features["app_home"]["home_tab_enabled"] is True  # "my secrets" and settings
 
 
 def test_slash_command_matches_the_code_and_limits():
@@ -53,7 +54,7 @@ def test_interactivity_points_at_the_one_events_url():
     assert interactivity["request_url"] == EVENTS_URL
 
 
-@pytest.mark.parametrize("scope", ["commands", "chat:write"])
+@pytest.mark.parametrize("scope", ["commands", "chat:write", "users:read"])
 def test_minimal_bot_scopes(scope):
     assert scope in MANIFEST["oauth_config"]["scopes"]["bot"]
 
@@ -61,14 +62,18 @@ def test_minimal_bot_scopes(scope):
 def test_no_scope_beyond_what_the_code_uses():
     from handlers import BOT_SCOPES
 
-    assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == {"commands", "chat:write"}
+    assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == {
+        "commands",
+        "chat:write",
+        "users:read",
+    }
     assert sorted(BOT_SCOPES) == sorted(MANIFEST["oauth_config"]["scopes"]["bot"])
 
 
 def test_uninstall_events_reach_the_events_url():
     events = MANIFEST["settings"]["event_subscriptions"]
     assert events["request_url"] == EVENTS_URL
-    assert set(events["bot_events"]) == {"app_uninstalled", "tokens_revoked"}
+    assert set(events["bot_events"]) == {"app_home_opened", "app_uninstalled", "tokens_revoked"}
 
 
 def test_oauth_redirect_url_matches_the_route():

@@ -37,7 +37,7 @@ async def install(served) -> tuple[aiohttp.ClientResponse, str, str]:
             consent = urlsplit(response.headers["Location"])
             query = parse_qs(consent.query)
             assert consent.netloc == "slack.com" and query["client_id"] == [CLIENT_ID]
-            assert query["scope"] == ["commands,chat:write"]
+            assert query["scope"] == ["commands,chat:write,users:read"]
             state = query["state"][0]
             # The state cookie is Secure (production is https); a browser sends it back.
             cookie = response.cookies["slack-app-oauth-state"]

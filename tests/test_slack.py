@@ -45,6 +45,7 @@ async def test_secret_command_opens_the_modal_at_once(slack):
         blocks.EXPIRY_BLOCK,
         blocks.PASSPHRASE_BLOCK,
         blocks.RECIPIENT_BLOCK,
+        blocks.BOUND_BLOCK,
         blocks.NOTE_BLOCK,
     ]
     secret = view["blocks"][0]["element"]

@@ -1,0 +1,125 @@
+"""My secrets: `/secret list` and the App Home tab, with Burn now; and, for workspace admins,
+the workspace's defaults (expiry and receipts) on the same tab."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.errors import NotCreator, SecretGone, StoreUnavailable
+from bot.service import SecretService
+from handlers import home_blocks
+from handlers.background import AfterAck
+from handlers.blocks import notice
+from handlers.delivery import Delivery
+from handlers.payloads import actor, text
+from handlers.sharing import creator_of
+from handlers.workspace import Prefs, Workspaces, is_admin
+
+STORE_DOWN = "Couldn't reach the secret store. Try again in a moment."
+
+
+def register(
+    app: AsyncApp,
+    service: SecretService,
+    settings: Settings,
+    delivery: Delivery,
+    after_ack: AfterAck,
+    workspaces: Workspaces,
+) -> Callable[[dict], Awaitable[None]]:
+    """Registers the listeners; returns what `/secret list` runs after its ack."""
+
+    async def publish_home(client: AsyncWebClient, team_id: str, user_id: str) -> None:
+        summaries = await service.my_secrets(creator_of(team_id, user_id))
+        admin_settings = None
+        if await is_admin(client, user_id):
+            prefs = await workspaces.prefs(team_id)
+            admin_settings = home_blocks.settings_blocks(
+                prefs, workspaces.apply(prefs), settings.expiry_choices
+            )
+        await client.views_publish(
+            user_id=user_id, view=home_blocks.home_view(summaries, admin_settings)
+        )
+
+    @app.event("app_home_opened")
+    async def home_opened(event: dict, body: dict, client: AsyncWebClient) -> None:
+        if text(event, "tab") != "home":
+            return
+        team_id = text(body, "team_id")
+        user_id = text(event, "user")
+        if team_id and user_id:
+            after_ack.run(publish_home(client, team_id, user_id), body)
+
+    async def show_list(command: dict) -> None:
+        team_id, user_id = actor(command)
+        response_url = text(command, "response_url")
+        try:
+            message = home_blocks.list_message(
+                await service.my_secrets(creator_of(team_id, user_id))
+            )
+        except StoreUnavailable:
+            message = notice(STORE_DOWN)
+        await delivery.to_person(response_url, user_id, message, team_id)
+
+    async def burn_from_list(body: dict, action: dict, client: AsyncWebClient) -> None:
+        team_id, user_id = actor(body)
+        try:
+            await service.burn(text(action, "value"), creator_of(team_id, user_id))
+        except (NotCreator, SecretGone):
+            pass  # the refreshed list shows what became of it
+        except StoreUnavailable:
+            await delivery.respond(text(body, "response_url"), notice(STORE_DOWN))
+            return
+        if text(body, "container", "type") == "view":  # the App Home tab
+            await publish_home(client, team_id, user_id)
+            return
+        summaries = await service.my_secrets(creator_of(team_id, user_id))
+        await delivery.respond(
+            text(body, "response_url"), home_blocks.list_message(summaries, replace_original=True)
+        )
+
+    @app.action(home_blocks.LIST_BURN_ACTION)
+    async def list_burn_clicked(
+        ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        after_ack.run(burn_from_list(body, action, client), body)
+
+    async def change_prefs(body: dict, action: dict, client: AsyncWebClient) -> None:
+        team_id, user_id = actor(body)
+        if not await is_admin(client, user_id):
+            return  # the controls are only shown to admins; anyone else changes nothing
+        chosen = text(action, "selected_option", "value")
+        prefs = await workspaces.prefs(team_id)
+        action_id = text(action, "action_id")
+        if action_id == home_blocks.PREF_RECEIPTS:
+            prefs = Prefs(prefs.default_ttl, prefs.max_ttl, chosen == "on")
+        elif chosen.isdigit() and int(chosen) in settings.expiry_choices:
+            ttl = int(chosen)
+            if action_id == home_blocks.PREF_DEFAULT_TTL:
+                # A default longer than the maximum raises the maximum with it.
+                longest = max(ttl, prefs.max_ttl or 0) if prefs.max_ttl else None
+                prefs = Prefs(ttl, longest, prefs.receipts)
+            else:
+                default = min(prefs.default_ttl, ttl) if prefs.default_ttl else None
+                prefs = Prefs(default, ttl, prefs.receipts)
+        await workspaces.save(team_id, prefs)
+        await publish_home(client, team_id, user_id)
+
+    for action_id in (
+        home_blocks.PREF_DEFAULT_TTL,
+        home_blocks.PREF_MAX_TTL,
+        home_blocks.PREF_RECEIPTS,
+    ):
+
+        @app.action(action_id)
+        async def pref_changed(
+            ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient
+        ) -> None:
+            await ack()
+            after_ack.run(change_prefs(body, action, client), body)
+
+    return show_list

@@ -1,0 +1,213 @@
+"""Request a secret: `/secret request @alice [what for]`.
+
+Alice gets a DM with "Send the secret"; it opens a form; what she types becomes a secret that
+only the requester can open (a Reveal button in their DM). The request waits in the store
+like a secret does, expires like one, and can be answered once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import crypto
+from bot.errors import StoreUnavailable
+from bot.service import SecretService
+from handlers import blocks
+from handlers.background import AfterAck
+from handlers.delivery import Delivery
+from handlers.payloads import actor, field, string_fields, text
+from handlers.sharing import CreationLimit, ShareRequest, share
+from handlers.workspace import Workspaces
+
+log = logging.getLogger(__name__)
+
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+EXPIRED = "This request has expired or was already answered."
+NOT_YOURS = "This request was sent to someone else."
+
+
+@dataclass(frozen=True)
+class SecretRequest:
+    team_id: str
+    requester: str
+    asked: str
+    what_for: str
+
+    def to_bytes(self) -> bytes:
+        return json.dumps([self.team_id, self.requester, self.asked, self.what_for]).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | None) -> SecretRequest | None:
+        try:
+            team_id, requester, asked, what_for = json.loads(raw or b"null")
+        except (ValueError, TypeError):
+            return None
+        return cls(str(team_id), str(requester), str(asked), str(what_for))
+
+
+def request_key(request_id: str) -> str:
+    return f"request:{request_id}"
+
+
+def parse_request_text(words: str) -> tuple[str, str]:
+    """(user id of an escaped mention, the rest as "what for"). Slack escapes mentions as
+    <@U…|name> in some clients and settings; a plain @name is left for the modal's picker."""
+    found = MENTION.search(words)
+    asked = found.group(1) if found else ""
+    rest = MENTION.sub("", words, count=1) if found else words
+    return asked, " ".join(rest.split())[: blocks.NOTE_MAX]
+
+
+def register(
+    app: AsyncApp,
+    service: SecretService,
+    delivery: Delivery,
+    after_ack: AfterAck,
+    creation_limit: CreationLimit,
+    workspaces: Workspaces,
+) -> None:
+    store = service.store
+
+    async def send_request(body: dict, request: SecretRequest, response_url: str) -> None:
+        policy = await workspaces.policy(request.team_id)
+        request_id = crypto.new_secret_id()
+        expires_at = service.now() + policy.default_ttl
+        tell = lambda message: delivery.to_person(  # noqa: E731
+            response_url, request.requester, blocks.notice(message), request.team_id
+        )
+        try:
+            await store.put(request_key(request_id), request.to_bytes(), ttl=policy.default_ttl)
+        except StoreUnavailable:
+            await tell("Couldn't store the request; nothing was sent. Try again.")
+            return
+        sent = await delivery.dm(
+            request.asked,
+            blocks.request_message(
+                requester=request.requester,
+                request_id=request_id,
+                what_for=request.what_for,
+                expires_at=expires_at,
+            ),
+            request.team_id,
+        )
+        if not sent:
+            await store.delete(request_key(request_id))
+            await tell(f"Couldn't send your request to <@{request.asked}>. Try again.")
+            return
+        await tell(
+            f":key: Asked <@{request.asked}> for a secret. You'll get a Reveal button that only "
+            f"you can use when they send it. The request expires {blocks.slack_date(expires_at)}."
+        )
+
+    @app.view(blocks.REQUEST_MODAL)
+    async def request_submitted(ack: AsyncAck, body: dict, view: dict) -> None:
+        values = field(view, "state", "values")
+        team_id, user_id = actor(body)
+        asked = text(values, blocks.ASK_BLOCK, blocks.ASK_SELECT, "selected_user")
+        what_for = text(values, blocks.NOTE_BLOCK, blocks.NOTE_INPUT, "value").strip()
+        if not asked:
+            await ack(response_action="errors", errors={blocks.ASK_BLOCK: "Choose someone."})
+            return
+        if asked == user_id:
+            await ack(response_action="errors", errors={blocks.ASK_BLOCK: "Ask someone else."})
+            return
+        if len(what_for) > blocks.NOTE_MAX:
+            await ack(
+                response_action="errors",
+                errors={blocks.NOTE_BLOCK: f"At most {blocks.NOTE_MAX} characters."},
+            )
+            return
+        await ack()
+        metadata = string_fields(text(view, "private_metadata"))
+        request = SecretRequest(team_id, user_id, asked, what_for)
+        after_ack.run(send_request(body, request, metadata.get("response_url", "")), body)
+
+    async def open_answer(body: dict, action: dict, client: AsyncWebClient) -> None:
+        team_id, user_id = actor(body)
+        request_id = text(action, "value")
+        response_url = text(body, "response_url")
+        try:
+            request = SecretRequest.from_bytes(await store.get(request_key(request_id)))
+        except StoreUnavailable:
+            await delivery.respond(
+                response_url, blocks.notice("Couldn't reach the store. Try again.")
+            )
+            return
+        if request is None:
+            await delivery.respond(response_url, blocks.notice(EXPIRED, replace_original=True))
+            return
+        if (request.team_id, request.asked) != (team_id, user_id):
+            await delivery.respond(response_url, blocks.notice(NOT_YOURS))
+            return
+        metadata = json.dumps({"i": request_id, "u": response_url}, separators=(",", ":"))
+        await client.views_open(
+            trigger_id=text(body, "trigger_id"),
+            view=blocks.answer_modal(
+                private_metadata=metadata,
+                requester=request.requester,
+                what_for=request.what_for,
+            ),
+        )
+
+    @app.action(blocks.ANSWER_ACTION)
+    async def answer_clicked(
+        ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        after_ack.run(open_answer(body, action, client), body)
+
+    @app.view(blocks.ANSWER_MODAL)
+    async def answer_submitted(ack: AsyncAck, body: dict, view: dict) -> None:
+        team_id, user_id = actor(body)
+        metadata = string_fields(text(view, "private_metadata"))
+        secret = text(
+            field(view, "state", "values"), blocks.SECRET_BLOCK, blocks.SECRET_INPUT, "value"
+        )
+        if not secret.strip():
+            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: "Write the secret."})
+            return
+        key = request_key(metadata.get("i", ""))
+        request = SecretRequest.from_bytes(await store.get(key))
+        if request is None or (request.team_id, request.asked) != (team_id, user_id):
+            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: EXPIRED})
+            return
+        refusal = await creation_limit.refusal(team_id, user_id)
+        if refusal:
+            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: refusal})
+            return
+        if SecretRequest.from_bytes(await store.take(key)) is None:  # answered once, ever
+            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: EXPIRED})
+            return
+        await ack()
+        policy = await workspaces.policy(team_id)
+        share_now = share(
+            ShareRequest(
+                text=secret,
+                ttl=policy.default_ttl,
+                team_id=team_id,
+                user_id=user_id,
+                recipient=request.requester,
+                note=request.what_for,
+                bound=True,
+            ),
+            service,
+            delivery,
+        )
+
+        async def answer() -> None:
+            await share_now
+            await delivery.respond(
+                metadata.get("u"),
+                blocks.notice(
+                    f":white_check_mark: You answered <@{request.requester}>'s request.",
+                    replace_original=True,
+                ),
+            )
+
+        after_ack.run(answer(), body)
