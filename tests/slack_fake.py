@@ -104,6 +104,7 @@ class FakeSlack:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk reads some (users.info)
         app.router.add_post("/response/{name}", self._response_url)
         app.router.add_get("/socket", self._socket)
         self.runner = web.AppRunner(app)
@@ -137,6 +138,8 @@ class FakeSlack:
         return self.of(method)
 
     async def _params(self, request: web.Request) -> dict:
+        if request.method == "GET":
+            return dict(request.query)
         raw = await request.text()
         if request.content_type == "application/json":
             return json.loads(raw or "{}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 
 import aiohttp
 
@@ -24,8 +26,15 @@ def form_values(
     passphrase: str | None = None,
     recipient: str | None = None,
     note: str | None = None,
+    bound: bool = False,
 ) -> dict:
     """`view.state.values` exactly as Slack sends it for our modal."""
+    chosen = [
+        {
+            "text": {"type": "plain_text", "text": "Only the person above", "emoji": True},
+            "value": blocks.BOUND_OPTION,
+        }
+    ]
     return {
         blocks.SECRET_BLOCK: {blocks.SECRET_INPUT: {"type": "plain_text_input", "value": secret}},
         blocks.EXPIRY_BLOCK: {
@@ -42,6 +51,9 @@ def form_values(
         },
         blocks.RECIPIENT_BLOCK: {
             blocks.RECIPIENT_SELECT: {"type": "users_select", "selected_user": recipient}
+        },
+        blocks.BOUND_BLOCK: {
+            blocks.BOUND_CHECK: {"type": "checkboxes", "selected_options": chosen if bound else []}
         },
         blocks.NOTE_BLOCK: {blocks.NOTE_INPUT: {"type": "plain_text_input", "value": note}},
     }
@@ -80,6 +92,62 @@ class SlackHarness:
         data["view"]["private_metadata"] = private_metadata
         data["user"]["id"] = user
         return await self.send(interactive_body(data))
+
+    async def submit_view(
+        self, callback_id: str, values: dict, private_metadata: str, user: str
+    ) -> tuple[int, str]:
+        data = payload("view_submission")
+        data["view"]["callback_id"] = callback_id
+        data["view"]["state"]["values"] = values
+        data["view"]["private_metadata"] = private_metadata
+        data["user"]["id"] = user
+        return await self.send(interactive_body(data))
+
+    async def click(
+        self,
+        action_id: str,
+        value: str,
+        user: str,
+        hook: str = "btn",
+        container: str = "message",
+        selected: str | None = None,
+    ) -> tuple[int, str]:
+        """A block_actions request: a button (value) or a select (selected) in a message or
+        in a view (the App Home tab), as Slack sends them."""
+        data = payload("block_actions", response_url=self.fake.response_url(hook))
+        data["user"]["id"] = user
+        action = data["actions"][0]
+        action.update(action_id=action_id, value=value)
+        if selected is not None:
+            del action["value"]
+            action.update(
+                type="static_select",
+                selected_option={
+                    "text": {"type": "plain_text", "text": selected, "emoji": True},
+                    "value": selected,
+                },
+            )
+        if container == "view":
+            data["container"] = {"type": "view", "view_id": "VHOME0001"}
+            data["view"] = {"id": "VHOME0001", "type": "home", "callback_id": "", "blocks": []}
+            del data["response_url"]
+        return await self.send(interactive_body(data))
+
+    async def event(self, event: dict, team_id: str = "T0001") -> tuple[int, str]:
+        """An Events API callback, JSON in the body, signed like every request."""
+        body = json.dumps(
+            {
+                "token": "Jhj5dZrVaK7ZwHHjRyZWjbDl",
+                "team_id": team_id,
+                "api_app_id": "A123456",
+                "event": event,
+                "type": "event_callback",
+                "event_id": "Ev0LAN670R",
+                "event_time": int(time.time()),
+            }
+        )
+        headers = {**sign(body), "Content-Type": "application/json"}
+        return await self.send(body, headers)
 
     async def click_burn(self, secret_id: str, user: str = "U2147483697", response_url=None):
         data = payload("block_actions", response_url=response_url or self.fake.response_url("btn"))
