@@ -3,8 +3,11 @@ the captured log holds no secret, passphrase, key, proof, link or whole id."""
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 
+from handlers import blocks
 from tests.conftest import ServerProcess
 from tests.slack_fake import BOT_TOKEN, SIGNING_SECRET
 from tests.slack_harness import SlackHarness, find_link, form_values
@@ -15,8 +18,67 @@ SECRETS = {
     "inline": "SLACK-CANARY-inline-secret",
     "shortcut": "SLACK-CANARY-shortcut-secret",
     "invalid": "SLACK-CANARY-invalid-secret",
+    "bound": "SLACK-CANARY-bound-secret",
+    "answer": "SLACK-CANARY-answered-request",
 }
 PASSPHRASE = "SLACK-CANARY-passphrase"
+
+
+def button_value(messages: list[dict], action_id: str) -> str:
+    """The newest message's button with this action (receipts arrive in between)."""
+    for message in reversed(messages):
+        for block in message.get("blocks", []):
+            for element in block.get("elements", []):
+                if element.get("action_id") == action_id:
+                    return element["value"]
+    raise AssertionError(f"no {action_id}")
+
+
+async def bound_flows(slack: SlackHarness) -> list[dict]:
+    """A bound secret with a passphrase (a wrong try, a stranger, the right person) and a
+    request answered: the values of the Reveal buttons that carried keys."""
+    fake = slack.fake
+    view = await slack.open_modal()
+    await slack.submit(
+        form_values(SECRETS["bound"], passphrase=PASSPHRASE, recipient="UBOB", bound=True),
+        view["private_metadata"],
+    )
+    dms = await fake.wait_for("chat.postMessage", 4)
+    first = json.loads(button_value(dms, blocks.REVEAL_ACTION))
+    await slack.click(blocks.REVEAL_ACTION, json.dumps(first), "UMALLORY")
+    await slack.click(blocks.REVEAL_ACTION, json.dumps(first), "UBOB")
+    modal = (await fake.wait_for("views.open", 4))[-1]["view"]
+
+    def typed(passphrase: str) -> dict:
+        return {
+            blocks.PASSPHRASE_BLOCK: {
+                blocks.PASSPHRASE_INPUT: {"type": "plain_text_input", "value": passphrase}
+            }
+        }
+
+    metadata = modal["private_metadata"]
+    await slack.submit_view(blocks.PASSPHRASE_MODAL, typed("wrong-pass"), metadata, "UBOB")
+    _, shown = await slack.submit_view(blocks.PASSPHRASE_MODAL, typed(PASSPHRASE), metadata, "UBOB")
+    assert SECRETS["bound"] in shown
+
+    await slack.command("request <@UALICE|alice> db")
+    request_modal = (await fake.wait_for("views.open", 5))[-1]["view"]
+    asked = {blocks.ASK_BLOCK: {blocks.ASK_SELECT: {"selected_user": "UALICE"}}}
+    await slack.submit_view(
+        blocks.REQUEST_MODAL, asked, request_modal["private_metadata"], "U2147483697"
+    )
+    dms = await fake.wait_for("chat.postMessage", 6)
+    request_id = button_value(dms, blocks.ANSWER_ACTION)
+    await slack.click(blocks.ANSWER_ACTION, request_id, "UALICE")
+    answer_modal = (await fake.wait_for("views.open", 6))[-1]["view"]
+    secret = {blocks.SECRET_BLOCK: {blocks.SECRET_INPUT: {"value": SECRETS["answer"]}}}
+    await slack.submit_view(blocks.ANSWER_MODAL, secret, answer_modal["private_metadata"], "UALICE")
+    dms = await fake.wait_for("chat.postMessage", 8)  # + the DM confirming Alice's answer
+    second = json.loads(button_value(dms, blocks.REVEAL_ACTION))
+    await slack.click(blocks.REVEAL_ACTION, json.dumps(second), "U2147483697")
+    update = (await fake.wait_for("views.update"))[-1]
+    assert SECRETS["answer"] in json.dumps(update["view"])
+    return [first, second]
 
 
 class _Served:
@@ -80,6 +142,9 @@ async def test_slack_flows_at_debug_log_nothing_secret(fake_slack, tmp_path):
         assert "Burned" in burned["text"]
         await slack.click_burn(parse_link(links[3][0]).secret_id, user="UMALLORY")
         await fake_slack.wait_for("response_url", 6)
+        bound_values = await bound_flows(slack)
+        await slack.command("list")
+        await fake_slack.wait_for("response_url", 9)
     finally:
         server.stop()
     logs = server.logs()
@@ -89,6 +154,8 @@ async def test_slack_flows_at_debug_log_nothing_secret(fake_slack, tmp_path):
     assert "settings: Settings(" in logs  # the DEBUG start-up line, credentials left out
     for text in [*SECRETS.values(), PASSPHRASE, 'abc"', password, SIGNING_SECRET, BOT_TOKEN]:
         assert text not in logs, text
+    for value in bound_values:  # the Reveal buttons' keys and ids
+        assert value["k"] not in logs and value["s"] not in logs
     for link, passphrase in links:
         parts = parse_link(link)
         for needle in (link, link.split("#")[1], parts.secret_id, *reveal_body(link).values()):
