@@ -58,9 +58,12 @@ async def dump_redis(url: str) -> bytes:
         chunks = []
         async for key in client.scan_iter("*"):
             chunks.append(key)
-            if await client.type(key) == b"hash":
+            kind = await client.type(key)
+            if kind == b"hash":
                 for field, value in (await client.hgetall(key)).items():
                     chunks += [field, value]
+            elif kind == b"zset":  # the expiry timetable
+                chunks += [member for member, _ in await client.zrange(key, 0, -1, withscores=True)]
             else:
                 chunks.append(await client.get(key) or b"")
             chunks.append(await client.dump(key) or b"")

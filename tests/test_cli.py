@@ -49,7 +49,7 @@ async def test_share_on_redis_with_ttl(fresh_redis, tmp_path):
     try:
         shared = oncelink("share", "--ttl", "5m", stdin="on redis", PUBLIC_URL=server.url, **env)
         assert shared.returncode == 0, shared.stderr
-        ttl = int(fresh_redis.command("TTL", fresh_redis.command("KEYS", "*").strip()))
+        ttl = int(fresh_redis.command("TTL", fresh_redis.command("KEYS", "oncelink:{*}:s").strip()))
         assert 290 <= ttl <= 300
         status, answer = await post_reveal(server.url, shared.stdout.strip())
         assert decrypt_answer(shared.stdout.strip(), answer) == "on redis"
