@@ -15,6 +15,8 @@ from slack_bolt import BoltResponse
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackTokenRotationError
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
@@ -49,6 +51,7 @@ BOT_SCOPES = [
 ]  # the same as manifest.yml (a test keeps them equal)
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
+ROTATE_MINUTES_BEFORE_EXPIRY = 120  # bolt's own default for tokens it refreshes
 
 SOMETHING_WENT_WRONG = (
     "Something went wrong on our side and your request was not completed. If you were "
@@ -83,11 +86,39 @@ def register(
 ) -> SlackRuntime:
     api_host = urlsplit(settings.slack_api_url).hostname or ""
 
+    rotator = (
+        AsyncTokenRotator(
+            client_id=settings.slack_client_id or "",
+            client_secret=settings.slack_client_secret or "",
+            client=app.client,
+        )
+        if installations is not None
+        else None
+    )
+
     async def token_for(team_id: str) -> str | None:
-        if installations is None:
+        """The workspace's bot token. With token rotation, a token about to expire is
+        refreshed first: receipts leave without a request from Slack that would have made
+        bolt refresh it."""
+        if installations is None or rotator is None:
             return settings.slack_bot_token
         bot = await installations.async_find_bot(enterprise_id=None, team_id=team_id)
-        return bot.bot_token if bot else None
+        if bot is None:
+            return None
+        if bot.bot_refresh_token:
+            try:
+                refreshed = await rotator.perform_bot_token_rotation(
+                    bot=bot, minutes_before_expiration=ROTATE_MINUTES_BEFORE_EXPIRY
+                )
+            except SlackTokenRotationError as exc:
+                log.warning(
+                    "token rotation failed: %s", exc.api_error.response.get("error", "unknown")
+                )
+                return bot.bot_token
+            if refreshed is not None:
+                await installations.async_save_bot(refreshed)
+                return refreshed.bot_token
+        return bot.bot_token
 
     delivery = Delivery(
         app.client, frozenset({api_host}) - {"slack.com"}, service.metrics, token_for
@@ -170,6 +201,10 @@ def build_slack_app(
     app = AsyncApp(
         signing_secret=settings.slack_signing_secret,
         client=client,
+        # Given here too (not only in the OAuth settings), so bolt's authorize, which also
+        # refreshes rotating tokens, talks to Slack through this client (SLACK_API_URL,
+        # retries). From the OAuth settings alone it would make its own client for slack.com.
+        installation_store=installations,
         logger=bolt_logger,
         # Our listeners ack and hand the rest to AfterAck, so they return at once: bolt can
         # answer when the listener returns instead of polling for the ack every 10 ms.

@@ -24,6 +24,8 @@ SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
 TEAM2_TOKEN = "xoxb-20000000002-20000000002-TeamTwoBotTokenValue00"
 OAUTH_CODE = "4724469134.4644010092847.232b46ed7474fb2d5d57"
+ROTATED_TOKEN = "xoxe.xoxb-1-RotatedTeamTwoBotTokenValue000000"
+REFRESH_TOKEN = "xoxe-1-My0xLTIwMDAwMDAwMDAyLVJlZnJlc2hUb2tlbg"
 ADMIN = "UADMIN0001"
 APP_TOKEN = "xapp-1-A123456-2045587139414-5b8c5d8e3a6b8c9c5b2a4e3d1f7e9a0c"
 
@@ -89,6 +91,7 @@ class FakeSlack:
         self.socket_acks: dict[str, dict] = {}
         self.bot_tokens = {BOT_TOKEN: "T0001"}  # token -> the workspace it speaks for
         self.admins: set[str] = {ADMIN}  # users.info says these are workspace admins
+        self.rotating = 0  # > 0: installs get tokens that expire in this many seconds
 
     @property
     def api_url(self) -> str:
@@ -259,11 +262,20 @@ class FakeSlack:
         return self.socket_acks[envelope_id]
 
     def _exchange(self, params: dict) -> dict:
-        """oauth.v2.access: a code from the consent screen becomes workspace T0002's token."""
+        """oauth.v2.access: a code from the consent screen becomes workspace T0002's token.
+
+        With `rotating` set (an app with token rotation), tokens come with a refresh token
+        and expire; `grant_type=refresh_token` trades the refresh token for new ones."""
+        if params.get("grant_type") == "refresh_token":
+            return self._refresh(params)
         if params.get("code") != OAUTH_CODE:
             return {"ok": False, "error": "invalid_code"}
         self.bot_tokens[TEAM2_TOKEN] = "T0002"
+        rotation = (
+            {"refresh_token": REFRESH_TOKEN, "expires_in": self.rotating} if self.rotating else {}
+        )
         return {
+            **rotation,
             "ok": True,
             "app_id": "A123456",
             "authed_user": {"id": "U0002"},
@@ -271,6 +283,25 @@ class FakeSlack:
             "token_type": "bot",
             "access_token": TEAM2_TOKEN,
             "bot_user_id": "UBOT0002",
+            "team": {"id": "T0002", "name": "Second"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+
+    def _refresh(self, params: dict) -> dict:
+        if params.get("refresh_token") != REFRESH_TOKEN:
+            return {"ok": False, "error": "invalid_refresh_token"}
+        self.bot_tokens.pop(TEAM2_TOKEN, None)  # the old token stops working
+        self.bot_tokens[ROTATED_TOKEN] = "T0002"
+        return {
+            "ok": True,
+            "app_id": "A123456",
+            "scope": "commands,chat:write,users:read",
+            "token_type": "bot",
+            "access_token": ROTATED_TOKEN,
+            "bot_user_id": "UBOT0002",
+            "refresh_token": REFRESH_TOKEN,
+            "expires_in": 43200,
             "team": {"id": "T0002", "name": "Second"},
             "enterprise": None,
             "is_enterprise_install": False,

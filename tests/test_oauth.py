@@ -6,13 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
+from slack_sdk.oauth.installation_store import Bot
 
 from handlers import INSTALLATIONS_KEY
 from tests.conftest import make_settings, serve
-from tests.slack_fake import OAUTH_CODE, SIGNING_SECRET, TEAM2_TOKEN, sign
+from tests.slack_fake import (
+    OAUTH_CODE,
+    REFRESH_TOKEN,
+    ROTATED_TOKEN,
+    SIGNING_SECRET,
+    TEAM2_TOKEN,
+    sign,
+)
 from tests.slack_harness import SlackHarness, find_link
 from tests.support import decrypt_answer, post_reveal
 
@@ -123,5 +132,67 @@ async def test_tokens_are_sealed_at_rest_and_uninstall_forgets_them(store, fake_
                 break
             await asyncio.sleep(0.05)
         assert await installations.async_find_bot(enterprise_id=None, team_id="T0002") is None
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_rotating_tokens_are_refreshed_before_they_expire(store, fake_slack, tmp_path):
+    """An app with token rotation: the install's token expires in 10 minutes (inside bolt's
+    2-hour window), so the next request refreshes it through the fake's oauth.v2.access,
+    and every call after that speaks with the new token. Refresh tokens are sealed too."""
+    fake_slack.rotating = 600
+    served = await serve(oauth_settings(fake_slack), store=store)
+    try:
+        status, page, _ = await install(served)
+        assert status == 200, page
+        slack = SlackHarness(served, fake_slack)
+        await slack.command("rotated", team_id="T0002", user_id="U0002")
+        link = find_link((await fake_slack.wait_for("response_url"))[0])
+        refreshes = [p for p in fake_slack.of("oauth.v2.access") if "refresh_token" in p]
+        assert len(refreshes) == 1 and refreshes[0]["grant_type"] == "refresh_token"
+        bot = await served.app[INSTALLATIONS_KEY].async_find_bot(
+            enterprise_id=None, team_id="T0002"
+        )
+        assert bot.bot_token == ROTATED_TOKEN
+        assert bot.bot_token_expires_at > time.time() + 3600 * 11
+
+        # The receipt leaves with the new token; the old one no longer works.
+        await post_reveal(served.url, link)
+        await fake_slack.wait_for("chat.postMessage")
+        assert [c.token for c in fake_slack.calls if c.method == "chat.postMessage"] == [
+            ROTATED_TOKEN
+        ]
+        from tests.test_at_rest import store_bytes
+
+        dump = await store_bytes(store, tmp_path)
+        for token in (TEAM2_TOKEN, ROTATED_TOKEN, REFRESH_TOKEN):
+            assert token.encode() not in dump
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_a_receipt_refreshes_an_expiring_token_itself(store, fake_slack):
+    """Receipts leave without a request from Slack, so bolt has not refreshed the token:
+    the app does it before speaking."""
+    served = await serve(oauth_settings(fake_slack), store=store)
+    try:
+        status, page, _ = await install(served)
+        assert status == 200, page
+        installations = served.app[INSTALLATIONS_KEY]
+        bot = await installations.async_find_bot(enterprise_id=None, team_id="T0002")
+        expiring = Bot(
+            **{
+                **bot.__dict__,
+                "bot_refresh_token": REFRESH_TOKEN,
+                "bot_token_expires_at": int(time.time()) + 300,
+            }
+        )
+        await installations.async_save_bot(expiring)
+        created = await served.service.create("x", ttl=60, creator="T0002:U0002")
+        await post_reveal(served.url, created.link)
+        await fake_slack.wait_for("chat.postMessage")
+        assert [c.token for c in fake_slack.calls if c.method == "chat.postMessage"] == [
+            ROTATED_TOKEN
+        ]
     finally:
         await served.runner.cleanup()
