@@ -235,6 +235,13 @@ async def readyz(request: web.Request) -> web.Response:
     return await healthz(request)
 
 
+async def livez(request: web.Request) -> web.Response:
+    """Liveness only: the process answers, whatever the store does. A liveness probe must not
+    restart every healthy process during a Redis outage; /healthz (a contract since the first
+    release) and /readyz report the store."""
+    return web.Response(text="ok\n")
+
+
 async def healthz(request: web.Request) -> web.Response:
     try:
         await request.app[SERVICE_KEY].store.ping()
@@ -263,4 +270,5 @@ def add_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_post("/s/{secret_id}", reveal)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/livez", livez)
     app.router.add_get("/static/{name}", static)

@@ -253,6 +253,8 @@ async def test_store_outage_gives_calm_503s_and_recovery_needs_no_restart(tmp_pa
                 assert response.status == 503
             async with http.get(served.url + "/readyz") as response:
                 assert response.status == 503
+            async with http.get(served.url + "/livez") as response:  # the process is alive
+                assert (response.status, await response.text()) == (200, "ok\n")
             server.start()  # nothing persisted: a new secret must work without an app restart
             link = await create(served, "after recovery")
             async with http.get(served.url + "/healthz") as response:
