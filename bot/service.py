@@ -81,6 +81,7 @@ class RevealReceipt:
     metadata: str
     created_at: float
     revealed_at: float
+    expires_at: float = 0.0
 
 
 RevealListener = Callable[[RevealReceipt], Awaitable[None]]
@@ -215,11 +216,14 @@ class SecretService:
         creator: str = "",
         metadata: str = "",
         bound_to: str = "",
+        track: bool = False,
     ) -> CreatedSecret:
         """Encrypt under a fresh key, store, and return the only copy of the link.
 
         `bound_to` (an identity such as a Slack user) makes a secret that only that identity
-        can reveal, through `reveal_for`: the link itself will not open it."""
+        can reveal, through `reveal_for`: the link itself will not open it. `track` puts it
+        on the creator's list (`my_secrets`) and the expiry timetable; the edge that shows
+        lists and sends receipts also records reveals there (`record_revealed`)."""
         self.validate(plaintext, ttl, passphrase)
         secret_id = crypto.new_secret_id()
         link_key = crypto.new_link_key()
@@ -243,7 +247,7 @@ class SecretService:
         await self._store.save(record)
         self.metrics.inc("oncelink_secrets_created_total")
         log.info("secret %s created, expires in %ss", short_id(secret_id), ttl)
-        if creator:
+        if creator and track:
             await self._track(
                 SecretSummary(
                     secret_id, metadata, record.created_at, record.expires_at, Outcome.WAITING
@@ -292,6 +296,22 @@ class SecretService:
             creator,
         )
         return before
+
+    async def record_revealed(self, receipt: RevealReceipt) -> None:
+        """Mark a tracked secret revealed on its creator's list: one write, no read, as the
+        receipt carries everything the list shows. Called by the edge's reveal listener, so
+        reveals of untracked secrets (the CLI's, the benchmark's) cost nothing extra."""
+        await self._track(
+            SecretSummary(
+                receipt.secret_id,
+                receipt.metadata,
+                receipt.created_at,
+                receipt.expires_at,
+                Outcome.REVEALED,
+                receipt.revealed_at,
+            ),
+            receipt.creator,
+        )
 
     async def my_secrets(self, creator: str) -> list[SecretSummary]:
         """A creator's secrets, newest first: waiting ones and, for a day, the outcomes."""
@@ -360,10 +380,13 @@ class SecretService:
         self.metrics.inc("oncelink_secrets_revealed_total")
         log.info("secret %s revealed and deleted", short_id(secret_id))
         receipt = RevealReceipt(
-            secret_id, record.creator, record.metadata, record.created_at, revealed_at=now
+            secret_id,
+            record.creator,
+            record.metadata,
+            record.created_at,
+            revealed_at=now,
+            expires_at=record.expires_at,
         )
-        if record.creator:
-            self._spawn(self._settle(secret_id, record.creator, Outcome.REVEALED))
         for listener in self._listeners:
             self._spawn(listener(receipt))
         return RevealedSecret(record.version, record.nonce, record.ciphertext)

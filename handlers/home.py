@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.errors import NotCreator, SecretGone, StoreUnavailable
-from bot.service import SecretService
+from bot.service import RevealReceipt, SecretService
 from handlers import home_blocks
 from handlers.background import AfterAck
 from handlers.blocks import notice
@@ -122,4 +122,9 @@ def register(
             await ack()
             after_ack.run(change_prefs(body, action, client), body)
 
+    async def record_revealed(receipt: RevealReceipt) -> None:
+        if ":" in receipt.creator:  # made in Slack (team:user), so it is on a list
+            await service.record_revealed(receipt)
+
+    service.on_revealed(record_revealed)
     return show_list

@@ -101,6 +101,7 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
             creator=creator,
             metadata=request.metadata(),
             bound_to=creator_of(request.team_id, request.recipient) if bound else "",
+            track=True,  # `/secret list`, the App Home tab and expiry receipts
         )
     except StoreUnavailable:
         log.warning("store unavailable: secret not created")

@@ -171,11 +171,15 @@ async def test_creators_list_shows_waiting_then_each_outcome_without_secret_mate
     service = SecretService(
         store, public_url="https://s.example", max_ttl=86400, clock=lambda: clock[0]
     )
-    kept = await service.create("pw-kept-1", ttl=600, creator="T1:UA", metadata='{"n":"wifi"}')
-    shown = await service.create("pw-shown-2", ttl=600, creator="T1:UA")
+    service.on_revealed(service.record_revealed)  # as the Slack edge does
+    kept = await service.create(
+        "pw-kept-1", ttl=600, creator="T1:UA", metadata='{"n":"wifi"}', track=True
+    )
+    shown = await service.create("pw-shown-2", ttl=600, creator="T1:UA", track=True)
     clock[0] += 1
-    burned = await service.create("pw-burned-3", ttl=600, creator="T1:UA")
-    await service.create("someone else's", ttl=600, creator="T1:UZ")
+    burned = await service.create("pw-burned-3", ttl=600, creator="T1:UA", track=True)
+    await service.create("someone else's", ttl=600, creator="T1:UZ", track=True)
+    await service.create("untracked", ttl=600, creator="T1:UA")
     await service.reveal(shown.secret_id, *proofs(shown.link))
     await service.burn(burned.secret_id, "T1:UA")
     await service.drain()
@@ -204,9 +208,13 @@ async def test_expiry_is_announced_once_for_unread_secrets_only(store):
         store, public_url="https://s.example", max_ttl=86400, clock=lambda: clock[0]
     )
     service.on_expired(listener)
-    unread = await service.create("unread", ttl=60, creator="T1:UA", metadata='{"n":"x"}')
-    read = await service.create("read", ttl=60, creator="T1:UA")
-    await service.create("no creator", ttl=60)
+    service.on_revealed(service.record_revealed)
+    unread = await service.create(
+        "unread", ttl=60, creator="T1:UA", metadata='{"n":"x"}', track=True
+    )
+    read = await service.create("read", ttl=60, creator="T1:UA", track=True)
+    await service.create("untracked", ttl=60, creator="T1:UA")
+    await service.create("no creator", ttl=60, track=True)
     await service.reveal(read.secret_id, *proofs(read.link))
     await service.drain()
     assert await service.sweep_expired(clock[0] + 61) == 0  # within the grace period
