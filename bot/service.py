@@ -26,6 +26,7 @@ from bot.errors import (
 from bot.metrics import Metrics
 from storage.base import (
     BurnOutcome,
+    Listing,
     RevealOutcome,
     SecretRecord,
     SecretStatus,
@@ -244,16 +245,22 @@ class SecretService:
             metadata=metadata,
             holder=bound_to,
         )
-        await self._store.save(record)
+        listing = None
+        if creator and track:
+            summary = SecretSummary(
+                secret_id, metadata, record.created_at, record.expires_at, Outcome.WAITING
+            )
+            listing = Listing(
+                owner=creator,
+                entry_id=secret_id,
+                entry=summary.to_bytes(),
+                keep_until=record.expires_at + OUTCOME_KEPT_FOR,
+                due_item=f"{secret_id} {creator}",
+                due=record.expires_at,
+            )
+        await self._store.save(record, listing)
         self.metrics.inc("oncelink_secrets_created_total")
         log.info("secret %s created, expires in %ss", short_id(secret_id), ttl)
-        if creator and track:
-            await self._track(
-                SecretSummary(
-                    secret_id, metadata, record.created_at, record.expires_at, Outcome.WAITING
-                ),
-                creator,
-            )
         return CreatedSecret(
             secret_id,
             self.link_for(secret_id, link_key),
@@ -262,8 +269,8 @@ class SecretService:
         )
 
     async def _track(self, summary: SecretSummary, creator: str) -> None:
-        """The creator's list and the expiry timetable. A failure here never undoes the
-        secret: the list is a convenience, the secret is what was asked for."""
+        """What became of a secret, on its creator's list. A failure here never undoes
+        anything: the list is a convenience, the secret is what was asked for."""
         try:
             await self._store.keep_entry(
                 creator,
@@ -271,8 +278,6 @@ class SecretService:
                 summary.to_bytes(),
                 max(summary.expires_at, summary.outcome_at) + OUTCOME_KEPT_FOR,
             )
-            if summary.outcome == Outcome.WAITING:
-                await self._store.schedule(f"{summary.secret_id} {creator}", summary.expires_at)
         except StoreUnavailable:
             log.warning("secret %s: creator's list not updated", short_id(summary.secret_id))
 

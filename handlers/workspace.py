@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
@@ -43,17 +45,42 @@ def prefs_key(team_id: str) -> str:
     return f"workspace:{team_id}"
 
 
+PREFS_CACHED_FOR = 30.0  # seconds an admin's change may take to reach other processes
+
+
 class Workspaces:
-    def __init__(self, store: SecretStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: SecretStore,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._settings = settings
+        self._clock = clock
+        # Every command and modal needs its workspace's prefs, and they almost never change:
+        # remembered briefly, they cost no store round trip per request.
+        self._cache: dict[str, tuple[float, Prefs]] = {}
 
     async def prefs(self, team_id: str) -> Prefs:
+        cached = self._cache.get(team_id)
+        now = self._clock()
+        if cached and now - cached[0] < PREFS_CACHED_FOR:
+            return cached[1]
+        prefs = await self._load(team_id)
+        if prefs is None:  # the store did not answer: the app's settings, just this once
+            return Prefs()
+        if len(self._cache) > 10_000:  # a provider's many workspaces: start afresh
+            self._cache.clear()
+        self._cache[team_id] = (now, prefs)
+        return prefs
+
+    async def _load(self, team_id: str) -> Prefs | None:
         try:
             raw = await self._store.get(prefs_key(team_id)) if team_id else None
         except StoreUnavailable:
             log.warning("workspace defaults unavailable; using the app's")
-            return Prefs()
+            return None
         try:
             data = json.loads(raw) if raw else {}
         except ValueError:
@@ -71,6 +98,7 @@ class Workspaces:
         fields = {"d": prefs.default_ttl, "m": prefs.max_ttl, "r": prefs.receipts}
         data = {key: value for key, value in fields.items() if value is not None}
         await self._store.put(prefs_key(team_id), json.dumps(data).encode())
+        self._cache[team_id] = (self._clock(), prefs)
 
     def apply(self, prefs: Prefs) -> Policy:
         settings = self._settings

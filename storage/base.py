@@ -36,6 +36,19 @@ class SecretRecord:
 
 
 @dataclass(frozen=True)
+class Listing:
+    """Where a new secret is also written, in the same step as the secret: its creator's
+    list (`keep_entry`) and the shared timetable (`schedule`)."""
+
+    owner: str
+    entry_id: str
+    entry: bytes
+    keep_until: float
+    due_item: str
+    due: float
+
+
+@dataclass(frozen=True)
 class SecretStatus:
     has_passphrase: bool
     expires_at: float
@@ -63,8 +76,9 @@ class BurnOutcome(enum.Enum):
 
 
 class SecretStore(Protocol):
-    async def save(self, record: SecretRecord) -> None:
-        """Store a new record that expires by itself at `record.expires_at`."""
+    async def save(self, record: SecretRecord, listing: Listing | None = None) -> None:
+        """Store a new record that expires by itself at `record.expires_at`, and its listing
+        if given (one round trip where the store allows)."""
 
     async def reveal(
         self, secret_id: str, link_verifier: bytes, verifier: bytes, now: float

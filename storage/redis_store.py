@@ -26,6 +26,7 @@ from storage import redis_record
 from storage.base import (
     MAX_PASSPHRASE_ATTEMPTS,
     BurnOutcome,
+    Listing,
     RevealOutcome,
     RevealResult,
     SecretRecord,
@@ -220,14 +221,23 @@ class RedisStore:
         except _OUTAGES as exc:
             raise StoreUnavailable("redis did not answer") from exc
 
-    async def save(self, record: SecretRecord) -> None:
+    async def save(self, record: SecretRecord, listing: Listing | None = None) -> None:
         key = record_key(record.secret_id)
+        packed = redis_record.pack(record)
+        expiry = math.ceil(record.expires_at * 1000)
 
         async def command() -> None:
             # SET with PXAT: the record and its expiry in one atomic command.
-            await self._redis.set(
-                key, redis_record.pack(record), pxat=math.ceil(record.expires_at * 1000)
-            )
+            if listing is None:
+                await self._redis.set(key, packed, pxat=expiry)
+            elif isinstance(self._redis, RedisCluster):  # three keys, three slots
+                await self._redis.set(key, packed, pxat=expiry)
+                await self._keep_listed(self._redis, listing)
+            else:  # one round trip for the three writes (not a transaction: no need)
+                pipe = self._redis.pipeline(transaction=False)
+                pipe.set(key, packed, pxat=expiry)
+                await self._keep_listed(pipe, listing)
+                await pipe.execute()
             if self._replicas_to_wait:
                 copies = await self._redis.wait(self._replicas_to_wait, REPLICA_WAIT_MS)
                 if copies < self._replicas_to_wait:
@@ -294,6 +304,16 @@ class RedisStore:
 
     async def delete(self, key: str) -> None:
         await self._run(lambda: self._redis.delete(kv_key(key)))
+
+    async def _keep_listed(self, client, listing: Listing) -> None:
+        keep_until = math.ceil(listing.keep_until)
+        keep_ms = max(1, math.ceil((keep_until - time.time()) * 1000))
+        await self._keep(
+            keys=[entries_key(listing.owner)],
+            args=[listing.entry_id, f"{keep_until}|".encode() + listing.entry, keep_ms],
+            client=client,
+        )
+        await client.zadd(TIMETABLE_KEY, {listing.due_item: listing.due})
 
     async def keep_entry(self, owner: str, entry_id: str, value: bytes, keep_until: float) -> None:
         keep_until = math.ceil(keep_until)

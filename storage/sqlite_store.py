@@ -19,6 +19,7 @@ from typing import TypeVar
 from storage.base import (
     MAX_PASSPHRASE_ATTEMPTS,
     BurnOutcome,
+    Listing,
     RevealOutcome,
     RevealResult,
     SecretRecord,
@@ -107,8 +108,16 @@ class SqliteStore:
         """Create the file and schema now, so a bad SQLITE_PATH fails at start-up."""
         await self._run(lambda conn: None)
 
-    async def save(self, record: SecretRecord) -> None:
+    async def save(self, record: SecretRecord, listing: Listing | None = None) -> None:
         def work(conn: sqlite3.Connection) -> None:
+            if listing is not None:
+                with _immediate(conn):
+                    insert(conn)
+                    _keep_listed(conn, listing)
+            else:
+                insert(conn)
+
+        def insert(conn: sqlite3.Connection) -> None:
             conn.execute(
                 f"INSERT INTO secrets ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
                 (
@@ -247,14 +256,7 @@ class SqliteStore:
         await self._run(work)
 
     async def keep_entry(self, owner: str, entry_id: str, value: bytes, keep_until: float) -> None:
-        await self._run(
-            lambda conn: conn.execute(
-                "INSERT INTO entries (owner, entry_id, value, keep_until) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (owner, entry_id) DO UPDATE SET value = excluded.value, "
-                "keep_until = excluded.keep_until",
-                (owner, entry_id, value, keep_until),
-            )
-        )
+        await self._run(lambda conn: _keep_entry(conn, owner, entry_id, value, keep_until))
 
     async def entries(self, owner: str, now: float) -> dict[str, bytes]:
         rows = await self._run(
@@ -266,13 +268,7 @@ class SqliteStore:
         return {entry_id: value for entry_id, value in rows}
 
     async def schedule(self, item: str, due: float) -> None:
-        await self._run(
-            lambda conn: conn.execute(
-                "INSERT INTO timetable (item, due) VALUES (?, ?) "
-                "ON CONFLICT (item) DO UPDATE SET due = excluded.due",
-                (item, due),
-            )
-        )
+        await self._run(lambda conn: _schedule(conn, item, due))
 
     async def claim_due(self, now: float, limit: int = 100) -> list[str]:
         def work(conn: sqlite3.Connection) -> list[str]:
@@ -313,6 +309,30 @@ class SqliteStore:
 
         await asyncio.get_running_loop().run_in_executor(self._executor, work)
         self._executor.shutdown(wait=True)
+
+
+def _keep_entry(
+    conn: sqlite3.Connection, owner: str, entry_id: str, value: bytes, keep_until: float
+) -> None:
+    conn.execute(
+        "INSERT INTO entries (owner, entry_id, value, keep_until) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (owner, entry_id) DO UPDATE SET value = excluded.value, "
+        "keep_until = excluded.keep_until",
+        (owner, entry_id, value, keep_until),
+    )
+
+
+def _schedule(conn: sqlite3.Connection, item: str, due: float) -> None:
+    conn.execute(
+        "INSERT INTO timetable (item, due) VALUES (?, ?) "
+        "ON CONFLICT (item) DO UPDATE SET due = excluded.due",
+        (item, due),
+    )
+
+
+def _keep_listed(conn: sqlite3.Connection, listing: Listing) -> None:
+    _keep_entry(conn, listing.owner, listing.entry_id, listing.entry, listing.keep_until)
+    _schedule(conn, listing.due_item, listing.due)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ import pytest
 from storage.base import (
     MAX_PASSPHRASE_ATTEMPTS,
     BurnOutcome,
+    Listing,
     RevealOutcome,
     SecretRecord,
 )
@@ -221,3 +222,20 @@ async def test_due_items_are_claimed_once_in_time_order_and_never_early(store):
     claimed = [item for claim in claims for item in claim]
     assert sorted(claimed) == [f"item-{n:02d}" for n in range(2, 30)]
     assert await store.claim_due(now + 1000) == []
+
+
+async def test_a_secret_saved_with_its_listing_is_on_the_list_and_the_timetable(store):
+    rec = record(expires_in=60)
+    listing = Listing(
+        owner="T1:U1",
+        entry_id=rec.secret_id,
+        entry=b"summary",
+        keep_until=rec.expires_at + 100,
+        due_item=f"{rec.secret_id} T1:U1",
+        due=rec.expires_at,
+    )
+    await store.save(rec, listing)
+    assert (await store.status(rec.secret_id, time.time())) is not None
+    assert await store.entries("T1:U1", time.time()) == {rec.secret_id: b"summary"}
+    assert await store.claim_due(rec.expires_at - 1) == []
+    assert await store.claim_due(rec.expires_at) == [f"{rec.secret_id} T1:U1"]
