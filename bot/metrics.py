@@ -16,6 +16,7 @@ COUNTERS = {
     "oncelink_secrets_revealed_total": "Secrets revealed (each at most once).",
     "oncelink_secrets_burned_total": "Secrets burned by their creator.",
     "oncelink_secrets_expired_total": "Expired secrets purged (SQLite; Redis expires keys itself).",
+    "oncelink_secrets_expired_unread_total": "Tracked secrets that expired unread (receipts).",
     "oncelink_passphrase_failures_total": "Wrong passphrase attempts that left tries.",
     "oncelink_broken_links_total": "Reveal attempts with a link that does not match.",
     "oncelink_rate_limited_total": "Requests refused by a rate limit.",

@@ -306,6 +306,7 @@ async def test_creator_is_told_once_when_a_secret_expires_unread(slack):
     later = time.time() + 300 + 60
     assert await slack.service.sweep_expired(later) == 1
     assert await slack.service.sweep_expired(later) == 0
+    assert "oncelink_secrets_expired_unread_total 1" in slack.service.metrics.render()
     await slack.service.drain()
     receipts = [m for m in slack.fake.of("chat.postMessage") if "expired unread" in json.dumps(m)]
     assert len(receipts) == 1 and receipts[0]["channel"] == CREATOR
