@@ -12,6 +12,7 @@ import json
 import logging
 import time
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 NOT_YOURS = "This secret was sent to someone else. Only they can open it; nothing was used up."
 GONE = "This secret is gone: it was revealed, burned or has expired."
+NO_WINDOW = "Slack couldn't open a window for the secret; nothing was used up. Click Reveal again."
 STORE_DOWN = "Couldn't reach the secret store; the secret was not used up. Try again."
 
 
@@ -50,9 +52,12 @@ def register(
         try:
             await client.views_update(view_id=view_id, view=view)
         except SlackApiError as exc:
-            # Revealed and burned, but Slack would not show it: the one way a bound secret
-            # is lost. Logged by kind; the sender can share it again.
+            # Revealed and burned, but Slack would not show it (after retries): the one way
+            # a bound secret is lost. Logged by kind; the sender can share it again.
             log.error("bound secret not shown: %s", exc.response.get("error", "unknown"))
+            return False
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.error("bound secret not shown: %s", type(exc).__name__)
             return False
         return shown
 
@@ -81,7 +86,11 @@ def register(
             return
         # Open first (the trigger lasts 3 s), reveal second: if Slack cannot show a window,
         # nothing has been used up.
-        opened = await client.views_open(trigger_id=trigger_id, view=blocks.opening_modal())
+        try:
+            opened = await client.views_open(trigger_id=trigger_id, view=blocks.opening_modal())
+        except (SlackApiError, TimeoutError, aiohttp.ClientError):
+            await delivery.respond(response_url, blocks.notice(NO_WINDOW))
+            return
         view_id = str(field(opened.data, "view", "id") or "")
         if await reveal_into(client, view_id, value, creator_of(team_id, user_id)):
             await delivery.respond(response_url, blocks.revealed_in_slack_message(time.time()))

@@ -318,3 +318,15 @@ async def test_help_lists_every_command(slack):
     text = json.loads(body)["text"]
     for usage in ("/secret generate", "/secret request", "/secret list", "App Home", "Reveal"):
         assert usage in text
+
+
+async def test_when_slack_cannot_open_the_window_nothing_is_used_up(slack):
+    dm, _ = await bound_secret(slack, secret="still here")
+    value = button(dm, blocks.REVEAL_ACTION)["value"]
+    slack.fake.fail("views.open", status=200, body={"ok": False, "error": "expired_trigger_id"})
+    await slack.click(blocks.REVEAL_ACTION, value, BOB, "late")
+    told = (await slack.fake.wait_for("response_url", 2))[-1]
+    assert "nothing was used up" in told["text"]
+    assert (await slack.service.status(json.loads(value)["s"])).attempts_left == 5
+    await slack.click(blocks.REVEAL_ACTION, value, BOB, "again")
+    assert shown_secret((await slack.fake.wait_for("views.update"))[0]["view"]) == "still here"
