@@ -173,7 +173,7 @@ class SecretService:
         self._public_url = public_url.rstrip("/")
         self._max_ttl = max_ttl
         self._clock = clock
-        self._listeners: list[RevealListener] = []
+        self._listeners: list[tuple[RevealListener, Callable[[RevealReceipt], bool] | None]] = []
         self._expiry_listeners: list[ExpiryListener] = []
         self._background: set[asyncio.Task[None]] = set()
 
@@ -187,9 +187,12 @@ class SecretService:
     def link_for(self, secret_id: str, link_key: bytes) -> str:
         return f"{self._public_url}/s/{secret_id}#{crypto.b64encode(link_key)}"
 
-    def on_revealed(self, listener: RevealListener) -> None:
-        """Receipts and the like: run after the reveal answered, never delaying it."""
-        self._listeners.append(listener)
+    def on_revealed(
+        self, listener: RevealListener, wants: Callable[[RevealReceipt], bool] | None = None
+    ) -> None:
+        """Receipts and the like: run after the reveal answered, never delaying it. `wants`
+        picks the reveals the listener cares about, so the others start no work at all."""
+        self._listeners.append((listener, wants))
 
     def on_expired(self, listener: ExpiryListener) -> None:
         """Expiry receipts: heard by exactly one process per expired secret."""
@@ -392,8 +395,9 @@ class SecretService:
             revealed_at=now,
             expires_at=record.expires_at,
         )
-        for listener in self._listeners:
-            self._spawn(listener(receipt))
+        for listener, wants in self._listeners:
+            if wants is None or wants(receipt):
+                self._spawn(listener(receipt))
         return RevealedSecret(record.version, record.nonce, record.ciphertext)
 
     async def reveal_for(

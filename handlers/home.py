@@ -10,13 +10,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.errors import NotCreator, SecretGone, StoreUnavailable
-from bot.service import RevealReceipt, SecretService
+from bot.service import SecretService
 from handlers import home_blocks
 from handlers.background import AfterAck
 from handlers.blocks import notice
 from handlers.delivery import Delivery
 from handlers.payloads import actor, text
-from handlers.sharing import creator_of
+from handlers.sharing import creator_of, made_in_slack
 from handlers.workspace import Prefs, Workspaces, is_admin
 
 STORE_DOWN = "Couldn't reach the secret store. Try again in a moment."
@@ -122,9 +122,5 @@ def register(
             await ack()
             after_ack.run(change_prefs(body, action, client), body)
 
-    async def record_revealed(receipt: RevealReceipt) -> None:
-        if ":" in receipt.creator:  # made in Slack (team:user), so it is on a list
-            await service.record_revealed(receipt)
-
-    service.on_revealed(record_revealed)
+    service.on_revealed(service.record_revealed, wants=made_in_slack)
     return show_list

@@ -9,6 +9,7 @@ import json
 from bot.service import ExpiryNotice, RevealReceipt, SecretService
 from handlers.blocks import expiry_receipt_message, receipt_message
 from handlers.delivery import Delivery
+from handlers.sharing import made_in_slack
 from handlers.workspace import Workspaces
 
 
@@ -56,5 +57,5 @@ def register(service: SecretService, delivery: Delivery, workspaces: Workspaces)
         )
         await delivery.dm(who[1], message, who[0])
 
-    service.on_revealed(send_receipt)
+    service.on_revealed(send_receipt, wants=made_in_slack)
     service.on_expired(send_expiry_receipt)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bot.config import Limit
 from bot.errors import InvalidSecret, SecretGone, StoreUnavailable
 from bot.ratelimit import RateLimited, RateLimiter
-from bot.service import SecretService, short_id
+from bot.service import RevealReceipt, SecretService, short_id
 from handlers.blocks import (
     LinkDetails,
     bound_message,
@@ -58,6 +58,12 @@ class CreationLimit:
 def creator_of(team_id: str, user_id: str) -> str:
     """The identity burn is checked against: a user within their workspace."""
     return f"{team_id}:{user_id}"
+
+
+def made_in_slack(receipt: RevealReceipt) -> bool:
+    """Whether a revealed secret has a Slack creator (team:user) to list it or tell."""
+    team_id, _, user_id = receipt.creator.partition(":")
+    return bool(team_id and user_id)
 
 
 @dataclass(frozen=True)

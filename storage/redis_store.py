@@ -111,6 +111,7 @@ _OUTAGES = (
 )
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 SENTINEL_SCHEMES = {"redis+sentinel": "redis", "rediss+sentinel": "rediss"}
+COMMAND_TIMEOUT = 1.5  # seconds for one store step, so Slack's 3-second window holds
 REPLICA_WAIT_MS = 500  # how long a save waits for a replica to confirm it
 MAX_CONNECTIONS = 1000  # per process; well under Redis's default maxclients of 10000
 
@@ -164,11 +165,13 @@ class RedisStore:
         # redis-py's default pool refuses a 101st concurrent command. A blocking pool waits
         # instead, but its per-command timeout bookkeeping cost 20% of a reveal (bench/), so
         # this is a plain pool with room for a burst of concurrent commands per process.
-        # Short timeouts: during an outage Slack still needs an answer within 3 seconds.
+        # Short timeouts: during an outage Slack still needs an answer within 3 seconds. The
+        # command timeout is `_run`'s, not redis-py's socket_timeout, which wraps every write
+        # in asyncio.wait_for: a task per command, ~10% of a reveal (bench/).
         pool = ConnectionPool.from_url(
             url,
             max_connections=max_connections,
-            socket_timeout=1.5,
+            socket_timeout=None,
             socket_connect_timeout=1.0,
             health_check_interval=15,
         )
@@ -217,8 +220,11 @@ class RedisStore:
         if not self._ready:
             await self._start()
         try:
-            return await command()
-        except _OUTAGES as exc:
+            # One bound for the whole step. A step cut short leaves its connection mid-reply;
+            # redis-py then drops that connection instead of reusing it.
+            async with asyncio.timeout(COMMAND_TIMEOUT):
+                return await command()
+        except _OUTAGES as exc:  # TimeoutError is an OSError
             raise StoreUnavailable("redis did not answer") from exc
 
     async def save(self, record: SecretRecord, listing: Listing | None = None) -> None:
