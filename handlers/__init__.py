@@ -138,13 +138,14 @@ def register(
 
     after_ack = AfterAck(report)
     workspaces = Workspaces(service.store, settings)
-    show_list = home.register(app, service, settings, delivery, after_ack, workspaces)
-    commands.register(app, service, delivery, after_ack, creation_limit, workspaces, show_list)
+    # Bolt tries listeners in this order for every request: the busiest paths first.
+    commands.register(app, service, delivery, after_ack, creation_limit, workspaces)
     views.register(app, service, delivery, after_ack, creation_limit, workspaces)
     shortcuts.register(app, after_ack, workspaces)
     actions.register(app, service, delivery, after_ack)
     bound.register(app, service, delivery, after_ack)
     secret_requests.register(app, service, delivery, after_ack, creation_limit, workspaces)
+    home.register(app, service, settings, delivery, after_ack, workspaces)
     if settings.receipts:
         receipts.register(service, delivery, workspaces)
     app.error(report)

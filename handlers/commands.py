@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -14,6 +13,7 @@ from handlers import payloads
 from handlers.background import AfterAck
 from handlers.blocks import help_text, request_modal, share_modal
 from handlers.delivery import Delivery
+from handlers.home import send_list
 from handlers.secret_requests import parse_request_text
 from handlers.sharing import CreationLimit, ShareRequest, share
 from handlers.workspace import Workspaces
@@ -52,7 +52,6 @@ def register(
     after_ack: AfterAck,
     creation_limit: CreationLimit,
     workspaces: Workspaces,
-    show_list: Callable[[dict], Awaitable[None]],
 ) -> None:
     @app.command(COMMAND)
     async def secret_command(ack: AsyncAck, command: dict, client: AsyncWebClient) -> None:
@@ -86,7 +85,7 @@ def register(
             return
         if subcommand == "list" and len(words) == 1:
             await ack()
-            after_ack.run(show_list(command), command)
+            after_ack.run(send_list(command, service, delivery), command)
             return
         if subcommand == "request":
             await ack()

@@ -3,8 +3,6 @@ the workspace's defaults (expiry and receipts) on the same tab."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -22,6 +20,16 @@ from handlers.workspace import Prefs, Workspaces, is_admin
 STORE_DOWN = "Couldn't reach the secret store. Try again in a moment."
 
 
+async def send_list(command: dict, service: SecretService, delivery: Delivery) -> None:
+    """`/secret list`, after its ack: the caller's secrets, where they asked."""
+    team_id, user_id = actor(command)
+    try:
+        message = home_blocks.list_message(await service.my_secrets(creator_of(team_id, user_id)))
+    except StoreUnavailable:
+        message = notice(STORE_DOWN)
+    await delivery.to_person(text(command, "response_url"), user_id, message, team_id)
+
+
 def register(
     app: AsyncApp,
     service: SecretService,
@@ -29,9 +37,7 @@ def register(
     delivery: Delivery,
     after_ack: AfterAck,
     workspaces: Workspaces,
-) -> Callable[[dict], Awaitable[None]]:
-    """Registers the listeners; returns what `/secret list` runs after its ack."""
-
+) -> None:
     async def publish_home(client: AsyncWebClient, team_id: str, user_id: str) -> None:
         summaries = await service.my_secrets(creator_of(team_id, user_id))
         admin_settings = None
@@ -52,17 +58,6 @@ def register(
         user_id = text(event, "user")
         if team_id and user_id:
             after_ack.run(publish_home(client, team_id, user_id), body)
-
-    async def show_list(command: dict) -> None:
-        team_id, user_id = actor(command)
-        response_url = text(command, "response_url")
-        try:
-            message = home_blocks.list_message(
-                await service.my_secrets(creator_of(team_id, user_id))
-            )
-        except StoreUnavailable:
-            message = notice(STORE_DOWN)
-        await delivery.to_person(response_url, user_id, message, team_id)
 
     async def burn_from_list(body: dict, action: dict, client: AsyncWebClient) -> None:
         team_id, user_id = actor(body)
@@ -123,4 +118,3 @@ def register(
             after_ack.run(change_prefs(body, action, client), body)
 
     service.on_revealed(service.record_revealed, wants=made_in_slack)
-    return show_list
