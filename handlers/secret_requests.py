@@ -56,12 +56,17 @@ def request_key(request_id: str) -> str:
 
 
 def parse_request_text(words: str) -> tuple[str, str]:
-    """(user id of an escaped mention, the rest as "what for"). Slack escapes mentions as
-    <@U…|name> in some clients and settings; a plain @name is left for the modal's picker."""
+    """(user id of an escaped mention, the rest as "what for"). Slack sends a mention as
+    <@U…|name> when the command escapes them; our command does not (a secret typed after
+    `/secret` must arrive as typed), so a plain @name arrives instead: it is dropped from
+    "what for", and the form's person picker asks whom to ask."""
     found = MENTION.search(words)
     asked = found.group(1) if found else ""
     rest = MENTION.sub("", words, count=1) if found else words
-    return asked, " ".join(rest.split())[: blocks.NOTE_MAX]
+    parts = rest.split()
+    if not found and parts and parts[0].startswith("@"):
+        parts = parts[1:]
+    return asked, " ".join(parts)[: blocks.NOTE_MAX]
 
 
 def register(

@@ -330,3 +330,12 @@ async def test_when_slack_cannot_open_the_window_nothing_is_used_up(slack):
     assert (await slack.service.status(json.loads(value)["s"])).attempts_left == 5
     await slack.click(blocks.REVEAL_ACTION, value, BOB, "again")
     assert shown_secret((await slack.fake.wait_for("views.update"))[0]["view"]) == "still here"
+
+
+def test_request_text_reads_an_escaped_mention_and_drops_a_plain_one():
+    from handlers.secret_requests import parse_request_text
+
+    assert parse_request_text(" <@UALICE001|alice> the  DB ") == ("UALICE001", "the DB")
+    assert parse_request_text(" <@W0ALICE> ") == ("W0ALICE", "")
+    assert parse_request_text(" @alice the DB password") == ("", "the DB password")
+    assert parse_request_text(" the DB password") == ("", "the DB password")
