@@ -39,6 +39,7 @@ MAX_SECRET_BYTES = 32 * 1024  # room for a PEM key or a kubeconfig; Slack's inpu
 MIN_PASSPHRASE_LENGTH = 6
 OUTCOME_KEPT_FOR = 24 * 3600  # how long a creator's list shows what became of a secret
 EXPIRY_GRACE = 30.0  # a reveal in the last instant is recorded before the expiry is
+SWEEP_BATCH, SWEEP_BATCHES = 100, 50  # up to 5,000 expiry receipts per process per sweep
 
 
 class Outcome:
@@ -344,7 +345,16 @@ class SecretService:
         sweep at once: the timetable hands each expired secret to exactly one of them."""
         now = self._clock() if now is None else now
         told = 0
-        for item in await self._store.claim_due(now - EXPIRY_GRACE):
+        for _ in range(SWEEP_BATCHES):
+            due = await self._store.claim_due(now - EXPIRY_GRACE, SWEEP_BATCH)
+            told += await self._announce_expired(due)
+            if len(due) < SWEEP_BATCH:
+                break
+        return told
+
+    async def _announce_expired(self, due: list[str]) -> int:
+        told = 0
+        for item in due:
             secret_id, _, creator = item.partition(" ")
             before = await self._settle(secret_id, creator, Outcome.EXPIRED)
             if before is None:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 EXPIRED = "This request has expired or was already answered."
 NOT_YOURS = "This request was sent to someone else."
+STORE_DOWN = "Couldn't reach the secret store; nothing was sent. Try again."
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,7 @@ def register(
         try:
             request = SecretRequest.from_bytes(await store.get(request_key(request_id)))
         except StoreUnavailable:
-            await delivery.respond(
-                response_url, blocks.notice("Couldn't reach the store. Try again.")
-            )
+            await delivery.respond(response_url, blocks.notice(STORE_DOWN))
             return
         if request is None:
             await delivery.respond(response_url, blocks.notice(EXPIRED, replace_original=True))
@@ -178,7 +177,11 @@ def register(
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: "Write the secret."})
             return
         key = request_key(metadata.get("i", ""))
-        request = SecretRequest.from_bytes(await store.get(key))
+        try:
+            request = SecretRequest.from_bytes(await store.get(key))
+        except StoreUnavailable:
+            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: STORE_DOWN})
+            return
         if request is None or (request.team_id, request.asked) != (team_id, user_id):
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: EXPIRED})
             return
@@ -186,7 +189,12 @@ def register(
         if refusal:
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: refusal})
             return
-        if SecretRequest.from_bytes(await store.take(key)) is None:  # answered once, ever
+        try:
+            taken = SecretRequest.from_bytes(await store.take(key))
+        except StoreUnavailable:
+            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: STORE_DOWN})
+            return
+        if taken is None:  # answered once, ever
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: EXPIRED})
             return
         await ack()

@@ -228,3 +228,26 @@ async def test_expiry_is_announced_once_for_unread_secrets_only(store):
     ]
     outcomes = {s.secret_id: s.outcome for s in await service.my_secrets("T1:UA")}
     assert outcomes == {unread.secret_id: "expired", read.secret_id: "revealed"}
+
+
+async def test_a_sweep_announces_more_expiries_than_one_batch(store):
+    from bot.service import SWEEP_BATCH
+
+    clock = [time.time()]
+    heard = []
+
+    async def listener(notice):
+        heard.append(notice.secret_id)
+
+    service = SecretService(
+        store, public_url="https://s.example", max_ttl=86400, clock=lambda: clock[0]
+    )
+    service.on_expired(listener)
+    made = [
+        (await service.create("x", ttl=60, creator="T1:UA", track=True)).secret_id
+        for _ in range(SWEEP_BATCH + 20)
+    ]
+    clock[0] += 200
+    assert await service.sweep_expired() == SWEEP_BATCH + 20
+    await service.drain()
+    assert sorted(heard) == sorted(made)
