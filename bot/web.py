@@ -230,19 +230,14 @@ _GONE_MESSAGE = (
 )
 
 
-async def readyz(request: web.Request) -> web.Response:
-    """For load balancers and orchestrators: ready when the store answers (as /healthz)."""
-    return await healthz(request)
-
-
-async def livez(request: web.Request) -> web.Response:
-    """Liveness only: the process answers, whatever the store does. A liveness probe must not
-    restart every healthy process during a Redis outage; /healthz (a contract since the first
-    release) and /readyz report the store."""
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process serves requests, whatever the store does. A liveness probe must
+    not restart every healthy process during a Redis outage (issue 6 made /healthz this)."""
     return web.Response(text="ok\n")
 
 
-async def healthz(request: web.Request) -> web.Response:
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness, for load balancers and orchestrators: 200 when the store answers."""
     try:
         await request.app[SERVICE_KEY].store.ping()
     except StoreUnavailable:
@@ -270,5 +265,4 @@ def add_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_post("/s/{secret_id}", reveal)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/livez", livez)
     app.router.add_get("/static/{name}", static)

@@ -34,7 +34,7 @@ async def wait_healthy(http: aiohttp.ClientSession, url: str, timeout: float = 1
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
-            async with http.get(url + "/healthz") as response:
+            async with http.get(url + "/readyz") as response:
                 if response.status == 200:
                     return
         except aiohttp.ClientError:
@@ -55,8 +55,10 @@ async def test_acknowledged_secrets_survive_redis_kill_9_and_the_app_reconnects(
         await store.close()
         redis.kill()  # SIGKILL: no chance to save anything it had not already written
         async with aiohttp.ClientSession() as http:
-            async with http.get(app.url + "/healthz") as response:
+            async with http.get(app.url + "/readyz") as response:
                 assert response.status == 503
+            async with http.get(app.url + "/healthz") as response:  # alive all the same
+                assert response.status == 200
             async with http.get(app.url + parse_link(links[0]).path) as response:
                 assert response.status == 503
                 assert "Temporarily unavailable" in await response.text()

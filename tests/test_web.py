@@ -195,6 +195,8 @@ async def test_health_static_and_unknown_routes(served):
     async with aiohttp.ClientSession() as http:
         async with http.get(served.url + "/healthz") as response:
             assert response.status == 200
+        async with http.get(served.url + "/readyz") as response:
+            assert response.status == 200
         for name, kind in (("reveal.js", "text/javascript"), ("reveal.css", "text/css")):
             async with http.get(f"{served.url}/static/{name}") as response:
                 assert response.status == 200 and response.content_type == kind
@@ -249,15 +251,13 @@ async def test_store_outage_gives_calm_503s_and_recovery_needs_no_restart(tmp_pa
             async with http.post(served.url + path, json=reveal_body(link)) as response:
                 assert response.status == 503
                 assert (await response.json())["error"] == "unavailable"
-            async with http.get(served.url + "/healthz") as response:
+            async with http.get(served.url + "/readyz") as response:  # not ready: no store
                 assert response.status == 503
-            async with http.get(served.url + "/readyz") as response:
-                assert response.status == 503
-            async with http.get(served.url + "/livez") as response:  # the process is alive
+            async with http.get(served.url + "/healthz") as response:  # but alive
                 assert (response.status, await response.text()) == (200, "ok\n")
             server.start()  # nothing persisted: a new secret must work without an app restart
             link = await create(served, "after recovery")
-            async with http.get(served.url + "/healthz") as response:
+            async with http.get(served.url + "/readyz") as response:
                 assert response.status == 200
             async with http.post(
                 served.url + parse_link(link).path, json=reveal_body(link)
