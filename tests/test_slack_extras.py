@@ -294,9 +294,18 @@ async def test_admin_narrows_expiry_and_turns_receipts_off_for_the_workspace(sla
     from tests.support import post_reveal
 
     assert (await post_reveal(slack.served.url, link))[0] == 200
+    view = await slack.open_modal()
+    await slack.submit(form_values(ttl=300, note="never read"), view["private_metadata"])
+    await slack.fake.wait_for("response_url", 2)
+    assert await slack.service.sweep_expired(time.time() + 400) == 1  # it did expire unread
     await slack.service.drain()
     await asyncio.sleep(0.2)
-    assert [m for m in slack.fake.of("chat.postMessage") if "revealed" in json.dumps(m)] == []
+    receipts = [
+        m
+        for m in slack.fake.of("chat.postMessage")
+        if "revealed" in json.dumps(m) or "expired unread" in json.dumps(m)
+    ]
+    assert receipts == []  # neither kind of receipt in this workspace
 
 
 async def test_creator_is_told_once_when_a_secret_expires_unread(slack):
