@@ -312,24 +312,25 @@ class RedisStore:
         await self._run(lambda: self._redis.delete(kv_key(key)))
 
     async def _keep_listed(self, client, listing: Listing) -> None:
-        keep_until = math.ceil(listing.keep_until)
-        keep_ms = max(1, math.ceil((keep_until - time.time()) * 1000))
-        await self._keep(
-            keys=[entries_key(listing.owner)],
-            args=[listing.entry_id, f"{keep_until}|".encode() + listing.entry, keep_ms],
-            client=client,
+        await self._keep_entry(
+            client, listing.owner, listing.entry_id, listing.entry, listing.keep_until
         )
         await client.zadd(TIMETABLE_KEY, {listing.due_item: listing.due})
 
-    async def keep_entry(self, owner: str, entry_id: str, value: bytes, keep_until: float) -> None:
+    async def _keep_entry(
+        self, client, owner: str, entry_id: str, value: bytes, keep_until: float
+    ) -> None:
+        """One entry on an owner's list, through `client` (the store's, or a pipeline)."""
         keep_until = math.ceil(keep_until)
         keep_ms = max(1, math.ceil((keep_until - time.time()) * 1000))
-        await self._run(
-            lambda: self._keep(
-                keys=[entries_key(owner)],
-                args=[entry_id, f"{keep_until}|".encode() + value, keep_ms],
-            )
+        await self._keep(
+            keys=[entries_key(owner)],
+            args=[entry_id, f"{keep_until}|".encode() + value, keep_ms],
+            client=client,
         )
+
+    async def keep_entry(self, owner: str, entry_id: str, value: bytes, keep_until: float) -> None:
+        await self._run(lambda: self._keep_entry(self._redis, owner, entry_id, value, keep_until))
 
     async def entries(self, owner: str, now: float) -> dict[str, bytes]:
         flat = await self._run(lambda: self._entries(keys=[entries_key(owner)], args=[int(now)]))
