@@ -6,12 +6,12 @@ list holds what the creator declared not secret (note, recipient) and dates.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from bot.config import format_duration
 from bot.service import Outcome, SecretSummary
 from handlers.blocks import escape, mrkdwn, plain, slack_date
+from handlers.payloads import string_fields
 from handlers.workspace import Policy, Prefs
 
 LIST_BURN_ACTION = "burn_from_list"
@@ -27,18 +27,9 @@ _OUTCOME_WORDS = {
 }
 
 
-def _details(metadata: str) -> tuple[str, str]:
-    try:
-        data = json.loads(metadata or "{}")
-    except ValueError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    return str(data.get("n") or ""), str(data.get("r") or "")
-
-
 def _entry(summary: SecretSummary) -> dict:
-    note, recipient = _details(summary.metadata)
+    declared = string_fields(summary.metadata)  # what the creator declared not secret
+    note, recipient = declared.get("n", ""), declared.get("r", "")
     title = f"*{escape(note)}*" if note else "*A secret*"
     if recipient:
         title += f" for <@{recipient}>"

@@ -4,24 +4,12 @@ them off for their workspace."""
 
 from __future__ import annotations
 
-import json
-
 from bot.service import ExpiryNotice, RevealReceipt, SecretService
 from handlers.blocks import expiry_receipt_message, receipt_message
 from handlers.delivery import Delivery
+from handlers.payloads import string_fields
 from handlers.sharing import made_in_slack
 from handlers.workspace import Workspaces
-
-
-def _declared(metadata: str) -> dict[str, str]:
-    """The fields the creator declared not secret (note, channel, recipient)."""
-    try:
-        data = json.loads(metadata or "{}")
-    except ValueError:
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {key: str(value) for key, value in data.items()}
 
 
 def register(service: SecretService, delivery: Delivery, workspaces: Workspaces) -> None:
@@ -37,7 +25,7 @@ def register(service: SecretService, delivery: Delivery, workspaces: Workspaces)
         who = await wanted(receipt.creator)
         if who is None:
             return
-        declared = _declared(receipt.metadata)
+        declared = string_fields(receipt.metadata)  # note and channel: declared not secret
         message = receipt_message(
             revealed_at=receipt.revealed_at,
             note=declared.get("n", ""),
@@ -49,7 +37,7 @@ def register(service: SecretService, delivery: Delivery, workspaces: Workspaces)
         who = await wanted(notice.creator)
         if who is None:
             return
-        declared = _declared(notice.metadata)
+        declared = string_fields(notice.metadata)
         message = expiry_receipt_message(
             expires_at=notice.expires_at,
             note=declared.get("n", ""),
