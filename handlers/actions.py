@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncApp
 
 from bot.errors import NotCreator, SecretGone, StoreUnavailable
 from bot.service import SecretService
@@ -16,7 +16,7 @@ from handlers.sharing import creator_of
 def register(
     app: AsyncApp, service: SecretService, delivery: Delivery, after_ack: AfterAck
 ) -> None:
-    async def burn(body: dict, action: dict) -> None:
+    async def burn(body: dict, action: dict, _client: object) -> None:
         team_id, user_id = actor(body)
         try:
             await service.burn(text(action, "value"), creator_of(team_id, user_id))
@@ -32,7 +32,4 @@ def register(
             message = notice("Couldn't reach the secret store; nothing was burned. Try again.")
         await delivery.respond(text(body, "response_url"), message)
 
-    @app.action(BURN_ACTION)
-    async def burn_clicked(ack: AsyncAck, body: dict, action: dict) -> None:
-        await ack()
-        after_ack.run(burn(body, action), body)
+    app.action(BURN_ACTION)(after_ack.on_click(burn))

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 Reporter = Callable[[Exception, dict], Awaitable[object]]
+ClickWork = Callable[[dict, dict, Any], Coroutine[Any, Any, Any]]  # (body, action, client)
 
 
 class AfterAck:
@@ -31,6 +32,16 @@ class AfterAck:
         task = asyncio.create_task(guarded())
         self._tasks.add(task)  # held, so the task cannot be garbage-collected mid-flight
         task.add_done_callback(self._tasks.discard)
+
+    def on_click(self, work: ClickWork) -> Callable[..., Awaitable[None]]:
+        """A listener for a button or select: acks at once, then runs
+        `work(body, action, client)` here. Bolt fills the listener's arguments by name."""
+
+        async def clicked(ack: Callable[[], Awaitable[Any]], body: dict, action: dict, client):
+            await ack()
+            self.run(work(body, action, client), body)
+
+        return clicked
 
     async def drain(self) -> None:
         while self._tasks:

@@ -95,12 +95,7 @@ def register(
         if await reveal_into(client, view_id, value, creator_of(team_id, user_id)):
             await delivery.respond(response_url, blocks.revealed_in_slack_message(time.time()))
 
-    @app.action(blocks.REVEAL_ACTION)
-    async def reveal_clicked(
-        ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient
-    ) -> None:
-        await ack()
-        after_ack.run(open_reveal(body, action, client), body)
+    app.action(blocks.REVEAL_ACTION)(after_ack.on_click(open_reveal))
 
     @app.view(blocks.PASSPHRASE_MODAL)
     async def passphrase_submitted(ack: AsyncAck, body: dict, view: dict) -> None:

@@ -3,7 +3,7 @@ the workspace's defaults (expiry and receipts) on the same tab."""
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
@@ -76,12 +76,7 @@ def register(
             text(body, "response_url"), home_blocks.list_message(summaries, replace_original=True)
         )
 
-    @app.action(home_blocks.LIST_BURN_ACTION)
-    async def list_burn_clicked(
-        ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient
-    ) -> None:
-        await ack()
-        after_ack.run(burn_from_list(body, action, client), body)
+    app.action(home_blocks.LIST_BURN_ACTION)(after_ack.on_click(burn_from_list))
 
     async def change_prefs(body: dict, action: dict, client: AsyncWebClient) -> None:
         team_id, user_id = actor(body)
@@ -109,12 +104,6 @@ def register(
         home_blocks.PREF_MAX_TTL,
         home_blocks.PREF_RECEIPTS,
     ):
-
-        @app.action(action_id)
-        async def pref_changed(
-            ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient
-        ) -> None:
-            await ack()
-            after_ack.run(change_prefs(body, action, client), body)
+        app.action(action_id)(after_ack.on_click(change_prefs))
 
     service.on_revealed(service.record_revealed, wants=made_in_slack)

@@ -159,12 +159,7 @@ def register(
             ),
         )
 
-    @app.action(blocks.ANSWER_ACTION)
-    async def answer_clicked(
-        ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient
-    ) -> None:
-        await ack()
-        after_ack.run(open_answer(body, action, client), body)
+    app.action(blocks.ANSWER_ACTION)(after_ack.on_click(open_answer))
 
     @app.view(blocks.ANSWER_MODAL)
     async def answer_submitted(ack: AsyncAck, body: dict, view: dict) -> None:
