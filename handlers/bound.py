@@ -12,16 +12,14 @@ import json
 import logging
 import time
 
-import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import BrokenLink, SecretGone, StoreUnavailable, WrongPassphrase
 from bot.service import SecretService
 from handlers import blocks
 from handlers.background import AfterAck
-from handlers.delivery import Delivery
+from handlers.delivery import SLACK_CALL_FAILURES, Delivery, failure_kind
 from handlers.payloads import actor, field, string_fields, text
 from handlers.sharing import creator_of
 
@@ -51,13 +49,10 @@ def register(
             view, shown = blocks.sorry_modal(STORE_DOWN), False
         try:
             await client.views_update(view_id=view_id, view=view)
-        except SlackApiError as exc:
+        except SLACK_CALL_FAILURES as exc:
             # Revealed and burned, but Slack would not show it (after retries): the one way
             # a bound secret is lost. Logged by kind; the sender can share it again.
-            log.error("bound secret not shown: %s", exc.response.get("error", "unknown"))
-            return False
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            log.error("bound secret not shown: %s", type(exc).__name__)
+            log.error("bound secret not shown: %s", failure_kind(exc))
             return False
         return shown
 
@@ -88,7 +83,7 @@ def register(
         # nothing has been used up.
         try:
             opened = await client.views_open(trigger_id=trigger_id, view=blocks.opening_modal())
-        except (SlackApiError, TimeoutError, aiohttp.ClientError):
+        except SLACK_CALL_FAILURES:
             await delivery.respond(response_url, blocks.notice(NO_WINDOW))
             return
         view_id = str(field(opened.data, "view", "id") or "")

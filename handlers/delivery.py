@@ -47,6 +47,17 @@ def retry_handlers() -> list[AsyncRetryHandler]:
     ]
 
 
+SLACK_CALL_FAILURES = (SlackApiError, TimeoutError, aiohttp.ClientError)
+
+
+def failure_kind(exc: BaseException) -> str:
+    """What went wrong with a Slack call, for a log line: Slack's error code or the transport
+    error's type, never the request (it may carry a link)."""
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error", "unknown error"))
+    return type(exc).__name__
+
+
 def _as_dm(message: dict) -> dict:
     return {k: v for k, v in message.items() if k not in ("response_type", "replace_original")}
 
@@ -126,11 +137,8 @@ class Delivery:
         try:
             extra = {"token": token} if token else {}
             await self._client.chat_postMessage(channel=user_id, **extra, **_as_dm(message))
-        except SlackApiError as exc:
-            log.warning("DM failed: %s", exc.response.get("error", "unknown error"))
-            return False
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            log.warning("DM failed: %s", type(exc).__name__)
+        except SLACK_CALL_FAILURES as exc:
+            log.warning("DM failed: %s", failure_kind(exc))
             return False
         return True
 
