@@ -61,9 +61,12 @@ def register(
         subcommand = words[0].lower() if words else ""
         # trigger_id expires 3 seconds after the command: modals are opened right away.
         trigger_id = payloads.text(command, "trigger_id")
-        metadata = modal_metadata(
-            payloads.text(command, "response_url"), payloads.text(command, "channel_id"), False
-        )
+
+        def metadata() -> str:  # only the modal branches need it, not every inline secret
+            return modal_metadata(
+                payloads.text(command, "response_url"), payloads.text(command, "channel_id"), False
+            )
+
         policy = await workspaces.policy(team_id)
         if subcommand == "help" and len(words) == 1:
             await ack(
@@ -76,7 +79,7 @@ def register(
             view = share_modal(
                 expiry_choices=policy.expiry_choices,
                 default_ttl=policy.default_ttl,
-                private_metadata=metadata,
+                private_metadata=metadata(),
             )
             after_ack.run(client.views_open(trigger_id=trigger_id, view=view), command)
             return
@@ -90,7 +93,7 @@ def register(
         if subcommand == "request":
             await ack()
             asked, what_for = parse_request_text(text[len(words[0]) :])
-            view = request_modal(private_metadata=metadata, asked=asked, what_for=what_for)
+            view = request_modal(private_metadata=metadata(), asked=asked, what_for=what_for)
             after_ack.run(client.views_open(trigger_id=trigger_id, view=view), command)
             return
         generated = subcommand == "generate"
