@@ -53,6 +53,25 @@ def slack_date(timestamp: float) -> str:
     return f"<!date^{ts}^{{date_short_pretty}} at {{time}}|in a while>"
 
 
+def section(text: str) -> dict:
+    return {"type": "section", "text": mrkdwn(text)}
+
+
+def context(text: str) -> dict:
+    return {"type": "context", "elements": [mrkdwn(text)]}
+
+
+def dm_message(fallback: str, blocks: list[dict]) -> dict:
+    """A message that never unfurls: some hold links, and a preview would fetch the page."""
+    return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
+
+
+def _one_button(block_id: str, action_id: str, label: str, value: str) -> dict:
+    """An actions block with the message's one primary button."""
+    button = {"type": "button", "action_id": action_id, "text": plain(label), "style": "primary"}
+    return {"type": "actions", "block_id": block_id, "elements": [{**button, "value": value}]}
+
+
 def share_modal(
     *,
     expiry_choices: tuple[int, ...],
@@ -188,31 +207,23 @@ def link_message(details: LinkDetails) -> dict:
         if details.bound
         else f":lock: *Your one-time secret link*\n{details.link}"
     )
-    blocks: list[dict] = [{"type": "section", "text": mrkdwn(headline)}]
+    blocks: list[dict] = [section(headline)]
     if details.generated_password:
         blocks.append(
-            {
-                "type": "section",
-                "text": mrkdwn(
-                    "*Generated password* (only you see it, only here; the link shows it "
-                    f"once to whoever you send it to):\n```{escape(details.generated_password)}```"
-                ),
-            }
+            section(
+                "*Generated password* (only you see it, only here; the link shows it "
+                f"once to whoever you send it to):\n```{escape(details.generated_password)}```"
+            )
         )
     if details.note:
-        blocks.append({"type": "section", "text": mrkdwn(f"*Note:* {escape(details.note)}")})
-    blocks.append({"type": "context", "elements": [mrkdwn(" ".join(facts))]})
+        blocks.append(section(f"*Note:* {escape(details.note)}"))
+    blocks.append(context(" ".join(facts)))
     if details.from_shortcut:
         blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn(
-                        ":wastebasket: The original message still shows the secret in plain "
-                        "text. Consider deleting it."
-                    )
-                ],
-            }
+            context(
+                ":wastebasket: The original message still shows the secret in plain "
+                "text. Consider deleting it."
+            )
         )
     blocks.append(
         {
@@ -254,23 +265,16 @@ def recipient_message(*, creator: str, link: str, note: str, expires_at: float) 
     if note:
         lines.append(f"*Note:* {escape(note)}")
     lines.append(link)
-    return {
-        "text": f"A one-time secret from a colleague: {link}",
-        "blocks": [
-            {"type": "section", "text": mrkdwn("\n".join(lines))},
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn(
-                        f"It can be viewed once and expires {slack_date(expires_at)}. "
-                        "Opening the page does not use it up; only *Reveal* does."
-                    )
-                ],
-            },
+    return dm_message(
+        f"A one-time secret from a colleague: {link}",
+        [
+            section("\n".join(lines)),
+            context(
+                f"It can be viewed once and expires {slack_date(expires_at)}. "
+                "Opening the page does not use it up; only *Reveal* does."
+            ),
         ],
-        "unfurl_links": False,
-        "unfurl_media": False,
-    }
+    )
 
 
 def receipt_message(*, revealed_at: float, note: str, channel: str) -> dict:
@@ -278,18 +282,10 @@ def receipt_message(*, revealed_at: float, note: str, channel: str) -> dict:
     text = f":eyes: A one-time secret{where} was revealed {slack_date(revealed_at)}."
     if note:
         text += f"\n*Note:* {escape(note)}"
-    return {
-        "text": "Your one-time secret was revealed.",
-        "blocks": [
-            {"type": "section", "text": mrkdwn(text)},
-            {
-                "type": "context",
-                "elements": [mrkdwn("It is now deleted. The link no longer works.")],
-            },
-        ],
-        "unfurl_links": False,
-        "unfurl_media": False,
-    }
+    return dm_message(
+        "Your one-time secret was revealed.",
+        [section(text), context("It is now deleted. The link no longer works.")],
+    )
 
 
 def notice(text: str, *, replace_original: bool = False) -> dict:
@@ -337,36 +333,17 @@ def bound_message(
     if note:
         lines.append(f"*Note:* {escape(note)}")
     ask = " You will need the passphrase they tell you." if has_passphrase else ""
-    return {
-        "text": "A one-time secret that only you can open.",
-        "blocks": [
-            {"type": "section", "text": mrkdwn("\n".join(lines))},
-            {
-                "type": "actions",
-                "block_id": "bound_actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": REVEAL_ACTION,
-                        "text": plain("Reveal"),
-                        "style": "primary",
-                        "value": reveal_value,
-                    }
-                ],
-            },
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn(
-                        f"It shows once, in a window only you see, and expires "
-                        f"{slack_date(expires_at)}.{ask}"
-                    )
-                ],
-            },
+    return dm_message(
+        "A one-time secret that only you can open.",
+        [
+            section("\n".join(lines)),
+            _one_button("bound_actions", REVEAL_ACTION, "Reveal", reveal_value),
+            context(
+                f"It shows once, in a window only you see, and expires "
+                f"{slack_date(expires_at)}.{ask}"
+            ),
         ],
-        "unfurl_links": False,
-        "unfurl_media": False,
-    }
+    )
 
 
 def revealed_in_slack_message(revealed_at: float) -> dict:
@@ -375,10 +352,7 @@ def revealed_in_slack_message(revealed_at: float) -> dict:
     return {
         "replace_original": True,
         "text": "You revealed this one-time secret. It is deleted.",
-        "blocks": [
-            {"type": "section", "text": mrkdwn(text)},
-            {"type": "context", "elements": [mrkdwn("It is deleted and cannot be shown again.")]},
-        ],
+        "blocks": [section(text), context("It is deleted and cannot be shown again.")],
     }
 
 
@@ -390,7 +364,7 @@ def opening_modal() -> dict:
     """Shown at once (the trigger expires in 3 s); the secret replaces it a moment later."""
     return _modal(
         "One-time secret",
-        [{"type": "section", "text": mrkdwn(":hourglass_flowing_sand: Opening the secret…")}],
+        [section(":hourglass_flowing_sand: Opening the secret…")],
         close=plain("Close"),
     )
 
@@ -399,12 +373,7 @@ def passphrase_modal(private_metadata: str, creator: str) -> dict:
     return _modal(
         "One-time secret",
         [
-            {
-                "type": "section",
-                "text": mrkdwn(
-                    f"<@{creator}> protected this secret with a passphrase. It shows once."
-                ),
-            },
+            section(f"<@{creator}> protected this secret with a passphrase. It shows once."),
             {
                 "type": "input",
                 "block_id": PASSPHRASE_BLOCK,
@@ -441,21 +410,14 @@ def secret_modal(plaintext: str) -> dict:
         }
         for chunk in chunks
     ]
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                mrkdwn("Copy it now: it is deleted and this window is the only place it shows.")
-            ],
-        }
-    )
+    blocks.append(context("Copy it now: it is deleted and this window is the only place it shows."))
     return _modal("One-time secret", blocks, close=plain("Done"))
 
 
 def sorry_modal(text: str) -> dict:
     return _modal(
         "One-time secret",
-        [{"type": "section", "text": mrkdwn(text)}],
+        [section(text)],
         close=plain("Close"),
     )
 
@@ -502,36 +464,17 @@ def request_message(*, requester: str, request_id: str, what_for: str, expires_a
     text = f":key: <@{requester}> asks you for a secret."
     if what_for:
         text += f"\n*For:* {escape(what_for)}"
-    return {
-        "text": "A colleague asks you for a secret.",
-        "blocks": [
-            {"type": "section", "text": mrkdwn(text)},
-            {
-                "type": "actions",
-                "block_id": "request_actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": ANSWER_ACTION,
-                        "text": plain("Send the secret"),
-                        "style": "primary",
-                        "value": request_id,
-                    }
-                ],
-            },
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn(
-                        "It reaches only them, once, encrypted. The request expires "
-                        f"{slack_date(expires_at)}."
-                    )
-                ],
-            },
+    return dm_message(
+        "A colleague asks you for a secret.",
+        [
+            section(text),
+            _one_button("request_actions", ANSWER_ACTION, "Send the secret", request_id),
+            context(
+                "It reaches only them, once, encrypted. The request expires "
+                f"{slack_date(expires_at)}."
+            ),
         ],
-        "unfurl_links": False,
-        "unfurl_media": False,
-    }
+    )
 
 
 def answer_modal(*, private_metadata: str, requester: str, what_for: str) -> dict:
@@ -541,7 +484,7 @@ def answer_modal(*, private_metadata: str, requester: str, what_for: str) -> dic
     return _modal(
         "Send a secret",
         [
-            {"type": "section", "text": mrkdwn(intro)},
+            section(intro),
             {
                 "type": "input",
                 "block_id": SECRET_BLOCK,
@@ -566,15 +509,7 @@ def expiry_receipt_message(*, expires_at: float, note: str, recipient: str) -> d
     text = f":hourglass: A one-time secret you created{to} expired unread {slack_date(expires_at)}."
     if note:
         text += f"\n*Note:* {escape(note)}"
-    return {
-        "text": "Your one-time secret expired unread.",
-        "blocks": [
-            {"type": "section", "text": mrkdwn(text)},
-            {
-                "type": "context",
-                "elements": [mrkdwn("Nobody saw it, and it is deleted. Share it again if needed.")],
-            },
-        ],
-        "unfurl_links": False,
-        "unfurl_media": False,
-    }
+    return dm_message(
+        "Your one-time secret expired unread.",
+        [section(text), context("Nobody saw it, and it is deleted. Share it again if needed.")],
+    )

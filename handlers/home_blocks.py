@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from bot.config import format_duration
 from bot.service import Outcome, SecretSummary
-from handlers.blocks import escape, mrkdwn, plain, slack_date
+from handlers.blocks import context, escape, plain, section, slack_date
 from handlers.payloads import string_fields
 from handlers.workspace import Policy, Prefs
 
@@ -39,10 +39,7 @@ def _entry(summary: SecretSummary) -> dict:
         state = f"{_OUTCOME_WORDS.get(summary.outcome, summary.outcome)} " + slack_date(
             summary.outcome_at or summary.expires_at
         )
-    block = {
-        "type": "section",
-        "text": mrkdwn(f"{title}\n{state} · created {slack_date(summary.created_at)}"),
-    }
+    block = section(f"{title}\n{state} · created {slack_date(summary.created_at)}")
     if summary.outcome == Outcome.WAITING:
         block["accessory"] = {
             "type": "button",
@@ -62,20 +59,10 @@ def _entry(summary: SecretSummary) -> dict:
 
 def secrets_blocks(summaries: Sequence[SecretSummary]) -> list[dict]:
     if not summaries:
-        return [
-            {
-                "type": "section",
-                "text": mrkdwn("You have no secrets waiting, and none revealed in the last day."),
-            }
-        ]
+        return [section("You have no secrets waiting, and none revealed in the last day.")]
     blocks = [_entry(summary) for summary in summaries[:LISTED_AT_MOST]]
     if len(summaries) > LISTED_AT_MOST:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [mrkdwn(f"…and {len(summaries) - LISTED_AT_MOST} older ones.")],
-            }
-        )
+        blocks.append(context(f"…and {len(summaries) - LISTED_AT_MOST} older ones."))
     return blocks
 
 
@@ -88,10 +75,7 @@ def list_message(summaries: Sequence[SecretSummary], *, replace_original: bool =
         "blocks": [
             {"type": "header", "text": plain("Your one-time secrets")},
             *secrets_blocks(summaries),
-            {
-                "type": "context",
-                "elements": [mrkdwn("Outcomes show for a day. Nothing here can reveal a secret.")],
-            },
+            context("Outcomes show for a day. Nothing here can reveal a secret."),
         ],
         "unfurl_links": False,
         "unfurl_media": False,
@@ -118,15 +102,12 @@ def settings_blocks(prefs: Prefs, policy: Policy, app_choices: tuple[int, ...]) 
     return [
         {"type": "divider"},
         {"type": "header", "text": plain("Workspace settings")},
-        {
-            "type": "section",
-            "text": mrkdwn(
-                "Only admins see this. Default and longest expiry apply to everyone's new "
-                f"secrets here; now: default {format_duration(policy.default_ttl)}, at most "
-                f"{format_duration(policy.max_ttl)}, receipts "
-                f"{'on' if policy.receipts else 'off'}."
-            ),
-        },
+        section(
+            "Only admins see this. Default and longest expiry apply to everyone's new "
+            f"secrets here; now: default {format_duration(policy.default_ttl)}, at most "
+            f"{format_duration(policy.max_ttl)}, receipts "
+            f"{'on' if policy.receipts else 'off'}."
+        ),
         {
             "type": "actions",
             "block_id": "workspace_settings",
@@ -147,15 +128,10 @@ def settings_blocks(prefs: Prefs, policy: Policy, app_choices: tuple[int, ...]) 
 def home_view(summaries: Sequence[SecretSummary], admin_settings: list[dict] | None) -> dict:
     blocks = [
         {"type": "header", "text": plain("Your one-time secrets")},
-        {
-            "type": "context",
-            "elements": [
-                mrkdwn(
-                    "Share one with `/secret`. Waiting ones can be burned here; outcomes show "
-                    "for a day. Nothing here can reveal a secret."
-                )
-            ],
-        },
+        context(
+            "Share one with `/secret`. Waiting ones can be burned here; outcomes show "
+            "for a day. Nothing here can reveal a secret."
+        ),
         *secrets_blocks(summaries),
     ]
     if admin_settings:
