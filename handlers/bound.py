@@ -97,10 +97,7 @@ def register(
         team_id, user_id = actor(body)
         value = string_fields(text(view, "private_metadata"))
         passphrase = text(
-            field(view, "state", "values"),
-            blocks.PASSPHRASE_BLOCK,
-            blocks.PASSPHRASE_INPUT,
-            "value",
+            view, "state", "values", blocks.PASSPHRASE_BLOCK, blocks.PASSPHRASE_INPUT, "value"
         )
         try:
             # Key derivation runs in a thread; Slack waits up to 3 s for this answer, and the

@@ -165,9 +165,7 @@ def register(
     async def answer_submitted(ack: AsyncAck, body: dict, view: dict) -> None:
         team_id, user_id = actor(body)
         metadata = string_fields(text(view, "private_metadata"))
-        secret = text(
-            field(view, "state", "values"), blocks.SECRET_BLOCK, blocks.SECRET_INPUT, "value"
-        )
+        secret = text(view, "state", "values", blocks.SECRET_BLOCK, blocks.SECRET_INPUT, "value")
         if not secret.strip():
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: "Write the secret."})
             return
