@@ -12,7 +12,7 @@ import logging
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot import crypto
 from bot.errors import (
@@ -299,9 +299,7 @@ class SecretService:
         if before is None or before.outcome != Outcome.WAITING:
             return None
         await self._track(
-            SecretSummary(
-                secret_id, before.metadata, before.created_at, before.expires_at, outcome, now
-            ),
+            replace(before, outcome=outcome, outcome_at=now),
             creator,
         )
         return before
@@ -330,14 +328,8 @@ class SecretService:
         listed = [s for s in summaries if s is not None]
         for n, summary in enumerate(listed):
             if summary.outcome == Outcome.WAITING and summary.expires_at <= now:
-                listed[n] = SecretSummary(
-                    summary.secret_id,
-                    summary.metadata,
-                    summary.created_at,
-                    summary.expires_at,
-                    Outcome.EXPIRED,
-                    summary.expires_at,
-                )
+                # Not swept yet (the sweep runs once a minute): it has expired all the same.
+                listed[n] = replace(summary, outcome=Outcome.EXPIRED, outcome_at=summary.expires_at)
         return sorted(listed, key=lambda s: s.created_at, reverse=True)
 
     async def sweep_expired(self, now: float | None = None) -> int:
