@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel
-from redis.exceptions import ClusterError, RedisClusterException, RedisError
+from redis.exceptions import ClusterError, NoScriptError, RedisClusterException, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -239,11 +239,8 @@ class RedisStore:
             elif isinstance(self._redis, RedisCluster):  # three keys, three slots
                 await self._redis.set(key, packed, pxat=expiry)
                 await self._keep_listed(self._redis, listing)
-            else:  # one round trip for the three writes (not a transaction: no need)
-                pipe = self._redis.pipeline(transaction=False)
-                pipe.set(key, packed, pxat=expiry)
-                await self._keep_listed(pipe, listing)
-                await pipe.execute()
+            else:
+                await self._save_in_one_trip(key, packed, expiry, listing)
             if self._replicas_to_wait:
                 copies = await self._redis.wait(self._replicas_to_wait, REPLICA_WAIT_MS)
                 if copies < self._replicas_to_wait:
@@ -251,6 +248,31 @@ class RedisStore:
                     raise StoreUnavailable("no replica confirmed the secret in time")
 
         await self._run(command)
+
+    async def _save_in_one_trip(
+        self, key: str, packed: bytes, expiry: int, listing: Listing
+    ) -> None:
+        """The record, its list entry and its timetable item in one pipeline (not a
+        transaction: no need). The script goes by EVALSHA alone: a pipeline holding a
+        registered Script first asks SCRIPT EXISTS, a second round trip on every save. In
+        the rare case Redis lacks it (a restart, SCRIPT FLUSH), it is loaded and the
+        pipeline, whose writes are all idempotent, is sent again."""
+        entry_value, keep_ms = self._entry_args(listing.keep_until, listing.entry)
+        for attempt in (1, 2):
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.set(key, packed, pxat=expiry)
+            pipe.evalsha(
+                self._keep.sha, 1, entries_key(listing.owner), listing.entry_id, entry_value,
+                keep_ms,
+            )  # fmt: skip
+            pipe.zadd(TIMETABLE_KEY, {listing.due_item: listing.due})
+            try:
+                await pipe.execute()
+                return
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                await self._redis.script_load(_KEEP)
 
     async def reveal(
         self, secret_id: str, link_verifier: bytes, verifier: bytes, now: float
@@ -321,13 +343,17 @@ class RedisStore:
         self, client, owner: str, entry_id: str, value: bytes, keep_until: float
     ) -> None:
         """One entry on an owner's list, through `client` (the store's, or a pipeline)."""
-        keep_until = math.ceil(keep_until)
-        keep_ms = max(1, math.ceil((keep_until - time.time()) * 1000))
+        entry_value, keep_ms = self._entry_args(keep_until, value)
         await self._keep(
-            keys=[entries_key(owner)],
-            args=[entry_id, f"{keep_until}|".encode() + value, keep_ms],
-            client=client,
+            keys=[entries_key(owner)], args=[entry_id, entry_value, keep_ms], client=client
         )
+
+    @staticmethod
+    def _entry_args(keep_until: float, value: bytes) -> tuple[bytes, int]:
+        """The stored "keep_until|value" (whole seconds) and the ms to keep it."""
+        whole = math.ceil(keep_until)
+        keep_ms = max(1, math.ceil((whole - time.time()) * 1000))
+        return f"{whole}|".encode() + value, keep_ms
 
     async def keep_entry(self, owner: str, entry_id: str, value: bytes, keep_until: float) -> None:
         await self._run(lambda: self._keep_entry(self._redis, owner, entry_id, value, keep_until))

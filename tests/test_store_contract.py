@@ -239,3 +239,31 @@ async def test_a_secret_saved_with_its_listing_is_on_the_list_and_the_timetable(
     assert await store.entries("T1:U1", time.time()) == {rec.secret_id: b"summary"}
     assert await store.claim_due(rec.expires_at - 1) == []
     assert await store.claim_due(rec.expires_at) == [f"{rec.secret_id} T1:U1"]
+
+
+async def test_redis_saves_a_listed_secret_without_asking_for_scripts_and_after_a_flush(
+    fresh_redis,
+):
+    """The listed save is one pipeline by EVALSHA: no SCRIPT EXISTS trip on each save, and
+    a Redis that lost its scripts (a restart, SCRIPT FLUSH) gets them again, nothing lost."""
+    from storage.redis_store import RedisStore
+
+    fresh_redis.command("CONFIG", "RESETSTAT")
+    store = RedisStore.from_url(fresh_redis.url)
+    try:
+        saved = []
+        for flush_first in (False, True, False):
+            if flush_first:
+                fresh_redis.command("SCRIPT", "FLUSH")
+            rec = record(expires_in=60)
+            owner = f"T1:U{len(saved)}"
+            listing = Listing(owner, rec.secret_id, b"s", rec.expires_at + 1, "due", rec.expires_at)
+            await store.save(rec, listing)
+            saved.append((rec, owner))
+        for rec, owner in saved:
+            assert await store.entries(owner, time.time()) == {rec.secret_id: b"s"}
+            assert (await store.status(rec.secret_id, time.time())) is not None
+        stats = fresh_redis.command("INFO", "commandstats")
+        assert "script|exists" not in stats
+    finally:
+        await store.close()
