@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import logging
 import os
@@ -40,6 +41,26 @@ def event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+# Python's default (700) collected the youngest objects every few requests: with 32 Slack
+# commands in flight, objects still in use were walked again and again and promoted, which
+# then made the older generations' collections costly. Under `/secret` load the collector
+# took 9% of the CPU; at 5,000 it takes about 1%, with pauses of at most ~3 ms (bench/).
+YOUNG_OBJECTS_PER_COLLECTION = 5_000
+
+
+def settle_long_lived_objects() -> None:
+    """Move everything alive at start-up (modules, the app, bolt, its listeners) out of the
+    garbage collector's reach, and collect the young less often.
+
+    Those ~65,000 objects live as long as the process, yet every full collection walked
+    them all: 20-60 ms pauses with the event loop stopped, the worst latencies of
+    `/secret` under load (bench/). Frozen objects are never collected, which is right for
+    objects that are never garbage."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_OBJECTS_PER_COLLECTION, *gc.get_threshold()[1:])
+
+
 def _run_worker(settings: Settings, reuse_port: bool) -> None:
     from aiohttp import web
 
@@ -51,6 +72,7 @@ def _run_worker(settings: Settings, reuse_port: bool) -> None:
     app = create_app(settings)
 
     async def announce(_: web.Application) -> None:
+        settle_long_lived_objects()
         log.info("worker ready")
 
     app.on_startup.append(announce)

@@ -146,3 +146,20 @@ async def test_debug_logs_hold_no_secret_key_passphrase_or_link(backend, tmp_pat
         assert parts.secret_id[:6] + "…" in logs
         for value in reveal_body(link).values():
             assert value not in logs
+
+
+def test_a_worker_freezes_its_start_up_objects_and_collects_the_young_less_often():
+    """What `serve` does once the app is built, checked in a child so this test process
+    keeps its own collector settings."""
+    script = (
+        "import gc\n"
+        "from bot.cli import settle_long_lived_objects, YOUNG_OBJECTS_PER_COLLECTION\n"
+        "settle_long_lived_objects()\n"
+        "assert gc.get_freeze_count() > 1000, gc.get_freeze_count()\n"
+        "assert gc.get_threshold()[0] == YOUNG_OBJECTS_PER_COLLECTION > 700\n"
+        "print('settled')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout == "settled\n", done.stderr
