@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -104,6 +104,49 @@ class Result:
 def _ms(value: str) -> float:
     number, unit = re.match(r"([\d.]+)(us|ms|s|m|h)", value).groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}[unit]
+
+
+def _descendants(pid: int) -> list[int]:
+    """`pid` and every process under it (the app's workers are its children)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except (OSError, ValueError, IndexError):
+                continue
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += [child for child, parent in parents.items() if parent == current]
+    return found
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(pid: int, timeout: float = 60.0) -> None:
+    """Until the app has finished the work the last load left behind (receipts, link
+    deliveries after the ack): a figure or baseline measured meanwhile would share the CPU
+    with it."""
+    pids = _descendants(pid)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = _cpu_seconds(pids)
+        time.sleep(0.5)
+        if _cpu_seconds(pids) - before < 0.05:  # under 10% of a core
+            return
 
 
 def warm_up(url: str, path: str, workdir: Path) -> None:
@@ -321,6 +364,58 @@ def redis_memory(redis_url: str) -> list[dict]:
     return asyncio.run(measure())
 
 
+def start_baselines(procs: Processes, redis_url: str, processes: int) -> dict[str, str]:
+    """Both baseline servers with `processes` processes each, left running (idle between
+    measurements) so that (b) can be measured right next to every figure."""
+    urls = {}
+    for kind in ("bare", "redis"):
+        port = free_port()
+        for _ in range(processes):
+            procs.start(
+                [sys.executable, "-m", "bench.baselines", kind, "--port", str(port),
+                 "--redis-url", redis_url, "--reuse-port"],
+                name=f"baseline-{kind}-{processes}",
+            )  # fmt: skip
+        wait_port(port)
+        urls[kind] = f"http://127.0.0.1:{port}"
+    time.sleep(0.5)
+    for url in urls.values():
+        warm_up(url, "/", procs.workdir)
+    return urls
+
+
+def app_env(store: str, target: str, port: int, sink: str) -> dict[str, str]:
+    return {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "REDIS_URL": target if store == "redis" else "",
+        "SQLITE_PATH": target if store == "sqlite" else "",
+        "LOG_LEVEL": "WARNING",
+        "RATE_LIMIT_CREATE": "off",
+        "RATE_LIMIT_REVEAL": "off",
+        "RECEIPTS": "on",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_API_URL": f"{sink}/api/",
+    }
+
+
+@dataclass
+class Block:
+    """The figures of one process count, each with the mean of (b) before and after it."""
+
+    processes: int
+    urls: dict[str, str]
+    b_before: float
+    b_of: dict[int, float] = field(default_factory=dict)
+    app_pid: int = 0  # the app being measured, waited for until idle
+
+    def add(self, index: int, b_after: float) -> None:
+        self.b_of[index] = (self.b_before + b_after) / 2
+        self.b_before = b_after
+
+
 def main() -> int:
     if shutil.which("wrk") is None or shutil.which("redis-server") is None:
         print("bench: needs wrk and redis-server (apt-get install wrk redis-server)")
@@ -328,24 +423,18 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="oncelink-bench-"))
     procs = Processes(workdir)
     results: list[Result] = []
+    # Per figure: the mean of baseline (b) measured right before and right after it, and of
+    # (a) at the start and end of its process count. Adjacent measurements keep the
+    # machine's drift (shared, noisy) out of the ratios.
+    baselines_of: dict[int, dict[str, float]] = {}
+    baseline_runs: dict[tuple[str, int], list[float]] = {}
     try:
         redis_port = free_port()
         procs.start(
-            [
-                "redis-server",
-                "--port",
-                str(redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(workdir),
-            ],
+            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(workdir)],
             name="redis",
-        )
+        )  # fmt: skip
         wait_port(redis_port)
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
         sink_port = free_port()
@@ -353,8 +442,7 @@ def main() -> int:
         wait_port(sink_port)
         sink = f"http://127.0.0.1:{sink_port}"
 
-        def record(name: str, store: str, n: int, conns: int, figures: dict) -> None:
-            results.append(Result(name, store, n, conns, **figures))
+        def show(name: str, store: str, n: int, figures: dict) -> None:
             print(
                 f"  {name:<22} {store:<6} x{n}  {figures['rps']:>9.0f} rps  "
                 f"p50 {figures['p50_ms']:.2f} ms  p99 {figures['p99_ms']:.2f} ms  "
@@ -362,45 +450,31 @@ def main() -> int:
                 flush=True,
             )
 
-        for processes in (1, 2):
-            for kind in ("bare", "redis"):
-                port = free_port()
-                children = [
-                    procs.start(
-                        [
-                            sys.executable,
-                            "-m",
-                            "bench.baselines",
-                            kind,
-                            "--port",
-                            str(port),
-                            "--redis-url",
-                            redis_url,
-                            "--reuse-port",
-                        ],
-                        name=f"baseline-{kind}",
-                    )
-                    for _ in range(processes)
-                ]
-                wait_port(port)
-                time.sleep(0.5)
-                url = f"http://127.0.0.1:{port}"
-                warm_up(url, "/", workdir)
-                name = "baseline (a) bare" if kind == "bare" else "baseline (b) 1 EVALSHA"
-                record(
-                    name,
-                    "-",
-                    processes,
-                    CONNECTIONS,
-                    wrk(url + "/", [line("GET", "/")], workdir, CONNECTIONS),
-                )
-                for child in children:
-                    procs.stop(child)
+        def baseline(kind: str, urls: dict[str, str], n: int) -> float:
+            figures = wrk(urls[kind] + "/", [line("GET", "/")], workdir, CONNECTIONS)
+            name = "baseline (a) bare" if kind == "bare" else "baseline (b) 1 EVALSHA"
+            show(name, "-", n, figures)
+            baseline_runs.setdefault((kind, n), []).append(figures["rps"])
+            return figures["rps"]
 
         memory = redis_memory(redis_url)
         rss: dict[str, int] = {}
-        for store in ("redis", "sqlite"):
-            for processes in (1, 2):
+        for processes in (1, 2):
+            urls = start_baselines(procs, redis_url, processes)
+            first_a = baseline("bare", urls, processes)
+            block = Block(processes, urls, baseline("redis", urls, processes))
+
+            def measure(
+                name: str, store: str, conns: int, target: str, lines: list[str], block=block
+            ) -> None:
+                wait_idle(block.app_pid)
+                figures = wrk(target, lines, workdir, conns)
+                show(name, store, block.processes, figures)
+                results.append(Result(name, store, block.processes, conns, **figures))
+                wait_idle(block.app_pid)
+                block.add(len(results) - 1, baseline("redis", block.urls, block.processes))
+
+            for store in ("redis", "sqlite"):
                 target = redis_url if store == "redis" else str(workdir / f"b{processes}.db")
                 if store == "redis":
                     subprocess.run(
@@ -409,95 +483,68 @@ def main() -> int:
                         capture_output=True,
                     )
                 port = free_port()
-                env = {
-                    "HOST": "127.0.0.1",
-                    "PORT": str(port),
-                    "PUBLIC_URL": f"http://127.0.0.1:{port}",
-                    "REDIS_URL": redis_url if store == "redis" else "",
-                    "SQLITE_PATH": target if store == "sqlite" else "",
-                    "LOG_LEVEL": "WARNING",
-                    "RATE_LIMIT_CREATE": "off",
-                    "RATE_LIMIT_REVEAL": "off",
-                    "RECEIPTS": "on",
-                    "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                    "SLACK_BOT_TOKEN": BOT_TOKEN,
-                    "SLACK_API_URL": f"{sink}/api/",
-                }
                 many = 40_000 if store == "redis" else 15_000
                 seeded = seed(store, target, many, creator="cli")
                 with_receipts = seed(store, target, many)
                 app = procs.start(
                     [sys.executable, "-m", "bot.cli", "serve", "--workers", str(processes)],
-                    env=env,
+                    env=app_env(store, target, port, sink),
                     name=f"app-{store}-{processes}",
                 )
                 wait_port(port)
                 time.sleep(1.5 if processes > 1 else 0.5)
+                block.app_pid = app.pid
                 url = f"http://127.0.0.1:{port}"
                 page = f"/s/{seeded[0][0].secret_id}"
                 warm_up(url, page, workdir)
-                record(
-                    "reveal page GET",
-                    store,
-                    processes,
-                    CONNECTIONS,
-                    wrk(url + page, [line("GET", page)], workdir, CONNECTIONS),
-                )
+                measure("reveal page GET", store, CONNECTIONS, url + page, [line("GET", page)])
                 reveal_lines = [
                     line("POST", f"/s/{r.secret_id}", body, "application/json")
                     for r, body in seeded[1:]
                 ]
-                record(
-                    "reveal POST",
-                    store,
-                    processes,
-                    CONNECTIONS,
-                    wrk(url + "/", reveal_lines, workdir, CONNECTIONS),
-                )
+                measure("reveal POST", store, CONNECTIONS, url + "/", reveal_lines)
                 receipt_lines = [
                     line("POST", f"/s/{r.secret_id}", body, "application/json")
                     for r, body in with_receipts
                 ]
-                record(
-                    "reveal POST + receipt",
-                    store,
-                    processes,
-                    CONNECTIONS,
-                    wrk(url + "/", receipt_lines, workdir, CONNECTIONS),
-                )
-                record(
-                    "/secret command",
-                    store,
-                    processes,
-                    SLACK_CONNECTIONS,
-                    wrk(url + "/", slack_command_lines(sink, 20_000), workdir, SLACK_CONNECTIONS),
-                )
-                record(
-                    "modal submission",
-                    store,
-                    processes,
-                    SLACK_CONNECTIONS,
-                    wrk(url + "/", modal_lines(sink, 20_000), workdir, SLACK_CONNECTIONS),
-                )
+                measure("reveal POST + receipt", store, CONNECTIONS, url + "/", receipt_lines)
+                measure(
+                    "/secret command", store, SLACK_CONNECTIONS, url + "/",
+                    slack_command_lines(sink, 20_000),
+                )  # fmt: skip
+                measure(
+                    "modal submission", store, SLACK_CONNECTIONS, url + "/",
+                    modal_lines(sink, 20_000),
+                )  # fmt: skip
                 if processes == 1:
                     seed(store, target, 100_000)
                     wrk(url + page, [line("GET", page)], workdir, CONNECTIONS)
                     rss[store] = rss_kib(app.pid)
                 procs.stop(app)
+            last_a = baseline("bare", urls, processes)
+            for index, b in block.b_of.items():
+                baselines_of[index] = {"a": (first_a + last_a) / 2, "b": b}
     finally:
         procs.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    base = {(r.name[:12], r.processes): r.rps for r in results if r.name.startswith("baseline")}
     print(
         "\n| path | store | procs | req/s | p50 ms | p99 ms | errors | vs (a) | vs (b) | wrk CPU |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
+    for (kind, n), runs in baseline_runs.items():
+        name = "baseline (a) bare" if kind == "bare" else "baseline (b) 1 EVALSHA"
+        print(f"| {name} | - | {n} | {sum(runs) / len(runs):.0f} (mean of {len(runs)}, "
+              f"{min(runs):.0f}-{max(runs):.0f}) | | | | | | |")  # fmt: skip
     table = []
-    for r in results:
-        a = r.rps / base[("baseline (a)", r.processes)]
-        b = r.rps / base[("baseline (b)", r.processes)]
-        table.append({**asdict(r), "vs_a": round(a, 3), "vs_b": round(b, 3)})
+    for index, r in enumerate(results):
+        base = baselines_of[index]
+        a = r.rps / base["a"]
+        b = r.rps / base["b"]
+        table.append(
+            {**asdict(r), "baseline_a_rps": round(base["a"]), "baseline_b_rps": round(base["b"]),
+             "vs_a": round(a, 3), "vs_b": round(b, 3)}
+        )  # fmt: skip
         print(
             f"| {r.name} | {r.store} | {r.processes} | {r.rps:.0f} | {r.p50_ms:.2f} | "
             f"{r.p99_ms:.2f} | {r.errors} | {a:.0%} | {b:.0%} | {r.wrk_cpu_share:.0%} |"
@@ -516,6 +563,7 @@ def main() -> int:
             f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         ),
         "duration_s": DURATION,
+        "baselines": {f"{kind} x{n}": runs for (kind, n), runs in baseline_runs.items()},
         "results": table,
         "redis_memory": memory,
         "app_rss_kib_100k_secrets": rss,
