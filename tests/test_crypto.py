@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import random
+import string
 from pathlib import Path
 
 import pytest
@@ -94,6 +96,23 @@ def test_keys_and_ids_are_fresh_and_well_formed():
 )
 def test_malformed_base64_is_refused(text):
     assert not crypto.is_secret_id(text)
+
+
+def test_the_id_pattern_accepts_exactly_the_strictly_decodable_ids():
+    """is_secret_id is a pattern for speed; strict decoding is the definition it must keep."""
+    rng = random.Random(5)
+    alphabet = string.ascii_letters + string.digits + "-_+/=À "
+    for _ in range(20_000):
+        text = list(crypto.new_secret_id())
+        for _ in range(rng.choice((0, 1, 1, 2))):
+            text[rng.randrange(len(text))] = rng.choice(alphabet)
+        candidate = "".join(text)[: rng.choice((22, 22, 22, 21, 23))]
+        try:
+            decodable = len(crypto.b64decode(candidate, crypto.ID_BYTES)) == crypto.ID_BYTES
+        except ValueError:
+            decodable = False
+        assert crypto.is_secret_id(candidate) == decodable, candidate
+    assert not crypto.is_secret_id(None)  # type: ignore[arg-type]
 
 
 def test_no_passphrase_means_empty_passphrase_key():
