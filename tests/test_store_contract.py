@@ -244,8 +244,9 @@ async def test_a_secret_saved_with_its_listing_is_on_the_list_and_the_timetable(
 async def test_redis_saves_a_listed_secret_without_asking_for_scripts_and_after_a_flush(
     fresh_redis,
 ):
-    """The listed save is one pipeline by EVALSHA: no SCRIPT EXISTS trip on each save, and
-    a Redis that lost its scripts (a restart, SCRIPT FLUSH) gets them again, nothing lost."""
+    """The listed save is one script by EVALSHA, never a pipeline holding a script (redis-py
+    sends SCRIPT EXISTS before each of those), and a Redis that lost its scripts (a restart,
+    SCRIPT FLUSH) gets them again, nothing lost."""
     from storage.redis_store import RedisStore
 
     fresh_redis.command("CONFIG", "RESETSTAT")
