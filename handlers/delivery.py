@@ -82,6 +82,9 @@ class Delivery:
         # anything else.
         self._hook_hosts = SLACK_HOOK_HOSTS | extra_hook_hosts
         self._session: aiohttp.ClientSession | None = None
+        # Stateless (each call's retry state lives in the call), so one set serves every
+        # response_url post, as the Web API client's serve all its calls.
+        self._hook_retries = retry_handlers()
 
     async def open(self) -> None:
         """One HTTP session (and connection pool) for all Slack calls of this process.
@@ -115,7 +118,7 @@ class Delivery:
         webhook = AsyncWebhookClient(
             response_url,
             timeout=REQUEST_TIMEOUT,
-            retry_handlers=retry_handlers(),
+            retry_handlers=self._hook_retries,
             session=self._session,
         )
         try:
