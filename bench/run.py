@@ -99,6 +99,11 @@ class Result:
     errors: int
     requests: int
     wrk_cpu_share: float  # the load generator's share of the machine's CPU during the run
+    # Slack paths only: the share of acked requests whose link reached the sink while the
+    # load ran, and how long the rest took after it stopped. Acks are answered first and
+    # the link is delivered after, so an ack rate alone could hide a growing backlog.
+    delivered_in_run: float | None = None
+    backlog_s: float | None = None
 
 
 def _ms(value: str) -> float:
@@ -202,6 +207,35 @@ def wrk(url: str, lines: list[str], workdir: Path, connections: int) -> dict:
         "requests": total,
         "wrk_cpu_share": cpu / wall / (os.cpu_count() or 1),
     }
+
+
+def _deliveries(figures: dict) -> str:
+    if figures.get("delivered_in_run") is None:
+        return ""
+    return (
+        f"  links delivered during the load {figures['delivered_in_run']:.0%}, "
+        f"the rest {figures['backlog_s']} s after"
+    )
+
+
+def hook_posts(sink: str) -> int:
+    from urllib.request import urlopen
+
+    with urlopen(f"{sink}/count", timeout=5) as answer:  # noqa: S310 - loopback only
+        return int(answer.read())
+
+
+def wrk_with_deliveries(sink: str, url: str, lines: list[str], workdir: Path, conns: int):
+    """wrk, plus whether each acked command's link was delivered during the load."""
+    before = hook_posts(sink)
+    figures = wrk(url, lines, workdir, conns)
+    delivered = hook_posts(sink) - before
+    stopped = time.monotonic()
+    while hook_posts(sink) - before < figures["requests"] and time.monotonic() - stopped < 300:
+        time.sleep(0.1)
+    figures["delivered_in_run"] = round(delivered / figures["requests"], 3)
+    figures["backlog_s"] = round(time.monotonic() - stopped, 1)
+    return figures
 
 
 def line(method: str, path: str, body: str = "", ctype: str = "", headers: dict | None = None):
@@ -446,7 +480,7 @@ def main() -> int:
             print(
                 f"  {name:<22} {store:<6} x{n}  {figures['rps']:>9.0f} rps  "
                 f"p50 {figures['p50_ms']:.2f} ms  p99 {figures['p99_ms']:.2f} ms  "
-                f"errors {figures['errors']}",
+                f"errors {figures['errors']}" + _deliveries(figures),
                 flush=True,
             )
 
@@ -465,10 +499,20 @@ def main() -> int:
             block = Block(processes, urls, baseline("redis", urls, processes))
 
             def measure(
-                name: str, store: str, conns: int, target: str, lines: list[str], block=block
+                name: str,
+                store: str,
+                conns: int,
+                target: str,
+                lines: list[str],
+                sink: str = "",
+                block=block,
             ) -> None:
+                """`sink` for Slack paths: their links' deliveries are counted too."""
                 wait_idle(block.app_pid)
-                figures = wrk(target, lines, workdir, conns)
+                if sink:
+                    figures = wrk_with_deliveries(sink, target, lines, workdir, conns)
+                else:
+                    figures = wrk(target, lines, workdir, conns)
                 show(name, store, block.processes, figures)
                 results.append(Result(name, store, block.processes, conns, **figures))
                 wait_idle(block.app_pid)
@@ -510,11 +554,11 @@ def main() -> int:
                 measure("reveal POST + receipt", store, CONNECTIONS, url + "/", receipt_lines)
                 measure(
                     "/secret command", store, SLACK_CONNECTIONS, url + "/",
-                    slack_command_lines(sink, 20_000),
+                    slack_command_lines(sink, 20_000), sink,
                 )  # fmt: skip
                 measure(
                     "modal submission", store, SLACK_CONNECTIONS, url + "/",
-                    modal_lines(sink, 20_000),
+                    modal_lines(sink, 20_000), sink,
                 )  # fmt: skip
                 if processes == 1:
                     seed(store, target, 100_000)
@@ -529,13 +573,14 @@ def main() -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(
-        "\n| path | store | procs | req/s | p50 ms | p99 ms | errors | vs (a) | vs (b) | wrk CPU |"
+        "\n| path | store | procs | req/s | p50 ms | p99 ms | errors | vs (a) | vs (b) | wrk CPU "
+        "| links in load | backlog s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (kind, n), runs in baseline_runs.items():
         name = "baseline (a) bare" if kind == "bare" else "baseline (b) 1 EVALSHA"
         print(f"| {name} | - | {n} | {sum(runs) / len(runs):.0f} (mean of {len(runs)}, "
-              f"{min(runs):.0f}-{max(runs):.0f}) | | | | | | |")  # fmt: skip
+              f"{min(runs):.0f}-{max(runs):.0f}) | | | | | | | | |")  # fmt: skip
     table = []
     for index, r in enumerate(results):
         base = baselines_of[index]
@@ -547,7 +592,12 @@ def main() -> int:
         )  # fmt: skip
         print(
             f"| {r.name} | {r.store} | {r.processes} | {r.rps:.0f} | {r.p50_ms:.2f} | "
-            f"{r.p99_ms:.2f} | {r.errors} | {a:.0%} | {b:.0%} | {r.wrk_cpu_share:.0%} |"
+            f"{r.p99_ms:.2f} | {r.errors} | {a:.0%} | {b:.0%} | {r.wrk_cpu_share:.0%} | "
+            + (
+                f"{r.delivered_in_run:.0%} | {r.backlog_s} |"
+                if r.delivered_in_run is not None
+                else "- | - |"
+            )
         )
     print("\n| plaintext | Redis MEMORY USAGE | overhead |")
     print("|---|---|---|")

@@ -34,7 +34,11 @@ HOOK_OK = _answer(b"ok", "text/plain")
 
 
 class SlackSink(asyncio.Protocol):
-    """HTTP/1.1 keep-alive: reads each request's head and Content-Length body, answers."""
+    """HTTP/1.1 keep-alive: reads each request's head and Content-Length body, answers.
+    `GET /count` tells how many response_url posts (links and notices) arrived so far, so
+    the benchmark can see whether deliveries kept up with the acks."""
+
+    hook_posts = 0
 
     def __init__(self) -> None:
         self._buffer = b""
@@ -59,11 +63,14 @@ class SlackSink(asyncio.Protocol):
                 return
             self._buffer = self._buffer[end + 4 + length :]
             path = head.split(" ", 2)[1]
-            if path.startswith("/api/auth.test"):
+            if path == "/count":
+                self._transport.write(_answer(str(SlackSink.hook_posts).encode(), "text/plain"))
+            elif path.startswith("/api/auth.test"):
                 self._transport.write(AUTH_TEST)
             elif path.startswith("/api/"):
                 self._transport.write(API_OK)
             else:
+                SlackSink.hook_posts += 1
                 self._transport.write(HOOK_OK)
 
 
