@@ -136,9 +136,13 @@ async def _read_reveal_body(request: web.Request) -> tuple[bytes, bytes]:
         raise web.HTTPRequestEntityTooLarge(
             max_size=MAX_REVEAL_BODY, actual_size=request.content_length
         )
-    raw = await request.content.read(MAX_REVEAL_BODY + 1)  # never more than the limit
-    if len(raw) > MAX_REVEAL_BODY:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_REVEAL_BODY, actual_size=len(raw))
+    # read(n) returns what has arrived so far: a body split across segments (proxies, slow
+    # networks) comes in several reads. Never more than the limit is held.
+    raw = b""
+    while chunk := await request.content.read(MAX_REVEAL_BODY + 1 - len(raw)):
+        raw += chunk
+        if len(raw) > MAX_REVEAL_BODY:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_REVEAL_BODY, actual_size=len(raw))
     try:
         body = json.loads(raw)
         return (

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -189,6 +192,34 @@ async def test_oversized_reveal_body_gets_413_with_or_without_length(served):
             assert response.status == 413
         async with http.post(served.url + path, json=reveal_body(link)) as response:
             assert response.status == 200
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_a_reveal_body_arriving_in_pieces_is_read_whole(served, chunked):
+    """Proxies and slow networks may deliver the body in several segments, after the head."""
+    link = await create(served, "in pieces")
+    body = json.dumps(reveal_body(link)).encode()
+    pieces = [body[:1], body[1:30], body[30:]]
+    host, port = served.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    framing = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % len(body)
+    writer.write(
+        b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%s\r\n"
+        b"Connection: close\r\n\r\n" % (parse_link(link).path.encode(), framing)
+    )
+    for piece in pieces:
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+    if chunked:
+        writer.write(b"0\r\n\r\n")
+    answer = await reader.read()
+    writer.close()
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    if b"transfer-encoding: chunked" in head.lower():
+        payload = b"".join(payload.split(b"\r\n")[1::2])
+    assert decrypt_answer(link, json.loads(payload)) == "in pieces"
 
 
 async def test_health_static_and_unknown_routes(served):
