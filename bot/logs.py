@@ -12,10 +12,16 @@ import logging
 import sys
 
 CHATTY_LIBRARIES = ("slack_bolt", "slack_sdk")
+# The loggers the app hands to slack_bolt and slack_sdk. Those libraries test a logger's own
+# level (`logger.level <= DEBUG`), not its effective one, before formatting debug lines that
+# hold whole bodies. At NOTSET (0) the test passes, so every Slack request and response_url
+# post paid for formatting lines that were then dropped (bench/). They get a level of their
+# own.
+LIBRARY_LOGGERS = ("slack_bolt.oncelink", "slack_sdk.oncelink")
 
 
 def quiet_libraries(level: int) -> None:
-    for name in CHATTY_LIBRARIES:
+    for name in CHATTY_LIBRARIES + LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.INFO))
 
 

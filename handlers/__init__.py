@@ -34,7 +34,7 @@ from handlers import (
 )
 from handlers.background import AfterAck
 from handlers.blocks import notice
-from handlers.delivery import REQUEST_TIMEOUT, Delivery, retry_handlers
+from handlers.delivery import REQUEST_TIMEOUT, SDK_LOGGER, Delivery, retry_handlers
 from handlers.endpoint import slack_endpoint
 from handlers.installations import StoreInstallationStore, StoreOAuthStateStore, TokenCipher
 from handlers.payloads import text
@@ -174,6 +174,7 @@ def build_slack_app(
         base_url=settings.slack_api_url,
         timeout=REQUEST_TIMEOUT,
         retry_handlers=retry_handlers(),
+        logger=SDK_LOGGER,  # bolt's per-request clients take this one too
     )
     bolt_logger = logging.getLogger("slack_bolt.oncelink")
     bolt_logger.addFilter(_TOKEN_WARNING_FILTER)  # the same object: adding twice is a no-op

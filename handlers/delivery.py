@@ -28,6 +28,8 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
+# Handed to every slack_sdk client this app builds; bot.logs gives it an explicit level.
+SDK_LOGGER = logging.getLogger("slack_sdk.oncelink")
 
 MAX_RETRIES = 2
 REQUEST_TIMEOUT = 5  # seconds per attempt; retries keep the whole delivery bounded
@@ -120,6 +122,7 @@ class Delivery:
             timeout=REQUEST_TIMEOUT,
             retry_handlers=self._hook_retries,
             session=self._session,
+            logger=SDK_LOGGER,
         )
         try:
             response = await webhook.send_dict(message)

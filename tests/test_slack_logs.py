@@ -163,3 +163,34 @@ async def test_slack_flows_at_debug_log_nothing_secret(fake_slack, tmp_path):
         if passphrase:
             for value in reveal_body(link, passphrase).values():
                 assert value not in logs
+
+
+def test_loggers_handed_to_slack_libraries_skip_debug_formatting_even_at_debug():
+    """slack_sdk and slack_bolt test `logger.level <= DEBUG` (the logger's own level) before
+    formatting a debug line with the whole body: the loggers we hand them need a level of
+    their own, or every post formats (and drops) a line holding the link."""
+    import subprocess
+    import sys
+
+    script = (
+        "import logging\n"
+        "from bot.logs import configure_logging\n"
+        "configure_logging('DEBUG')\n"
+        "from bot.config import Settings\n"
+        "from handlers.delivery import SDK_LOGGER\n"
+        "from bot.logs import LIBRARY_LOGGERS\n"
+        "levels = {n: logging.getLogger(n).level for n in LIBRARY_LOGGERS}\n"
+        "assert all(level > logging.DEBUG for level in levels.values()), levels\n"
+        "settings = Settings.from_env({'SLACK_SIGNING_SECRET': 's', 'SLACK_BOT_TOKEN': 'xoxb-1',\n"
+        "                              'SQLITE_PATH': ':memory:'})\n"
+        "from bot.app import create_app\n"
+        "app = create_app(settings)\n"
+        "route = next(r for r in app.router.routes() if r.resource.canonical == '/slack/events')\n"
+        "bolt = route.handler.__closure__[0].cell_contents\n"
+        "assert bolt.client.logger is SDK_LOGGER and bolt.logger.name == 'slack_bolt.oncelink'\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
