@@ -339,7 +339,7 @@ class RedisStore:
     async def _keep_entry(
         self, client, owner: str, entry_id: str, value: bytes, keep_until: float
     ) -> None:
-        """One entry on an owner's list, through `client` (the store's, or a pipeline)."""
+        """One entry on an owner's list, written through `client`."""
         entry_value, keep_ms = self._entry_args(keep_until, value)
         await self._keep(
             keys=[entries_key(owner)], args=[entry_id, entry_value, keep_ms], client=client
