@@ -277,14 +277,19 @@ def recipient_message(*, creator: str, link: str, note: str, expires_at: float) 
     )
 
 
+def _receipt(title: str, headline: str, note: str, footer: str) -> dict:
+    """A receipt DM: what happened, the creator's note if any, what it means now."""
+    text = f"{headline}\n*Note:* {escape(note)}" if note else headline
+    return dm_message(title, [section(text), context(footer)])
+
+
 def receipt_message(*, revealed_at: float, note: str, channel: str) -> dict:
     where = f" you created in <#{channel}>" if channel else ""
-    text = f":eyes: A one-time secret{where} was revealed {slack_date(revealed_at)}."
-    if note:
-        text += f"\n*Note:* {escape(note)}"
-    return dm_message(
+    return _receipt(
         "Your one-time secret was revealed.",
-        [section(text), context("It is now deleted. The link no longer works.")],
+        f":eyes: A one-time secret{where} was revealed {slack_date(revealed_at)}.",
+        note,
+        "It is now deleted. The link no longer works.",
     )
 
 
@@ -506,10 +511,9 @@ def answer_modal(*, private_metadata: str, requester: str, what_for: str) -> dic
 
 def expiry_receipt_message(*, expires_at: float, note: str, recipient: str) -> dict:
     to = f" for <@{recipient}>" if recipient else ""
-    text = f":hourglass: A one-time secret you created{to} expired unread {slack_date(expires_at)}."
-    if note:
-        text += f"\n*Note:* {escape(note)}"
-    return dm_message(
+    return _receipt(
         "Your one-time secret expired unread.",
-        [section(text), context("Nobody saw it, and it is deleted. Share it again if needed.")],
+        f":hourglass: A one-time secret you created{to} expired unread {slack_date(expires_at)}.",
+        note,
+        "Nobody saw it, and it is deleted. Share it again if needed.",
     )
