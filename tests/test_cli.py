@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import ServerProcess
-from tests.support import decrypt_answer, parse_link, post_reveal, reveal_body
+from tests.support import decrypt_answer, parse_link, post_reveal, reveal_body, run_in_child
 
 
 def oncelink(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
@@ -159,7 +159,4 @@ def test_a_worker_freezes_its_start_up_objects_and_collects_the_young_less_often
         "assert gc.get_threshold()[0] == YOUNG_OBJECTS_PER_COLLECTION > 700\n"
         "print('settled')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0 and done.stdout == "settled\n", done.stderr
+    assert run_in_child(script) == "settled\n"

@@ -11,7 +11,7 @@ from handlers import blocks
 from tests.conftest import ServerProcess
 from tests.slack_fake import BOT_TOKEN, SIGNING_SECRET
 from tests.slack_harness import SlackHarness, find_link, form_values
-from tests.support import parse_link, reveal_body
+from tests.support import parse_link, reveal_body, run_in_child
 
 SECRETS = {
     "modal": "SLACK-CANARY-modal-secret",
@@ -169,9 +169,6 @@ def test_loggers_handed_to_slack_libraries_skip_debug_formatting_even_at_debug()
     """slack_sdk and slack_bolt test `logger.level <= DEBUG` (the logger's own level) before
     formatting a debug line with the whole body: the loggers we hand them need a level of
     their own, or every post formats (and drops) a line holding the link."""
-    import subprocess
-    import sys
-
     script = (
         "import logging\n"
         "from bot.logs import configure_logging\n"
@@ -190,7 +187,4 @@ def test_loggers_handed_to_slack_libraries_skip_debug_formatting_even_at_debug()
         "assert bolt.client.logger is SDK_LOGGER and bolt.logger.name == 'slack_bolt.oncelink'\n"
         "print('ok')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+    assert run_in_child(script).strip() == "ok"
