@@ -107,7 +107,7 @@ def derive_link_proof(link_key: bytes, secret_id: str, holder: str = "") -> byte
     return _hkdf(link_key, secret_id, b"link-proof")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Keys:
     enc_key: bytes
     auth: bytes

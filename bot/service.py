@@ -54,7 +54,7 @@ def short_id(secret_id: str) -> str:
     return secret_id[:6] + "…"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CreatedSecret:
     secret_id: str
     link: str = ""  # holds the key: hand it to the creator, never to a log
@@ -65,7 +65,7 @@ class CreatedSecret:
         return f"CreatedSecret({short_id(self.secret_id)!r}, expires_at={self.expires_at})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RevealedSecret:
     """Still encrypted: the browser holds the key and decrypts."""
 
@@ -74,7 +74,7 @@ class RevealedSecret:
     ciphertext: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RevealReceipt:
     """What listeners hear when a secret was revealed. No secret material at all."""
 
@@ -89,7 +89,7 @@ class RevealReceipt:
 RevealListener = Callable[[RevealReceipt], Awaitable[None]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SecretSummary:
     """One line of a creator's list: what it was for and what became of it. No secret."""
 
@@ -115,7 +115,7 @@ class SecretSummary:
             return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ExpiryNotice:
     """What listeners hear when a secret expired unread."""
 

@@ -173,7 +173,7 @@ def _bound_option() -> dict:
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkDetails:
     """What the creator's confirmation says. `link` holds the key: shown, never logged."""
 

@@ -33,7 +33,7 @@ NOT_YOURS = "This request was sent to someone else."
 STORE_DOWN = "Couldn't reach the secret store; nothing was sent. Try again."
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SecretRequest:
     team_id: str
     requester: str

@@ -66,7 +66,7 @@ def made_in_slack(receipt: RevealReceipt) -> bool:
     return bool(team_id and user_id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ShareRequest:
     text: str
     ttl: int

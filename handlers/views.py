@@ -18,7 +18,7 @@ from handlers.sharing import CreationLimit, ShareRequest, share
 from handlers.workspace import Policy, Workspaces
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ShareForm:
     text: str
     ttl: int

@@ -22,7 +22,7 @@ from storage.base import SecretStore
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Prefs:
     """What an admin chose; None means "the app's setting"."""
 
@@ -31,7 +31,7 @@ class Prefs:
     receipts: bool | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Policy:
     """What applies in a workspace: the app's settings narrowed by the workspace's prefs."""
 

@@ -18,7 +18,7 @@ class StoreUnavailable(Exception):
     """The store did not answer; nothing was changed that the caller can rely on."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SecretRecord:
     """Everything kept about one secret. No key, no passphrase, no plaintext."""
 
@@ -35,7 +35,7 @@ class SecretRecord:
     metadata: str = ""  # opaque to the store (JSON from the edge that created it)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Listing:
     """Where a new secret is also written, in the same step as the secret: its creator's
     list (`keep_entry`) and the shared timetable (`schedule`)."""
@@ -48,7 +48,7 @@ class Listing:
     due: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SecretStatus:
     has_passphrase: bool
     expires_at: float
@@ -62,7 +62,7 @@ class RevealOutcome(enum.Enum):
     WRONG_PASSPHRASE = "wrong_passphrase"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RevealResult:
     outcome: RevealOutcome
     attempts_left: int = 0
