@@ -33,6 +33,7 @@ from storage.base import (
     SecretStatus,
     StoreUnavailable,
 )
+from storage.deadlines import Deadlines
 
 # KEYS[1] record; ARGV: link verifier, verifier, attempt limit.
 # Returns {0} gone, {1} broken link, {2, attempts_left} wrong passphrase, {3, record}.
@@ -151,6 +152,7 @@ class RedisStore:
         # some scripts twice (a rate counter counted 52 of 50 hits): map them first, once.
         self._ready = not isinstance(client, RedisCluster)
         self._init_lock = asyncio.Lock()
+        self._deadlines = Deadlines(COMMAND_TIMEOUT)
         self._reveal = client.register_script(_REVEAL)
         self._burn = client.register_script(_BURN)
         self._hit = client.register_script(_HIT)
@@ -234,8 +236,7 @@ class RedisStore:
         try:
             # One bound for the whole step. A step cut short leaves its connection mid-reply;
             # redis-py then drops that connection instead of reusing it.
-            async with asyncio.timeout(COMMAND_TIMEOUT):
-                return await command()
+            return await self._deadlines.run(command)
         except _OUTAGES as exc:  # TimeoutError is an OSError
             raise StoreUnavailable("redis did not answer") from exc
 

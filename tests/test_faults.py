@@ -8,8 +8,9 @@ import signal
 import aiohttp
 import pytest
 
+from bot import crypto
 from bot.service import SecretService
-from storage import make_store
+from storage import StoreUnavailable, make_store
 from storage.redis_store import RedisStore
 from tests.conftest import RedisServer, ServerProcess, free_port
 from tests.support import decrypt_answer, parse_link, reveal_body
@@ -185,3 +186,46 @@ async def test_sentinel_failover_keeps_every_acknowledged_secret(sentinel_for_fa
             await assert_each_reveals_once(http, app.url, links, "replicated")
     finally:
         app.stop()
+
+
+async def test_a_hung_redis_is_reported_within_the_step_bound_and_loses_nothing(tmp_path):
+    """SIGSTOP: Redis accepts nothing and answers nothing, the case a timeout exists for."""
+    from storage.redis_store import COMMAND_TIMEOUT
+
+    redis = RedisServer(tmp_path)
+    redis.start()
+    store = RedisStore.from_url(redis.url)
+    service = SecretService(store, public_url="http://x", max_ttl=3600)
+    try:
+        created = await service.create("survives a hang", ttl=600)
+        redis.process.send_signal(signal.SIGSTOP)
+        try:
+            started = asyncio.get_running_loop().time()
+            answers = await asyncio.wait_for(
+                asyncio.gather(
+                    *(store.status(created.secret_id, 0) for _ in range(20)),
+                    return_exceptions=True,
+                ),
+                timeout=10,
+            )
+            waited = asyncio.get_running_loop().time() - started
+        finally:
+            redis.process.send_signal(signal.SIGCONT)
+        assert all(isinstance(answer, StoreUnavailable) for answer in answers), answers
+        assert COMMAND_TIMEOUT - 0.3 <= waited <= COMMAND_TIMEOUT + 0.3
+        # The steps cut short dropped their connections; new ones work, the secret is there.
+        body = reveal_body(created.link)
+        revealed = await service.reveal(
+            created.secret_id,
+            crypto.b64decode(body["link_proof"], 32),
+            crypto.b64decode(body["auth"], 32),
+        )
+        answer = {
+            "version": revealed.version,
+            "nonce": crypto.b64encode(revealed.nonce),
+            "ciphertext": crypto.b64encode(revealed.ciphertext),
+        }
+        assert decrypt_answer(created.link, answer) == "survives a hang"
+    finally:
+        await store.close()
+        redis.kill()
