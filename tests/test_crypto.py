@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -98,21 +100,42 @@ def test_malformed_base64_is_refused(text):
     assert not crypto.is_secret_id(text)
 
 
-def test_the_id_pattern_accepts_exactly_the_strictly_decodable_ids():
-    """is_secret_id is a pattern for speed; strict decoding is the definition it must keep."""
-    rng = random.Random(5)
-    alphabet = string.ascii_letters + string.digits + "-_+/=À "
-    for _ in range(20_000):
-        text = list(crypto.new_secret_id())
+def _strictly_decodable(text: str, length: int) -> bool:
+    """The definition the fast patterns must keep: decodes to `length` bytes, and encoding
+    those bytes gives `text` back (so no other spelling of the same bytes passes)."""
+    if not text.isascii() or "=" in text:
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return len(raw) == length and crypto.b64encode(raw) == text
+
+
+@pytest.mark.parametrize("length", [crypto.ID_BYTES, 32, crypto.NONCE_BYTES, 1, 2, 3, 31, 0])
+def test_decoding_accepts_exactly_the_canonical_encodings(length):
+    """b64decode and is_secret_id are patterns for speed; strict decoding is the definition."""
+    rng = random.Random(length)
+    alphabet = string.ascii_letters + string.digits + "-_+/=À \n"
+    for _ in range(5_000):
+        text = list(crypto.b64encode(rng.randbytes(length)))
         for _ in range(rng.choice((0, 1, 1, 2))):
-            text[rng.randrange(len(text))] = rng.choice(alphabet)
-        candidate = "".join(text)[: rng.choice((22, 22, 22, 21, 23))]
+            if text:
+                text[rng.randrange(len(text))] = rng.choice(alphabet)
+        size = len(text) + rng.choice((0, 0, 0, -1, 1, 4))
+        candidate = "".join(text)[: max(size, 0)] + ("A" * 4 if size > len(text) else "")
+        expected = _strictly_decodable(candidate, length)
         try:
-            decodable = len(crypto.b64decode(candidate, crypto.ID_BYTES)) == crypto.ID_BYTES
+            decoded = crypto.b64decode(candidate, length)
         except ValueError:
-            decodable = False
-        assert crypto.is_secret_id(candidate) == decodable, candidate
+            assert not expected, candidate
+        else:
+            assert expected and crypto.b64encode(decoded) == candidate, candidate
+        if length == crypto.ID_BYTES:
+            assert crypto.is_secret_id(candidate) == expected, candidate
     assert not crypto.is_secret_id(None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        crypto.b64decode(None, length)  # type: ignore[arg-type]
 
 
 def test_no_passphrase_means_empty_passphrase_key():
