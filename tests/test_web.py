@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot import crypto
 from bot.app import create_app
 from bot.service import SecretService
 from storage.redis_store import RedisStore
@@ -297,3 +299,18 @@ async def test_store_outage_gives_calm_503s_and_recovery_needs_no_restart(tmp_pa
     finally:
         await served.runner.cleanup()
         server.kill()
+
+
+def test_the_reveal_answer_is_what_json_would_write():
+    """The answer is formatted directly for speed; it must stay valid JSON, byte for byte."""
+    from bot.service import RevealedSecret
+    from bot.web import _revealed_json
+
+    for size in (0, 1, 2, 3, 100, 10_000):
+        revealed = RevealedSecret(1, os.urandom(12), os.urandom(size))
+        fields = {
+            "version": revealed.version,
+            "nonce": crypto.b64encode(revealed.nonce),
+            "ciphertext": crypto.b64encode(revealed.ciphertext),
+        }
+        assert _revealed_json(revealed) == json.dumps(fields).encode()
