@@ -13,6 +13,7 @@ import time
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from bot import crypto
 from bot.errors import (
@@ -65,18 +66,18 @@ class CreatedSecret:
         return f"CreatedSecret({short_id(self.secret_id)!r}, expires_at={self.expires_at})"
 
 
-@dataclass(frozen=True, slots=True)
-class RevealedSecret:
-    """Still encrypted: the browser holds the key and decrypts."""
+class RevealedSecret(NamedTuple):
+    """Still encrypted: the browser holds the key and decrypts. A named tuple, like
+    SecretRecord (storage/base.py says why)."""
 
     version: int
     nonce: bytes
     ciphertext: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class RevealReceipt:
-    """What listeners hear when a secret was revealed. No secret material at all."""
+class RevealReceipt(NamedTuple):
+    """What listeners hear when a secret was revealed. No secret material at all. A named
+    tuple, like SecretRecord (storage/base.py says why)."""
 
     secret_id: str
     creator: str
