@@ -26,6 +26,8 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 2; }
 	$(VENV)/bin/pip install --quiet -e '.[test,fast]'
 	$(VENV)/bin/python -m bench.run
+	@command -v valgrind >/dev/null || { echo "instruction counts need valgrind: apt-get install valgrind"; exit 2; }
+	$(VENV)/bin/python -m bench.instructions
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,244 @@
+"""Instructions per request under callgrind: the same paths as bench.run, without the noise.
+
+Requests per second on a shared 2-core machine move by 20-40% between adjacent runs, which
+is wider than the gaps the performance targets are about. The number of instructions the
+app executes per request does not move with the neighbours: it is the same for the same code
+and inputs to within about 1%. Each server runs under `valgrind --tool=callgrind`, warms up,
+then exactly N requests are counted (over 16 connections, like a small load) and divided by
+N. Kernel time is not counted, so this complements the wrk figures, it does not replace them.
+
+    python -m bench.instructions        (make bench runs it after bench.run)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.run import (
+    Processes,
+    app_env,
+    free_port,
+    hook_posts,
+    seed,
+    slack_command_lines,
+    wait_port,
+)
+
+REQUESTS = int(os.environ.get("BENCH_COUNTED_REQUESTS", "1000"))
+CONNECTIONS = 16
+# valgrind names its control pipe after $HOST; the app's settings use HOST too, so both
+# sides are given the same value.
+HOST = "127.0.0.1"
+
+
+def raw_request(method: str, path: str, body: bytes = b"", headers: dict | None = None) -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\n"
+    for name, value in (headers or {}).items():
+        head += f"{name}: {value}\r\n"
+    if body:
+        head += f"Content-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+async def _drive(port: int, requests: list[bytes]) -> dict[int, int]:
+    """Send every request once, CONNECTIONS at a time on keep-alive connections."""
+    todo = list(reversed(requests))
+    statuses: dict[int, int] = {}
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        while todo:
+            writer.write(todo.pop())
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            statuses[status] = statuses.get(status, 0) + 1
+            length = re.search(rb"(?i)\r\ncontent-length: (\d+)", head)
+            await reader.readexactly(int(length.group(1)) if length else 0)
+        writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(min(CONNECTIONS, len(requests)))))
+    return statuses
+
+
+def drive(port: int, requests: list[bytes]) -> dict[int, int]:
+    return asyncio.run(_drive(port, requests))
+
+
+def control(pid: int, port: int, *args: str) -> None:
+    """callgrind_control, with one small request at a time until it is done: valgrind reads
+    commands only while the program runs, and an idle server sleeps in epoll."""
+    command = subprocess.Popen(
+        ["callgrind_control", *args, str(pid)],
+        env={**os.environ, "HOST": HOST},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while command.poll() is None:
+        drive(port, [raw_request("GET", "/healthz")])
+        time.sleep(0.05)
+    if command.returncode != 0:
+        raise RuntimeError(f"callgrind_control {' '.join(args)} failed")
+
+
+def counted(dump_prefix: Path) -> int:
+    """Instructions in the dump made by `--dump` (part 1; the last part is the exit)."""
+    for line in Path(f"{dump_prefix}.1").read_text().splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError("no totals in the callgrind dump")
+
+
+def measure(
+    procs: Processes,
+    name: str,
+    args: list[str],
+    env: dict,
+    port: int,
+    warm: list[bytes],
+    requests: list[bytes],
+    settle=None,
+) -> tuple[float, dict]:
+    """Instructions per request for `requests`, after `warm`. `settle(sent)` is called after
+    each batch, with the number of requests sent so far, to wait for work that runs after
+    the answer."""
+    out = procs.workdir / f"callgrind.{name}"
+    server = procs.start(
+        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}.%p",
+         *args],
+        env={**env, "HOST": HOST},
+        name=name,
+    )  # fmt: skip
+    sent = 0
+
+    def send(batch: list[bytes]) -> dict[int, int]:
+        nonlocal sent
+        statuses = drive(port, batch)
+        sent += len(batch)
+        if settle:
+            settle(sent)
+        return statuses
+
+    try:
+        wait_port(port, timeout=300)
+        send(warm)
+        control(server.pid, port, "--instr=on")
+        send(warm[:50])  # the first requests after instrumenting run slower paths
+        control(server.pid, port, "--zero")
+        statuses = send(requests)
+        control(server.pid, port, "--instr=off")
+        control(server.pid, port, "--dump")
+        return counted(Path(f"{out}.{server.pid}")) / len(requests), statuses
+    finally:
+        procs.stop(server)
+
+
+def main() -> int:
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        print("bench.instructions: needs valgrind (apt-get install valgrind)")
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="oncelink-instructions-"))
+    procs = Processes(workdir)
+    rows: list[tuple[str, float, dict]] = []
+    try:
+        redis_port = free_port()
+        procs.start(
+            ["redis-server", "--port", str(redis_port), "--bind", HOST, "--save", "",
+             "--appendonly", "no", "--dir", str(workdir)],
+            name="redis",
+        )  # fmt: skip
+        wait_port(redis_port)
+        redis_url = f"redis://{HOST}:{redis_port}/0"
+        sink_port = free_port()
+        procs.start([sys.executable, "-m", "bench.sink", "--port", str(sink_port)], name="sink")
+        wait_port(sink_port)
+        sink = f"http://{HOST}:{sink_port}"
+        count = REQUESTS
+        secrets = seed("redis", redis_url, 3 * count, creator="cli")
+        page = f"/s/{secrets[0][0].secret_id}"
+
+        def reveals(chosen: list) -> list[bytes]:
+            return [
+                raw_request("POST", f"/s/{record.secret_id}", body.encode(),
+                            {"Content-Type": "application/json"})
+                for record, body in chosen
+            ]  # fmt: skip
+
+        for kind in ("bare", "redis"):
+            port = free_port()
+            args = [sys.executable, "-m", "bench.baselines", kind, "--port", str(port),
+                    "--redis-url", redis_url]  # fmt: skip
+            get = [raw_request("GET", "/")] * count
+            name = "baseline (a) bare" if kind == "bare" else "baseline (b) 1 EVALSHA"
+            rows.append((name, *measure(procs, kind, args, {}, port, get[:300], get)))
+
+        app = [sys.executable, "-m", "bot.cli", "serve"]
+        port = free_port()
+        env = {**app_env("redis", redis_url, port, sink), "HOST": HOST}
+        get = [raw_request("GET", page)] * count
+        rows.append(("reveal page GET", *measure(procs, "get", app, env, port, get[:300], get)))
+        warm, counted_reveals = secrets[1 : 1 + count // 3], secrets[1 + count : 1 + 2 * count]
+        rows.append(
+            ("reveal POST", *measure(procs, "post", app, env, port, reveals(warm),
+                                     reveals(counted_reveals)))
+        )  # fmt: skip
+
+        def from_line(text: str) -> bytes:
+            method, path, ctype, extra, body = text.split("\t", 4)
+            headers = {"Content-Type": ctype}
+            headers.update(pair.split("=", 1) for pair in extra.split(";") if pair)
+            return raw_request(method, path, body.encode(), headers)
+
+        commands = [from_line(text) for text in slack_command_lines(sink, count + count // 3)]
+
+        posts_before = hook_posts(sink)
+
+        def delivered(sent: int) -> None:
+            """Until the links of the commands sent so far have reached the sink: the app
+            delivers them after the ack, and that work belongs to the command."""
+            deadline = time.monotonic() + 300
+            while hook_posts(sink) - posts_before < sent and time.monotonic() < deadline:
+                time.sleep(0.2)
+
+        rows.append(
+            ("/secret command", *measure(procs, "command", app, env, port, commands[count:],
+                                         commands[:count], settle=delivered))
+        )  # fmt: skip
+    finally:
+        procs.stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    base = {name: ir for name, ir, _ in rows}
+    a, b = base["baseline (a) bare"], base["baseline (b) 1 EVALSHA"]
+    print(f"\nInstructions per request under callgrind ({count} counted requests each)\n")
+    print("| path | instructions | (a) / path | (b) / path | answers |")
+    print("|---|---|---|---|---|")
+    for name, ir, statuses in rows:
+        answers = ", ".join(f"{n}× {status}" for status, n in sorted(statuses.items()))
+        print(f"| {name} | {ir:,.0f} | {a / ir:.0%} | {b / ir:.0%} | {answers} |")
+    out = Path(__file__).parent / "results" / "instructions.json"
+    out.parent.mkdir(exist_ok=True)
+    summary = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "counted_requests": count,
+        "rows": [
+            {"path": name, "instructions": round(ir), "vs_a": round(a / ir, 3),
+             "vs_b": round(b / ir, 3), "statuses": statuses}
+            for name, ir, statuses in rows
+        ],
+    }  # fmt: skip
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"\n{summary['date']}; written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
