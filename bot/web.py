@@ -14,6 +14,7 @@ from importlib import resources
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from multidict import CIMultiDict, istr
 
 from bot import crypto, pages
 from bot.config import Settings
@@ -32,7 +33,7 @@ _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-_SECURITY_HEADERS = {
+_SECURITY_HEADER_VALUES = {
     "Content-Security-Policy": _CSP,
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
@@ -45,6 +46,11 @@ _SECURITY_HEADERS = {
     "Permissions-Policy": "interest-cohort=(), browsing-topics=()",
     "Server": "oncelink",
 }
+# Merged into every response. Names as istr, which aiohttp's header dict would otherwise fold
+# from plain strings on every request.
+_SECURITY_HEADERS = CIMultiDict(
+    (istr(name), value) for name, value in _SECURITY_HEADER_VALUES.items()
+)
 _HSTS = "max-age=63072000; includeSubDomains"
 _STATIC_TYPES = {"reveal.js": "text/javascript", "reveal.css": "text/css"}
 _ID_IN_PATH = re.compile(r"(/s/)([A-Za-z0-9_-]{6})[A-Za-z0-9_-]*")

@@ -69,6 +69,7 @@ async def test_preview_bots_get_and_head_leave_secret_intact(served):
                         assert "hunter2" not in body
         async with http.post(served.url + path, json=reveal_body(link)) as response:
             assert response.status == 200
+            assert_security_headers(response)  # the answer holds ciphertext: no-store too
             assert decrypt_answer(link, await response.json()) == "hunter2"
 
 
