@@ -8,7 +8,6 @@ a forwarded message, a mail scanner or a crafted request burns nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -16,7 +15,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import BrokenLink, SecretGone, StoreUnavailable, WrongPassphrase
-from bot.service import SecretService
+from bot.service import SecretService, compact_json
 from handlers import blocks
 from handlers.background import AfterAck
 from handlers.delivery import SLACK_CALL_FAILURES, Delivery, failure_kind
@@ -73,7 +72,7 @@ def register(
             return
         trigger_id = text(body, "trigger_id")
         if status.has_passphrase:
-            metadata = json.dumps({**value, "u": response_url}, separators=(",", ":"))
+            metadata = compact_json({**value, "u": response_url})
             await client.views_open(
                 trigger_id=trigger_id,
                 view=blocks.passphrase_modal(metadata, value.get("c", "")),

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import crypto
 from bot.errors import StoreUnavailable
-from bot.service import SecretService
+from bot.service import SecretService, compact_json
 from handlers import blocks
 from handlers.background import AfterAck
 from handlers.delivery import Delivery
@@ -149,7 +149,7 @@ def register(
         if (request.team_id, request.asked) != (team_id, user_id):
             await delivery.respond(response_url, blocks.notice(NOT_YOURS))
             return
-        metadata = json.dumps({"i": request_id, "u": response_url}, separators=(",", ":"))
+        metadata = compact_json({"i": request_id, "u": response_url})
         await client.views_open(
             trigger_id=text(body, "trigger_id"),
             view=blocks.answer_modal(

@@ -6,14 +6,13 @@ hold up Slack's 3-second window.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 
 from bot.config import Limit
 from bot.errors import InvalidSecret, SecretGone, StoreUnavailable
 from bot.ratelimit import RateLimited, RateLimiter
-from bot.service import RevealReceipt, SecretService, short_id
+from bot.service import RevealReceipt, SecretService, compact_json, short_id
 from handlers.blocks import (
     LinkDetails,
     bound_message,
@@ -90,7 +89,7 @@ class ShareRequest:
         Short keys and no empty fields: this rides along with every stored secret, and the
         creator (team and user) is stored on its own already."""
         fields = {"c": self.channel_id, "n": self.note, "r": self.recipient}
-        return json.dumps({k: v for k, v in fields.items() if v}, separators=(",", ":"))
+        return compact_json({k: v for k, v in fields.items() if v})
 
 
 async def share(request: ShareRequest, service: SecretService, delivery: Delivery) -> None:
@@ -173,10 +172,7 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
 def reveal_value(secret_id: str, key: str, request: ShareRequest) -> str:
     """The Reveal button's value: which secret, its key, and whom it is for (to refuse
     others at once; the store refuses them anyway, the proof being bound to the recipient)."""
-    return json.dumps(
-        {"s": secret_id, "k": key, "r": request.recipient, "c": request.user_id},
-        separators=(",", ":"),
-    )
+    return compact_json({"s": secret_id, "k": key, "r": request.recipient, "c": request.user_id})
 
 
 async def _burn_undeliverable(service: SecretService, secret_id: str, creator: str) -> None:
