@@ -61,6 +61,9 @@ class Workspaces:
         # Every command and modal needs its workspace's prefs, and they almost never change:
         # remembered briefly, they cost no store round trip per request.
         self._cache: dict[str, tuple[float, Prefs]] = {}
+        # What each distinct choice of prefs comes to: the same few, asked for by every
+        # command and modal, so worked out once each.
+        self._policies: dict[Prefs, Policy] = {}
 
     async def prefs(self, team_id: str) -> Prefs:
         cached = self._cache.get(team_id)
@@ -111,7 +114,13 @@ class Workspaces:
         return Policy(choices, default_ttl, max_ttl, receipts)
 
     async def policy(self, team_id: str) -> Policy:
-        return self.apply(await self.prefs(team_id))
+        prefs = await self.prefs(team_id)
+        policy = self._policies.get(prefs)
+        if policy is None:
+            if len(self._policies) > 1_000:  # bounded: prefs are a few small numbers
+                self._policies.clear()
+            policy = self._policies[prefs] = self.apply(prefs)
+        return policy
 
 
 async def is_admin(client: AsyncWebClient, user_id: str) -> bool:
