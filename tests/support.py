@@ -38,6 +38,12 @@ def reveal_body(link: str, passphrase: str | None = None) -> dict[str, str]:
     }
 
 
+def proofs(link: str, passphrase: str | None = None) -> tuple[bytes, bytes]:
+    """The two proofs of a reveal, as SecretService.reveal takes them (decoded)."""
+    body = reveal_body(link, passphrase)
+    return crypto.b64decode(body["link_proof"], 32), crypto.b64decode(body["auth"], 32)
+
+
 def decrypt_answer(link: str, answer: dict, passphrase: str | None = None) -> str:
     parts = parse_link(link)
     keys = crypto.derive_keys(

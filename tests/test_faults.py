@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 
 import aiohttp
 import pytest
 
-from bot import crypto
 from bot.service import SecretService
+from bot.web import _revealed_json
 from storage import StoreUnavailable, make_store
 from storage.redis_store import RedisStore
 from tests.conftest import RedisServer, ServerProcess, free_port
-from tests.support import decrypt_answer, parse_link, reveal_body
+from tests.support import decrypt_answer, parse_link, proofs, reveal_body
 
 
 async def reveal(http: aiohttp.ClientSession, url: str, link: str) -> tuple[int, dict]:
@@ -214,17 +215,8 @@ async def test_a_hung_redis_is_reported_within_the_step_bound_and_loses_nothing(
         assert all(isinstance(answer, StoreUnavailable) for answer in answers), answers
         assert COMMAND_TIMEOUT - 0.3 <= waited <= COMMAND_TIMEOUT + 0.6  # a busy CI machine
         # The steps cut short dropped their connections; new ones work, the secret is there.
-        body = reveal_body(created.link)
-        revealed = await service.reveal(
-            created.secret_id,
-            crypto.b64decode(body["link_proof"], 32),
-            crypto.b64decode(body["auth"], 32),
-        )
-        answer = {
-            "version": revealed.version,
-            "nonce": crypto.b64encode(revealed.nonce),
-            "ciphertext": crypto.b64encode(revealed.ciphertext),
-        }
+        revealed = await service.reveal(created.secret_id, *proofs(created.link))
+        answer = json.loads(_revealed_json(revealed))  # what the browser would be sent
         assert decrypt_answer(created.link, answer) == "survives a hang"
     finally:
         await store.close()

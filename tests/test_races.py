@@ -14,7 +14,7 @@ from bot.errors import BrokenLink, NotCreator, SecretGone, WrongPassphrase
 from bot.service import SecretService
 from storage import make_store
 from tests.conftest import ServerProcess
-from tests.support import parse_link, reveal_body
+from tests.support import parse_link, proofs, reveal_body
 
 SECRETS_PER_STORE = 200
 CLICKS_PER_SECRET = 100
@@ -58,13 +58,6 @@ async def test_reveal_burns_exactly_once_under_100_concurrent_clicks_on_two_proc
         await store.close()
         for server in servers:
             server.stop()
-
-
-def proofs(link: str, passphrase: str | None = None) -> tuple[bytes, bytes]:
-    from bot import crypto
-
-    body = reveal_body(link, passphrase)
-    return crypto.b64decode(body["link_proof"], 32), crypto.b64decode(body["auth"], 32)
 
 
 async def outcome(coroutine) -> str:
