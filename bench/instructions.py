@@ -30,6 +30,7 @@ from bench.run import (
     hook_posts,
     seed,
     slack_command_lines,
+    start_redis_and_sink,
     wait_port,
 )
 
@@ -149,18 +150,7 @@ def main() -> int:
     procs = Processes(workdir)
     rows: list[tuple[str, float, dict]] = []
     try:
-        redis_port = free_port()
-        procs.start(
-            ["redis-server", "--port", str(redis_port), "--bind", HOST, "--save", "",
-             "--appendonly", "no", "--dir", str(workdir)],
-            name="redis",
-        )  # fmt: skip
-        wait_port(redis_port)
-        redis_url = f"redis://{HOST}:{redis_port}/0"
-        sink_port = free_port()
-        procs.start([sys.executable, "-m", "bench.sink", "--port", str(sink_port)], name="sink")
-        wait_port(sink_port)
-        sink = f"http://{HOST}:{sink_port}"
+        _, redis_url, sink = start_redis_and_sink(procs)
         count = REQUESTS
         secrets = seed("redis", redis_url, 3 * count, creator="cli")
         page = f"/s/{secrets[0][0].secret_id}"

@@ -402,6 +402,22 @@ def redis_memory(redis_url: str) -> list[dict]:
     return asyncio.run(measure())
 
 
+def start_redis_and_sink(procs: Processes) -> tuple[int, str, str]:
+    """A private redis-server (nothing kept on disk) and the Slack sink: (redis port, redis
+    URL, sink URL)."""
+    redis_port = free_port()
+    procs.start(
+        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(procs.workdir)],
+        name="redis",
+    )  # fmt: skip
+    wait_port(redis_port)
+    sink_port = free_port()
+    procs.start([sys.executable, "-m", "bench.sink", "--port", str(sink_port)], name="sink")
+    wait_port(sink_port)
+    return redis_port, f"redis://127.0.0.1:{redis_port}/0", f"http://127.0.0.1:{sink_port}"
+
+
 def start_baselines(procs: Processes, redis_url: str, processes: int) -> dict[str, str]:
     """Both baseline servers with `processes` processes each, left running (idle between
     measurements) so that (b) can be measured right next to every figure."""
@@ -467,18 +483,7 @@ def main() -> int:
     baselines_of: dict[int, dict[str, float]] = {}
     baseline_runs: dict[tuple[str, int], list[float]] = {}
     try:
-        redis_port = free_port()
-        procs.start(
-            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir)],
-            name="redis",
-        )  # fmt: skip
-        wait_port(redis_port)
-        redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        sink_port = free_port()
-        procs.start([sys.executable, "-m", "bench.sink", "--port", str(sink_port)], name="sink")
-        wait_port(sink_port)
-        sink = f"http://127.0.0.1:{sink_port}"
+        redis_port, redis_url, sink = start_redis_and_sink(procs)
 
         def show(name: str, store: str, n: int, figures: dict) -> None:
             print(
