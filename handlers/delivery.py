@@ -25,11 +25,12 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot import logs
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 # Handed to every slack_sdk client this app builds; bot.logs gives it an explicit level.
-SDK_LOGGER = logging.getLogger("slack_sdk.oncelink")
+SDK_LOGGER = logging.getLogger(logs.SDK_LOGGER)
 
 MAX_RETRIES = 2
 REQUEST_TIMEOUT = 5  # seconds per attempt; retries keep the whole delivery bounded
