@@ -152,7 +152,8 @@ def main() -> int:
     try:
         _, redis_url, sink = start_redis_and_sink(procs)
         count = REQUESTS
-        secrets = seed("redis", redis_url, 3 * count, creator="cli")
+        # The page's secret, then one per counted reveal, then the warm-up's.
+        secrets = seed("redis", redis_url, 1 + count + count // 3, creator="cli")
         page = f"/s/{secrets[0][0].secret_id}"
 
         def reveals(chosen: list) -> list[bytes]:
@@ -175,7 +176,7 @@ def main() -> int:
         env = {**app_env("redis", redis_url, port, sink), "HOST": HOST}
         get = [raw_request("GET", page)] * count
         rows.append(("reveal page GET", *measure(procs, "get", app, env, port, get[:300], get)))
-        warm, counted_reveals = secrets[1 : 1 + count // 3], secrets[1 + count : 1 + 2 * count]
+        counted_reveals, warm = secrets[1 : 1 + count], secrets[1 + count :]
         rows.append(
             ("reveal POST", *measure(procs, "post", app, env, port, reveals(warm),
                                      reveals(counted_reveals)))
