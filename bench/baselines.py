@@ -2,19 +2,29 @@
 
 (a) `bare`: a fixed small response: aiohttp's own ceiling on this machine.
 (b) `redis`: one EVALSHA of a trivial script: the floor for any request touching the store.
+
+And one reference, to show what a target asks of the app's own code:
+`reveal-floor`: the least any reveal POST can do on this stack. It reads the body, decodes
+and hashes the two proofs, runs the app's real reveal script on the real key, and answers
+the stored bytes. No id check, rate limit, error handling, receipt, answer formatting or
+security headers. Whatever the app costs beyond it is its own code.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 
 from aiohttp import web
 from redis.asyncio import Redis
 
+from bot import crypto
 from bot.cli import event_loop
 from bot.logs import configure_logging
 from bot.web import RedactingAccessLogger
+from storage.base import MAX_PASSPHRASE_ATTEMPTS
+from storage.redis_store import REVEAL_SCRIPT, record_key
 
 
 def bare_app() -> web.Application:
@@ -39,15 +49,41 @@ def redis_app(url: str) -> web.Application:
     return app
 
 
+def reveal_floor_app(url: str) -> web.Application:
+    client = Redis.from_url(url)
+    script = client.register_script(REVEAL_SCRIPT)
+
+    async def handler(request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        reply = await script(
+            keys=[record_key(request.match_info["secret_id"])],
+            args=[
+                crypto.verifier(crypto.b64decode(body["link_proof"], crypto.KEY_BYTES)),
+                crypto.verifier(crypto.b64decode(body["auth"], crypto.KEY_BYTES)),
+                MAX_PASSPHRASE_ATTEMPTS,
+            ],
+        )
+        return web.Response(body=reply[-1] if len(reply) > 1 else b"")
+
+    app = web.Application()
+    app.router.add_post("/s/{secret_id}", handler)
+    return app
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["bare", "redis"])
+    parser.add_argument("kind", choices=["bare", "redis", "reveal-floor"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--redis-url", default="")
     parser.add_argument("--reuse-port", action="store_true")
     args = parser.parse_args()
     configure_logging("WARNING")
-    app = bare_app() if args.kind == "bare" else redis_app(args.redis_url)
+    if args.kind == "bare":
+        app = bare_app()
+    elif args.kind == "redis":
+        app = redis_app(args.redis_url)
+    else:
+        app = reveal_floor_app(args.redis_url)
     web.run_app(
         app,
         host="127.0.0.1",

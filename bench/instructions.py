@@ -7,6 +7,9 @@ and inputs to within about 1%. Each server runs under `valgrind --tool=callgrind
 then exactly N requests are counted (over 16 connections, like a small load) and divided by
 N. Kernel time is not counted, so this complements the wrk figures, it does not replace them.
 
+The reveal POST is also counted against bench.baselines' `reveal-floor`, the least any reveal
+POST can do here: what the app costs beyond it is its own code.
+
     python -m bench.instructions        (make bench runs it after bench.run)
 """
 
@@ -152,9 +155,12 @@ def main() -> int:
     try:
         _, redis_url, sink = start_redis_and_sink(procs)
         count = REQUESTS
-        # The page's secret, then one per counted reveal, then the warm-up's.
-        secrets = seed("redis", redis_url, 1 + count + count // 3, creator="cli")
+        # The page's secret, then for the app and for the floor: one per counted reveal, then
+        # the warm-up's.
+        per_server = count + count // 3
+        secrets = seed("redis", redis_url, 1 + 2 * per_server, creator="cli")
         page = f"/s/{secrets[0][0].secret_id}"
+        app_secrets, floor_secrets = secrets[1 : 1 + per_server], secrets[1 + per_server :]
 
         def reveals(chosen: list) -> list[bytes]:
             return [
@@ -176,10 +182,17 @@ def main() -> int:
         env = {**app_env("redis", redis_url, port, sink), "HOST": HOST}
         get = [raw_request("GET", page)] * count
         rows.append(("reveal page GET", *measure(procs, "get", app, env, port, get[:300], get)))
-        counted_reveals, warm = secrets[1 : 1 + count], secrets[1 + count :]
         rows.append(
-            ("reveal POST", *measure(procs, "post", app, env, port, reveals(warm),
-                                     reveals(counted_reveals)))
+            ("reveal POST", *measure(procs, "post", app, env, port,
+                                     reveals(app_secrets[count:]), reveals(app_secrets[:count])))
+        )  # fmt: skip
+        floor_port = free_port()
+        floor = [sys.executable, "-m", "bench.baselines", "reveal-floor", "--port",
+                 str(floor_port), "--redis-url", redis_url]  # fmt: skip
+        rows.append(
+            ("reveal POST floor", *measure(procs, "floor", floor, {}, floor_port,
+                                           reveals(floor_secrets[count:]),
+                                           reveals(floor_secrets[:count])))
         )  # fmt: skip
 
         def from_line(text: str) -> bytes:

@@ -382,7 +382,7 @@ def redis_memory(redis_url: str) -> list[dict]:
     from redis.asyncio import Redis as AsyncRedis
 
     from bot.service import SecretService
-    from storage.redis_store import RedisStore
+    from storage.redis_store import RedisStore, record_key
 
     async def measure() -> list[dict]:
         store = RedisStore.from_url(redis_url)
@@ -393,8 +393,17 @@ def redis_memory(redis_url: str) -> list[dict]:
             created = await service.create(
                 os.urandom(size // 2).hex(), ttl=600, creator=CREATOR, metadata=META
             )
-            used = await client.memory_usage(f"oncelink:{{{created.secret_id}}}:s", samples=0)
-            rows.append({"plaintext": size, "bytes": used, "overhead": used - size})
+            used = await client.memory_usage(record_key(created.secret_id), samples=0)
+            # The floor for any store of it: the bare ciphertext (plaintext + GCM tag) under
+            # a key of the same length, with an expiry, and nothing else.
+            bare_key = record_key(crypto.new_secret_id())
+            await client.set(bare_key, os.urandom(size + 16), px=600_000)
+            bare = await client.memory_usage(bare_key, samples=0)
+            await client.delete(bare_key)
+            rows.append(
+                {"plaintext": size, "bytes": used, "overhead": used - size,
+                 "ciphertext_only": bare, "ciphertext_only_overhead": bare - size}
+            )  # fmt: skip
         await client.aclose()
         await store.close()
         return rows
@@ -613,10 +622,13 @@ def main() -> int:
                 else "- | - |"
             )
         )
-    print("\n| plaintext | Redis MEMORY USAGE | overhead |")
-    print("|---|---|---|")
+    print("\n| plaintext | Redis MEMORY USAGE | overhead | ciphertext alone | its overhead |")
+    print("|---|---|---|---|---|")
     for row in memory:
-        print(f"| {row['plaintext']} B | {row['bytes']} B | +{row['overhead']} B |")
+        print(
+            f"| {row['plaintext']} B | {row['bytes']} B | +{row['overhead']} B | "
+            f"{row['ciphertext_only']} B | +{row['ciphertext_only_overhead']} B |"
+        )
     print(
         f"\napp RSS with 100,000 live secrets: Redis {rss.get('redis', 0) / 1024:.1f} MiB, "
         f"SQLite {rss.get('sqlite', 0) / 1024:.1f} MiB"
