@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from bench.run import (
+    BASELINE_NAMES,
     Processes,
     app_env,
     free_port,
@@ -174,8 +175,9 @@ def main() -> int:
             args = [sys.executable, "-m", "bench.baselines", kind, "--port", str(port),
                     "--redis-url", redis_url]  # fmt: skip
             get = [raw_request("GET", "/")] * count
-            name = "baseline (a) bare" if kind == "bare" else "baseline (b) 1 EVALSHA"
-            rows.append((name, *measure(procs, kind, args, {}, port, get[:300], get)))
+            rows.append(
+                (BASELINE_NAMES[kind], *measure(procs, kind, args, {}, port, get[:300], get))
+            )
 
         app = [sys.executable, "-m", "bot.cli", "serve"]
         port = free_port()
@@ -221,7 +223,7 @@ def main() -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     base = {name: ir for name, ir, _ in rows}
-    a, b = base["baseline (a) bare"], base["baseline (b) 1 EVALSHA"]
+    a, b = base[BASELINE_NAMES["bare"]], base[BASELINE_NAMES["redis"]]
     print(f"\nInstructions per request under callgrind ({count} counted requests each)\n")
     print("| path | instructions | (a) / path | (b) / path | answers |")
     print("|---|---|---|---|---|")

@@ -41,6 +41,10 @@ META = '{"c":"C2147483705"}'
 CREATOR = "T0001:U2147483697"
 
 
+# bench.baselines' kinds, as both reports (wrk's and the instruction counts') name them.
+BASELINE_NAMES = {"bare": "baseline (a) bare", "redis": "baseline (b) 1 EVALSHA"}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -504,8 +508,7 @@ def main() -> int:
 
         def baseline(kind: str, urls: dict[str, str], n: int) -> float:
             figures = wrk(urls[kind] + "/", [line("GET", "/")], workdir, CONNECTIONS)
-            name = "baseline (a) bare" if kind == "bare" else "baseline (b) 1 EVALSHA"
-            show(name, "-", n, figures)
+            show(BASELINE_NAMES[kind], "-", n, figures)
             baseline_runs.setdefault((kind, n), []).append(figures["rps"])
             return figures["rps"]
 
@@ -601,9 +604,11 @@ def main() -> int:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (kind, n), runs in baseline_runs.items():
-        name = "baseline (a) bare" if kind == "bare" else "baseline (b) 1 EVALSHA"
-        print(f"| {name} | - | {n} | {sum(runs) / len(runs):.0f} (mean of {len(runs)}, "
-              f"{min(runs):.0f}-{max(runs):.0f}) | | | | | | | | |")  # fmt: skip
+        mean = sum(runs) / len(runs)
+        print(
+            f"| {BASELINE_NAMES[kind]} | - | {n} | {mean:.0f} "
+            f"(mean of {len(runs)}, {min(runs):.0f}-{max(runs):.0f}) | | | | | | | | |"
+        )
     table = []
     for index, r in enumerate(results):
         base = baselines_of[index]
