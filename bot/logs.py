@@ -17,9 +17,9 @@ CHATTY_LIBRARIES = ("slack_bolt", "slack_sdk")
 # hold whole bodies. At NOTSET (0) the test passes, so every Slack request and response_url
 # post paid for formatting lines that were then dropped (bench/). They get a level of their
 # own.
-BOLT_LOGGER = "slack_bolt.oncelink"
-SDK_LOGGER = "slack_sdk.oncelink"
-LIBRARY_LOGGERS = (BOLT_LOGGER, SDK_LOGGER)
+BOLT_LOGGER_NAME = "slack_bolt.oncelink"
+SDK_LOGGER_NAME = "slack_sdk.oncelink"
+LIBRARY_LOGGERS = (BOLT_LOGGER_NAME, SDK_LOGGER_NAME)
 
 
 def quiet_libraries(level: int) -> None:

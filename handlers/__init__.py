@@ -20,7 +20,7 @@ from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.logs import BOLT_LOGGER
+from bot.logs import BOLT_LOGGER_NAME
 from bot.ratelimit import RateLimiter
 from bot.service import SecretService
 from handlers import (
@@ -177,7 +177,7 @@ def build_slack_app(
         retry_handlers=retry_handlers(),
         logger=SDK_LOGGER,  # bolt's per-request clients take this one too
     )
-    bolt_logger = logging.getLogger(BOLT_LOGGER)
+    bolt_logger = logging.getLogger(BOLT_LOGGER_NAME)
     bolt_logger.addFilter(_TOKEN_WARNING_FILTER)  # the same object: adding twice is a no-op
     installations = None
     oauth = {}

@@ -30,7 +30,7 @@ from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 # Handed to every slack_sdk client this app builds; bot.logs gives it an explicit level.
-SDK_LOGGER = logging.getLogger(logs.SDK_LOGGER)
+SDK_LOGGER = logging.getLogger(logs.SDK_LOGGER_NAME)
 
 MAX_RETRIES = 2
 REQUEST_TIMEOUT = 5  # seconds per attempt; retries keep the whole delivery bounded
