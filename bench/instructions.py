@@ -35,6 +35,7 @@ from bench.run import (
     seed,
     slack_command_lines,
     start_redis_and_sink,
+    wait_for_hook_posts,
     wait_port,
 )
 
@@ -208,11 +209,8 @@ def main() -> int:
         posts_before = hook_posts(sink)
 
         def delivered(sent: int) -> None:
-            """Until the links of the commands sent so far have reached the sink: the app
-            delivers them after the ack, and that work belongs to the command."""
-            deadline = time.monotonic() + 300
-            while hook_posts(sink) - posts_before < sent and time.monotonic() < deadline:
-                time.sleep(0.2)
+            """The links of the commands sent so far: that work belongs to the command."""
+            wait_for_hook_posts(sink, posts_before, sent)
 
         rows.append(
             ("/secret command", *measure(procs, "command", app, env, port, commands[count:],

@@ -233,14 +233,21 @@ def hook_posts(sink: str) -> int:
         return int(answer.read())
 
 
+def wait_for_hook_posts(sink: str, before: int, count: int, timeout: float = 300) -> None:
+    """Until `count` response_url posts have reached the sink since it had counted `before`:
+    the app delivers links after the ack."""
+    deadline = time.monotonic() + timeout
+    while hook_posts(sink) - before < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def wrk_with_deliveries(sink: str, url: str, lines: list[str], workdir: Path, conns: int):
     """wrk, plus whether each acked command's link was delivered during the load."""
     before = hook_posts(sink)
     figures = wrk(url, lines, workdir, conns)
     delivered = hook_posts(sink) - before
     stopped = time.monotonic()
-    while hook_posts(sink) - before < figures["requests"] and time.monotonic() - stopped < 300:
-        time.sleep(0.1)
+    wait_for_hook_posts(sink, before, figures["requests"])
     figures["delivered_in_run"] = round(delivered / figures["requests"], 3)
     figures["backlog_s"] = round(time.monotonic() - stopped, 1)
     return figures
