@@ -164,10 +164,11 @@ def share_modal(
 
 
 def _bound_option() -> dict:
+    # Slack refuses an option description over 75 characters (the whole modal with it).
     return {
         "text": plain("Only the person above"),
         "description": plain(
-            "They get a Reveal button in Slack instead of a link; nobody else can open it."
+            "They get a Reveal button in Slack, not a link; nobody else can open it."
         ),
         "value": BOUND_OPTION,
     }

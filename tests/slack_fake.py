@@ -3,6 +3,12 @@
 It records every call, answers like Slack, and can be told to fail (429 + Retry-After, 5xx,
 slow answers, dropped connections). Requests *to* the app are signed exactly as Slack signs
 them: `v0=` + HMAC-SHA256(signing secret, `v0:{timestamp}:{raw body}`).
+
+It is as strict as Slack: every view and message goes through tests/slack_rules.py, and one
+that breaks a documented limit is refused as Slack refuses it (`invalid_arguments` from the
+Web API, HTTP 400 `invalid_blocks` from a response_url). The call is still recorded. A
+refusal nobody took with `take_refusals()` fails the test when the fake stops, so no test
+passes while the app sends something a real workspace would refuse.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
+
+from tests.slack_rules import check_ack, check_call
 
 PAYLOADS = Path(__file__).parent / "payloads"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -75,8 +83,16 @@ class Fault:
     status: int = 500
     headers: dict = field(default_factory=dict)
     body: dict | None = None
+    text: str | None = None  # a plain body, as response_urls answer ("expired_url")
     delay: float = 0.0
     drop: bool = False
+
+
+@dataclass
+class Refusal:
+    method: str  # Web API method, "response_url", or "ack" (an answer the app gave Slack)
+    params: dict
+    problems: list[str]
 
 
 class FakeSlack:
@@ -92,6 +108,10 @@ class FakeSlack:
         self.bot_tokens = {BOT_TOKEN: "T0001"}  # token -> the workspace it speaks for
         self.admins: set[str] = {ADMIN}  # users.info says these are workspace admins
         self.rotating = 0  # > 0: installs get tokens that expire in this many seconds
+        self.refused: list[Refusal] = []
+        self.latency: dict[str, float] = {}  # method -> seconds every call of it takes
+        self.in_flight: dict[str, int] = {}  # method -> requests being answered right now
+        self.peak_in_flight: dict[str, int] = {}  # method -> the most ever at once
 
     @property
     def api_url(self) -> str:
@@ -117,9 +137,27 @@ class FakeSlack:
         port = site._server.sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
 
+    def slow(self, method: str, seconds: float) -> None:
+        """Every call of `method` takes this long, so concurrent calls overlap."""
+        self.latency[method] = seconds
+
+    def take_refusals(self) -> list[Refusal]:
+        """What was refused so far (a test that provokes refusals takes them)."""
+        taken, self.refused = self.refused, []
+        return taken
+
+    def note_refusal(self, method: str, params: dict, problems: list[str]) -> bool:
+        if problems:
+            self.refused.append(Refusal(method, params, problems))
+        return bool(problems)
+
     async def stop(self) -> None:
         if self.runner:
             await self.runner.cleanup()
+        if self.refused:
+            lines = [f"{r.method}: {problem}" for r in self.refused for problem in r.problems]
+            self.refused = []
+            raise AssertionError("Slack would have refused:\n" + "\n".join(lines))
 
     def of(self, method: str) -> list[dict]:
         return [call.params for call in self.calls if call.method == method]
@@ -162,6 +200,8 @@ class FakeSlack:
         if fault.drop:
             request.transport.close()
             return web.Response(status=500)
+        if fault.text is not None:
+            return web.Response(text=fault.text, status=fault.status, headers=fault.headers)
         return web.json_response(
             fault.body or {"ok": False, "error": "fatal_error"},
             status=fault.status,
@@ -172,14 +212,41 @@ class FakeSlack:
         self.calls.append(call)
         self._changed.set()
 
+    async def _counted(self, method: str, answer) -> web.StreamResponse:
+        """Answer one request, counting how many of `method` are answered at once."""
+        self.in_flight[method] = self.in_flight.get(method, 0) + 1
+        self.peak_in_flight[method] = max(
+            self.peak_in_flight.get(method, 0), self.in_flight[method]
+        )
+        try:
+            if self.latency.get(method):
+                await asyncio.sleep(self.latency[method])
+            return await answer
+        finally:
+            self.in_flight[method] -= 1
+
     async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
+        return await self._counted(method, self._answer_api(method, request))
+
+    async def _answer_api(self, method: str, request: web.Request) -> web.StreamResponse:
         params = await self._params(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         self._record(Call(method, params, request.path, token))
+        problems = check_call(method, params)
+        self.note_refusal(method, params, problems)
         failed = await self._fault(method, request)
         if failed is not None:
             return failed
+        if problems:
+            # Slack's answer to a view or message that breaks a Block Kit rule.
+            return web.json_response(
+                {
+                    "ok": False,
+                    "error": "invalid_arguments",
+                    "response_metadata": {"messages": problems},
+                }
+            )
         if method == "oauth.v2.access":
             return web.json_response(self._exchange(params))
         if method == "apps.connections.open":
@@ -199,6 +266,7 @@ class FakeSlack:
                 "bot_id": "BA13894H",
             },
             "views.open": {"ok": True, "view": {"id": "VNHU13V36"}},
+            "views.push": {"ok": True, "view": {"id": "VPUSHED01"}},
             "views.update": {"ok": True, "view": {"id": params.get("view_id", "")}},
             "views.publish": {"ok": True, "view": {"id": "VHOME0001"}},
             "users.info": {
@@ -215,6 +283,12 @@ class FakeSlack:
                 "ok": True,
                 "channel": "D0001",
                 "ts": f"{time.time():.6f}",
+            },
+            "chat.postEphemeral": {"ok": True, "message_ts": f"{time.time():.6f}"},
+            "chat.update": {
+                "ok": True,
+                "channel": params.get("channel", ""),
+                "ts": params.get("ts", ""),
             },
         }
         return web.json_response(answers.get(method, {"ok": False, "error": "unknown_method"}))
@@ -259,7 +333,9 @@ class FakeSlack:
                 await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
             except TimeoutError:
                 pass
-        return self.socket_acks[envelope_id]
+        ack = self.socket_acks[envelope_id]
+        self.note_refusal("ack", ack, check_ack(ack.get("payload")))
+        return ack
 
     def _exchange(self, params: dict) -> dict:
         """oauth.v2.access: a code from the consent screen becomes workspace T0002's token.
@@ -308,9 +384,16 @@ class FakeSlack:
         }
 
     async def _response_url(self, request: web.Request) -> web.StreamResponse:
+        return await self._counted("response_url", self._answer_hook(request))
+
+    async def _answer_hook(self, request: web.Request) -> web.StreamResponse:
         params = await self._params(request)
         self._record(Call("response_url", params, request.path))
+        problems = check_call("response_url", params)
+        self.note_refusal("response_url", params, problems)
         failed = await self._fault("response_url", request)
         if failed is not None:
             return failed
+        if problems:
+            return web.Response(status=400, text="invalid_blocks")
         return web.Response(text="ok")

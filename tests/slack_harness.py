@@ -10,13 +10,17 @@ import aiohttp
 
 from handlers import blocks
 from tests.slack_fake import command_body, interactive_body, payload, sign
+from tests.slack_rules import check_ack
 
 LINK = re.compile(r"https?://[^\s|>]+/s/[A-Za-z0-9_-]{22}#[A-Za-z0-9_-]{43}")
 
 
 def find_link(message: dict) -> str:
-    found = LINK.search(message.get("text", ""))
-    assert found, f"no link in {message.get('text', '')[:80]!r}"
+    """The link in a message's blocks, where people read it. Never in its `text`: Slack
+    shows that in push and email notifications."""
+    shown = json.dumps(message.get("blocks", []))
+    found = LINK.search(shown)
+    assert found, f"no link in the blocks of {message.get('text', '')[:80]!r}"
     return found.group(0)
 
 
@@ -69,11 +73,17 @@ class SlackHarness:
         return self.served.service
 
     async def send(self, body: str, headers: dict | None = None) -> tuple[int, str]:
+        """Post as Slack does; an answer Slack would show (a view, a message) must pass
+        Slack's rules like any Web API call."""
         async with aiohttp.ClientSession() as http:
             async with http.post(
                 self.served.url + "/slack/events", data=body.encode(), headers=headers or sign(body)
             ) as response:
-                return response.status, await response.text()
+                status, answer = response.status, await response.text()
+        if status == 200 and answer.startswith("{"):
+            shown = json.loads(answer)
+            self.fake.note_refusal("ack", shown, check_ack(shown))
+        return status, answer
 
     async def command(self, text: str = "", response_url: str | None = None, **fields):
         body = command_body(
