@@ -47,6 +47,13 @@ def escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+def link_markup(url: str) -> str:
+    """A link as Slack's mrkdwn writes one. Bare, a key's `_` (base64url) can be read as the
+    start or end of _italics_ with the text around it, and the link breaks; inside <...>
+    Slack reads a URL and nothing else. Our links hold no `|` or `>` to end it early."""
+    return f"<{url}>"
+
+
 def slack_date(timestamp: float) -> str:
     """A date every reader sees in their own time zone, with a plain fallback."""
     ts = int(timestamp)
@@ -206,7 +213,7 @@ def link_message(details: LinkDetails) -> dict:
     headline = (
         ":lock: *Your one-time secret is on its way*"
         if details.bound
-        else f":lock: *Your one-time secret link*\n{details.link}"
+        else f":lock: *Your one-time secret link*\n{link_markup(details.link)}"
     )
     blocks: list[dict] = [section(headline)]
     if details.generated_password:
@@ -250,10 +257,11 @@ def link_message(details: LinkDetails) -> dict:
     return {
         "response_type": "ephemeral",
         "replace_original": False,
+        # Slack shows `text` in push and email notifications: never the link in it.
         "text": (
             f"Your one-time secret was sent to <@{details.recipient}>."
             if details.bound
-            else f"Your one-time secret link: {details.link}"
+            else "Your one-time secret link is ready. Only you can see it."
         ),
         "blocks": blocks,
         "unfurl_links": False,
@@ -265,9 +273,9 @@ def recipient_message(*, creator: str, link: str, note: str, expires_at: float) 
     lines = [f":lock: <@{creator}> shared a one-time secret with you."]
     if note:
         lines.append(f"*Note:* {escape(note)}")
-    lines.append(link)
+    lines.append(link_markup(link))
     return dm_message(
-        f"A one-time secret from a colleague: {link}",
+        f"<@{creator}> shared a one-time secret with you.",  # no link: notifications show it
         [
             section("\n".join(lines)),
             context(
@@ -284,8 +292,17 @@ def _receipt(title: str, headline: str, note: str, footer: str) -> dict:
     return dm_message(title, [section(text), context(footer)])
 
 
+def conversation_name(channel: str) -> str:
+    """Where a secret was made, as a receipt names it. A DM's id (D…) as <#D…> shows
+    Slack's "private channel" placeholder, and a command run in a DM may carry only
+    "directmessage" for its channel name."""
+    if channel.startswith("D") or channel == "directmessage":
+        return "in a direct message"
+    return f"in <#{channel}>"
+
+
 def receipt_message(*, revealed_at: float, note: str, channel: str) -> dict:
-    where = f" you created in <#{channel}>" if channel else ""
+    where = f" you created {conversation_name(channel)}" if channel else ""
     return _receipt(
         "Your one-time secret was revealed.",
         f":eyes: A one-time secret{where} was revealed {slack_date(revealed_at)}.",
@@ -311,7 +328,8 @@ def help_text(command: str, expiry_choices: tuple[int, ...], default_ttl: int) -
         f"*{command}* shares a secret as a link that works exactly once.\n"
         f"• `{command}` opens a form: the secret, expiry ({choices}), an optional "
         "passphrase, recipient and note.\n"
-        f"• `{command} <text>` makes a link from the text at once "
+        # Escaped: a bare <text> is a link to "text" in Slack's mrkdwn.
+        f"• `{command} &lt;text&gt;` makes a link from the text at once "
         f"(expires after {format_duration(default_ttl)}).\n"
         f"• `{command} generate [length] [--no-symbols]` makes a strong random password "
         "(20 characters by default), shows it to you and gives you a one-time link to it.\n"

@@ -365,5 +365,6 @@ async def test_generate_with_bad_arguments_says_how_to_use_it(slack, args):
 async def test_help_lists_every_command(slack):
     _, body = await slack.command("help")
     text = json.loads(body)["text"]
-    for usage in ("`/secret`", "`/secret <text>`", "`/secret generate", "`/secret help`"):
+    # <text> is escaped: Slack would read a bare <text> as a link.
+    for usage in ("`/secret`", "`/secret &lt;text&gt;`", "`/secret generate", "`/secret help`"):
         assert usage in text

@@ -8,7 +8,7 @@ import time
 
 from handlers import blocks, home_blocks
 from tests.slack_fake import ADMIN
-from tests.slack_harness import LINK, SlackHarness, form_values
+from tests.slack_harness import LINK, SlackHarness, find_link, form_values
 
 CREATOR = "U2147483697"
 BOB = "UBOB00001"
@@ -230,7 +230,6 @@ async def test_secret_list_shows_waiting_and_outcomes_and_burns_from_the_list(sl
             form_values(secret=secret, note=f"note {secret}"), view["private_metadata"]
         )
     messages = await slack.fake.wait_for("response_url", 2)
-    from tests.slack_harness import find_link
     from tests.support import post_reveal
 
     assert (await post_reveal(slack.served.url, find_link(messages[0])))[0] == 200
@@ -286,8 +285,8 @@ async def test_admin_narrows_expiry_and_turns_receipts_off_for_the_workspace(sla
 
     before = time.time()
     await slack.command("inline secret")
-    message = [m for m in await slack.fake.wait_for("response_url") if "text" in m][-1]
-    link = LINK.search(message["text"]).group(0)
+    message = [m for m in await slack.fake.wait_for("response_url") if "blocks" in m][-1]
+    link = find_link(message)
     secret_id = link.split("/s/")[1].split("#")[0]
     assert (await slack.service.status(secret_id)).expires_at <= before + 3601
 
