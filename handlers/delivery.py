@@ -5,11 +5,16 @@ ephemeral message in the very conversation the person asked from, even one the b
 member of (where chat.postEphemeral fails with `not_in_channel`). Transient Slack failures
 (429 with Retry-After, 5xx, resets, timeouts) are retried by slack_sdk's retry handlers.
 Failures are logged by kind only: messages carry links.
+
+Receipts are sent in turn (`dm_in_turn`): a sweep may find thousands of secrets expired at
+once, and Slack answers a burst of chat.postMessage with 429. A few at a time go out, and a
+429's Retry-After holds back every receipt, not just the one refused; then it is sent again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
@@ -34,6 +39,10 @@ SDK_LOGGER = logging.getLogger(logs.SDK_LOGGER_NAME)
 
 MAX_RETRIES = 2
 REQUEST_TIMEOUT = 5  # seconds per attempt; retries keep the whole delivery bounded
+# Receipts in flight at once. Slack's chat.postMessage tier allows bursts of a few; beyond
+# them, 429s. Enough to keep up with a busy sweep, few enough not to start a storm.
+RECEIPTS_IN_FLIGHT = 4
+RATE_LIMITED_TRIES = 10  # 429s one receipt waits out before it is given up (and logged)
 _TRANSIENT = (
     aiohttp.ServerConnectionError,
     aiohttp.ServerDisconnectedError,
@@ -42,12 +51,39 @@ _TRANSIENT = (
 )
 
 
-def retry_handlers() -> list[AsyncRetryHandler]:
-    return [
-        AsyncRateLimitErrorRetryHandler(max_retry_count=MAX_RETRIES),
+def retry_handlers(*, rate_limits: bool = True) -> list[AsyncRetryHandler]:
+    """slack_sdk's retries. Without `rate_limits`, a 429 comes back to the caller, who
+    paces many calls at once better than each call alone can."""
+    handlers: list[AsyncRetryHandler] = [
         AsyncServerErrorRetryHandler(max_retry_count=MAX_RETRIES),
         AsyncConnectionErrorRetryHandler(max_retry_count=MAX_RETRIES, error_types=[*_TRANSIENT]),
     ]
+    if rate_limits:
+        handlers.insert(0, AsyncRateLimitErrorRetryHandler(max_retry_count=MAX_RETRIES))
+    return handlers
+
+
+def retry_after(headers: object) -> float:
+    """Seconds Slack asks us to wait after a 429 (at least 1, as Slack counts in seconds)."""
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    if isinstance(value, list):  # some slack_sdk responses hold each header as a list
+        value = value[0] if value else None
+    try:
+        return max(1.0, float(value))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def refused_by_hook(body: str) -> str:
+    """Slack's error when a response_url answered 200 and still refused (`{"ok": false,
+    "error": ...}`); "" when the body says it was posted ("ok", or `{"ok": true}`)."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return ""
+    if isinstance(answer, dict) and answer.get("ok") is False:
+        return str(answer.get("error") or "refused")
+    return ""
 
 
 SLACK_CALL_FAILURES = (SlackApiError, TimeoutError, aiohttp.ClientError)
@@ -88,6 +124,16 @@ class Delivery:
         # Stateless (each call's retry state lives in the call), so one set serves every
         # response_url post, as the Web API client's serve all its calls.
         self._hook_retries = retry_handlers()
+        # Receipts: the same Slack, but 429s come back here, to hold back all of them.
+        self._paced_client = AsyncWebClient(
+            token=client.token,
+            base_url=client.base_url,
+            timeout=REQUEST_TIMEOUT,
+            retry_handlers=retry_handlers(rate_limits=False),
+            logger=SDK_LOGGER,
+        )
+        self._in_turn = asyncio.Semaphore(RECEIPTS_IN_FLIGHT)
+        self._resume_at = 0.0  # event loop time before which no receipt leaves (Retry-After)
 
     async def open(self) -> None:
         """One HTTP session (and connection pool) for all Slack calls of this process.
@@ -97,6 +143,7 @@ class Delivery:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
             self._client.session = self._session
+            self._paced_client.session = self._session
 
     async def close(self) -> None:
         if self._session is not None:
@@ -130,24 +177,72 @@ class Delivery:
         except (TimeoutError, aiohttp.ClientError) as exc:
             log.warning("response_url delivery failed: %s", type(exc).__name__)
             return False
+        # Slack answers 404 once a response_url has expired (30 minutes, 5 posts), 400 for
+        # blocks it refuses, and sometimes 200 with {"ok": false}: none of them delivered.
         if response.status_code != 200:
             log.warning("response_url delivery refused: HTTP %s", response.status_code)
             return False
+        refusal = refused_by_hook(response.body or "")
+        if refusal:
+            log.warning("response_url delivery refused: %s", refusal)
+            return False
         return True
 
-    async def dm(self, user_id: str, message: dict, team_id: str = "") -> bool:
-        """A message from the app to one person (its App Home messages tab)."""
+    async def _token(self, team_id: str) -> dict | None:
+        """The token argument for a call in this workspace; None when it has no install."""
         token = await self._token_for(team_id) if self._token_for else None
         if self._token_for and not token:
             log.warning("DM skipped: the workspace has no installation")
+            return None
+        return {"token": token} if token else {}
+
+    async def dm(self, user_id: str, message: dict, team_id: str = "") -> bool:
+        """A message from the app to one person (its App Home messages tab)."""
+        token = await self._token(team_id)
+        if token is None:
             return False
         try:
-            extra = {"token": token} if token else {}
-            await self._client.chat_postMessage(channel=user_id, **extra, **_as_dm(message))
+            await self._client.chat_postMessage(channel=user_id, **token, **_as_dm(message))
         except SLACK_CALL_FAILURES as exc:
             log.warning("DM failed: %s", failure_kind(exc))
             return False
         return True
+
+    async def dm_in_turn(self, user_id: str, message: dict, team_id: str = "") -> bool:
+        """A DM that can wait its turn (receipts): at most RECEIPTS_IN_FLIGHT at once, and
+        after a 429 none leaves before its Retry-After has passed; the refused one is sent
+        again. False when it could not be delivered."""
+        token = await self._token(team_id)
+        if token is None:
+            return False
+        async with self._in_turn:
+            for _ in range(RATE_LIMITED_TRIES):
+                await self._wait_out_rate_limit()
+                try:
+                    await self._paced_client.chat_postMessage(
+                        channel=user_id, **token, **_as_dm(message)
+                    )
+                    return True
+                except SlackApiError as exc:
+                    if exc.response.status_code != 429:
+                        log.warning("DM failed: %s", failure_kind(exc))
+                        return False
+                    self._hold_back(retry_after(exc.response.headers))
+                except (TimeoutError, aiohttp.ClientError) as exc:
+                    log.warning("DM failed: %s", failure_kind(exc))
+                    return False
+        log.warning("DM failed: still rate limited after %s tries", RATE_LIMITED_TRIES)
+        return False
+
+    def _hold_back(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._resume_at = max(self._resume_at, loop.time() + seconds)
+
+    async def _wait_out_rate_limit(self) -> None:
+        delay = self._resume_at - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+            await self._wait_out_rate_limit()  # another 429 may have pushed the time further
 
     async def to_person(
         self, response_url: str | None, user_id: str, message: dict, team_id: str = ""

@@ -31,7 +31,7 @@ def register(service: SecretService, delivery: Delivery, workspaces: Workspaces)
             note=declared.get("n", ""),
             channel=declared.get("c", ""),
         )
-        await delivery.dm(who[1], message, who[0])
+        await delivery.dm_in_turn(who[1], message, who[0])
 
     async def send_expiry_receipt(notice: ExpiryNotice) -> None:
         who = await wanted(notice.creator)
@@ -43,7 +43,8 @@ def register(service: SecretService, delivery: Delivery, workspaces: Workspaces)
             note=declared.get("n", ""),
             recipient=declared.get("r", ""),
         )
-        await delivery.dm(who[1], message, who[0])
+        # A sweep may hand over thousands at once: they go out in turn, none lost to a 429.
+        await delivery.dm_in_turn(who[1], message, who[0])
 
     service.on_revealed(send_receipt, wants=made_in_slack)
     service.on_expired(send_expiry_receipt)

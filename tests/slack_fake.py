@@ -112,6 +112,9 @@ class FakeSlack:
         self.latency: dict[str, float] = {}  # method -> seconds every call of it takes
         self.in_flight: dict[str, int] = {}  # method -> requests being answered right now
         self.peak_in_flight: dict[str, int] = {}  # method -> the most ever at once
+        self.answered: dict[str, int] = {}  # method -> calls so far, counting from 1
+        self.throttled: dict[str, tuple[set[int], int]] = {}  # method -> (call numbers, wait)
+        self.rate_limited: list[Call] = []  # the calls answered 429 by `throttle`
 
     @property
     def api_url(self) -> str:
@@ -140,6 +143,11 @@ class FakeSlack:
     def slow(self, method: str, seconds: float) -> None:
         """Every call of `method` takes this long, so concurrent calls overlap."""
         self.latency[method] = seconds
+
+    def throttle(self, method: str, calls: set[int], retry_after: int = 1) -> None:
+        """Slack's rate limiting: these calls of `method` (the n-th, counting from 1) are
+        answered 429 with Retry-After, as Slack answers a burst beyond a method's tier."""
+        self.throttled[method] = (set(calls), retry_after)
 
     def take_refusals(self) -> list[Refusal]:
         """What was refused so far (a test that provokes refusals takes them)."""
@@ -232,12 +240,22 @@ class FakeSlack:
     async def _answer_api(self, method: str, request: web.Request) -> web.StreamResponse:
         params = await self._params(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        self._record(Call(method, params, request.path, token))
+        call = Call(method, params, request.path, token)
+        self._record(call)
         problems = check_call(method, params)
         self.note_refusal(method, params, problems)
         failed = await self._fault(method, request)
         if failed is not None:
             return failed
+        self.answered[method] = number = self.answered.get(method, 0) + 1
+        throttled, wait = self.throttled.get(method, (set(), 0))
+        if number in throttled:
+            self.rate_limited.append(call)
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(wait)},
+            )
         if problems:
             # Slack's answer to a view or message that breaks a Block Kit rule.
             return web.json_response(
