@@ -16,58 +16,59 @@ from __future__ import annotations
 import json
 from typing import Any
 
-REFERENCE = "https://docs.slack.dev/reference"
-
 # --- Surfaces ------------------------------------------------------------------------------
-# {REFERENCE}/views (modal and Home tab view objects): title, submit and close are
+# docs.slack.dev/reference/views (modal and Home tab view objects): title, submit and close are
 # plain_text of at most 24 characters; submit is required when the view holds an input block;
 # at most 100 blocks; private_metadata at most 3000 characters; callback_id at most 255.
 VIEW_BUTTON_MAX = 24
 VIEW_BLOCKS_MAX = 100
 PRIVATE_METADATA_MAX = 3000
 CALLBACK_ID_MAX = 255
-# {REFERENCE}/block-kit/blocks ("up to 50 blocks in each message, and 100 blocks in modals or
-# Home tabs") and {REFERENCE}/methods/chat.postMessage (`blocks`).
+# docs.slack.dev/reference/block-kit/blocks ("up to 50 blocks in each message, and 100 blocks in
+# modals or Home tabs") and docs.slack.dev/reference/methods/chat.postMessage (`blocks`).
 MESSAGE_BLOCKS_MAX = 50
 
 # --- Composition objects -----------------------------------------------------------------
-# {REFERENCE}/block-kit/composition-objects/text-object: at least 1 and at most 3000
+# docs.slack.dev/reference/block-kit/composition-objects/text-object: at least 1 and at most 3000
 # characters; `emoji` belongs to plain_text only, `verbatim` to mrkdwn only.
 TEXT_MAX = 3000
-# {REFERENCE}/block-kit/composition-objects/option-object: text and description at most 75
-# characters, value at most 150; selects and overflow menus take plain_text option text
-# only, the description is plain_text.
+# docs.slack.dev/reference/block-kit/composition-objects/option-object: text and description at most
+# 75 characters, value at most 150; selects and overflow menus take plain_text option text only, the
+# description is plain_text.
 OPTION_TEXT_MAX = 75
 OPTION_VALUE_MAX = 150
-# {REFERENCE}/block-kit/composition-objects/option-group-object: label at most 75, at most
-# 100 options in a group.
-# {REFERENCE}/block-kit/composition-objects/confirmation-dialog-object: every part is
-# plain_text (text may be mrkdwn); title at most 100, text at most 300, confirm and deny at
-# most 30 characters.
+# docs.slack.dev/reference/block-kit/composition-objects/option-group-object: label at most 75, at
+# most 100 options in a group (the option text and select limits below, not new numbers).
+
+# docs.slack.dev/reference/block-kit/composition-objects/confirmation-dialog-object: title, text,
+# confirm and deny are all plain_text; title at most 100, text at most 300, confirm and deny at most
+# 30 characters.
 CONFIRM_TITLE_MAX = 100
 CONFIRM_TEXT_MAX = 300
 CONFIRM_BUTTON_MAX = 30
 
 # --- Blocks --------------------------------------------------------------------------------
-# {REFERENCE}/block-kit/blocks: block_id at most 255 characters, unique in a message or view.
+# docs.slack.dev/reference/block-kit/blocks: block_id at most 255 characters, unique in a message or
+# view.
 BLOCK_ID_MAX = 255
-# {REFERENCE}/block-kit/blocks/section-block: text 1-3000 characters; or fields, at most 10,
-# each at most 2000 characters; one of the two is required.
+# docs.slack.dev/reference/block-kit/blocks/section-block: text 1-3000 characters; or fields, at
+# most 10, each at most 2000 characters; one of the two is required.
 SECTION_TEXT_MAX = 3000
 SECTION_FIELDS_MAX = 10
 SECTION_FIELD_MAX = 2000
-# {REFERENCE}/block-kit/blocks/header-block: plain_text, at most 150 characters.
+# docs.slack.dev/reference/block-kit/blocks/header-block: plain_text, at most 150 characters.
 HEADER_TEXT_MAX = 150
-# {REFERENCE}/block-kit/blocks/context-block: 1 to 10 elements (text objects or images).
+# docs.slack.dev/reference/block-kit/blocks/context-block: 1 to 10 elements (text objects or
+# images).
 CONTEXT_ELEMENTS_MAX = 10
-# {REFERENCE}/block-kit/blocks/actions-block: 1 to 25 elements.
+# docs.slack.dev/reference/block-kit/blocks/actions-block: 1 to 25 elements.
 ACTIONS_ELEMENTS_MAX = 25
-# {REFERENCE}/block-kit/blocks/input-block: label and hint plain_text, at most 2000 each;
-# one element.
+# docs.slack.dev/reference/block-kit/blocks/input-block: label and hint plain_text, at most 2000
+# each; one element.
 INPUT_LABEL_MAX = 2000
 INPUT_HINT_MAX = 2000
-# {REFERENCE}/block-kit/blocks/rich-text-block: elements are sections, lists, quotes and
-# preformatted blocks of inline elements (text, link, emoji, user, channel, ...).
+# docs.slack.dev/reference/block-kit/blocks/rich-text-block: elements are sections, lists, quotes
+# and preformatted blocks of inline elements (text, link, emoji, user, channel, ...).
 RICH_TEXT_BLOCKS = {
     "rich_text_section",
     "rich_text_list",
@@ -87,29 +88,31 @@ RICH_TEXT_INLINE = {
     "color",
 }
 RICH_TEXT_STYLES = {"bold", "italic", "strike", "code", "underline"}
-# {REFERENCE}/block-kit/blocks/image-block and .../block-elements/image-element.
+# docs.slack.dev/reference/block-kit/blocks/image-block and .../block-elements/image-element.
 IMAGE_URL_MAX = 3000
 IMAGE_ALT_MAX = 2000
 
 # --- Block elements ------------------------------------------------------------------------
-# {REFERENCE}/block-kit/block-elements (every interactive element): action_id at most 255
-# characters, unique among the action_ids of its block.
+# docs.slack.dev/reference/block-kit/block-elements (every interactive element): action_id at most
+# 255 characters, unique among the action_ids of its block.
 ACTION_ID_MAX = 255
-# {REFERENCE}/block-kit/block-elements/button-element: text plain_text at most 75, value at
-# most 2000, url at most 3000 characters; style primary or danger.
+# docs.slack.dev/reference/block-kit/block-elements/button-element: text plain_text at most 75,
+# value at most 2000, url at most 3000 characters; style primary or danger.
 BUTTON_TEXT_MAX = 75
 BUTTON_VALUE_MAX = 2000
 BUTTON_URL_MAX = 3000
-# {REFERENCE}/block-kit/block-elements/select-menu-element (static select): at most 100
+# docs.slack.dev/reference/block-kit/block-elements/select-menu-element (static select): at most 100
 # options or 100 option groups; initial_option exactly one of them; placeholder plain_text at
 # most 150 characters (the same for every element with a placeholder).
 SELECT_OPTIONS_MAX = 100
 PLACEHOLDER_MAX = 150
-# {REFERENCE}/block-kit/block-elements/checkboxes-element and .../radio-button-group-element:
-# 1 to 10 options; initial_option(s) exactly among them.
+# docs.slack.dev/reference/block-kit/block-elements/checkboxes-element and
+# .../radio-button-group-element: 1 to 10 options; initial_option(s) exactly among them.
 CHOICE_OPTIONS_MAX = 10
-# {REFERENCE}/block-kit/block-elements/plain-text-input-element: min_length at most 3000,
-# max_length from 1 to 3000 and not below min_length; initial_value within max_length.
+# docs.slack.dev/reference/block-kit/block-elements/plain-text-input-element: min_length
+# at most 3000. The page gives max_length no number; the input holds at most 3000 characters
+# (the same ceiling), so max_length is 1-3000 and not below min_length, and an initial_value
+# must fit within it.
 INPUT_LENGTH_MAX = 3000
 
 
@@ -213,9 +216,9 @@ class Check:
             except ValueError:
                 self.fail(f"{where}/blocks", "must be valid JSON")
                 return
-        # {REFERENCE}/methods/chat.postMessage: `text` is required, and with blocks it is
-        # the fallback that notifications and screen readers show. (Long text is truncated,
-        # not refused: no maximum here.) A response_url post that deletes needs none.
+        # docs.slack.dev/reference/methods/chat.postMessage: `text` is required, and with blocks it
+        # is the fallback that notifications and screen readers show. (Long text is truncated, not
+        # refused: no maximum here.) A response_url post that deletes needs none.
         if not message.get("delete_original"):
             self.string(message.get("text"), f"{where}/text")
         if blocks is not None:
@@ -415,7 +418,7 @@ class Check:
             self.fail(where, "must be a confirmation dialog object")
             return
         self.text(confirm.get("title"), f"{where}/title", CONFIRM_TITLE_MAX, plain=True)
-        self.text(confirm.get("text"), f"{where}/text", CONFIRM_TEXT_MAX)
+        self.text(confirm.get("text"), f"{where}/text", CONFIRM_TEXT_MAX, plain=True)
         self.text(confirm.get("confirm"), f"{where}/confirm", CONFIRM_BUTTON_MAX, plain=True)
         self.text(confirm.get("deny"), f"{where}/deny", CONFIRM_BUTTON_MAX, plain=True)
 
@@ -442,7 +445,7 @@ def _loaded(value: Any) -> Any:
     return value
 
 
-# {REFERENCE}/methods/<method>: which surface each method carries.
+# docs.slack.dev/reference/methods/<method>: which surface each method carries.
 VIEW_KINDS = {
     "views.open": ("modal",),
     "views.push": ("modal",),
@@ -480,8 +483,8 @@ def check_ack(answer: Any) -> list[str]:
         return check_view(answer.get("view"), ("modal",))
     if action == "errors":
         errors = answer.get("errors")
-        # {REFERENCE}/interaction-payloads/view-interactions-payload (response_action errors):
-        # a map from block_id to the message shown under that input.
+        # docs.slack.dev/reference/interaction-payloads/view-interactions-payload (response_action
+        # errors): a map from block_id to the message shown under that input.
         if not isinstance(errors, dict) or not all(
             isinstance(key, str) and isinstance(value, str) and value
             for key, value in errors.items()

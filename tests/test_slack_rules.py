@@ -180,6 +180,10 @@ SHAPES: dict[str, tuple[tuple[str, dict], tuple[str, dict]]] = {
         in_input(static_select([{"text": mrkdwn("One"), "value": "1"}])),
         in_input(static_select([{"text": plain("One"), "value": "1"}])),
     ),
+    "plain_text confirm text": (
+        message(actions(button(confirm={**confirm()["confirm"], "text": mrkdwn("Really.")}))),
+        message(actions(confirm())),
+    ),
     "emoji only on plain_text": (
         message({"type": "section", "text": {"type": "mrkdwn", "text": "x", "emoji": True}}),
         message({"type": "section", "text": {"type": "plain_text", "text": "x", "emoji": True}}),
