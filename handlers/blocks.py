@@ -293,9 +293,9 @@ def _receipt(title: str, headline: str, note: str, footer: str) -> dict:
 
 
 def conversation_name(channel: str) -> str:
-    """Where a secret was made, as a receipt names it. A DM's id (D…) as <#D…> shows
-    Slack's "private channel" placeholder, and a command run in a DM may carry only
-    "directmessage" for its channel name."""
+    """Where a secret was made, as a receipt names it. <#…> names channels; a DM's id
+    (D…) written that way shows no name a person would recognise. Slack calls a DM's
+    channel "directmessage" in a command's channel_name."""
     if channel.startswith("D") or channel == "directmessage":
         return "in a direct message"
     return f"in <#{channel}>"
