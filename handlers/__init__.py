@@ -142,7 +142,7 @@ def register(
     # Bolt tries listeners in this order for every request: the busiest paths first.
     commands.register(app, service, delivery, after_ack, creation_limit, workspaces)
     views.register(app, service, delivery, after_ack, creation_limit, workspaces)
-    shortcuts.register(app, after_ack, workspaces)
+    shortcuts.register(app, delivery, after_ack, workspaces)
     actions.register(app, service, delivery, after_ack)
     bound.register(app, service, delivery, after_ack)
     secret_requests.register(app, service, delivery, after_ack, creation_limit, workspaces)

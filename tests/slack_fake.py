@@ -19,6 +19,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
+from tests.slack_payloads import slack_escaped
+
 PAYLOADS = Path(__file__).parent / "payloads"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
@@ -53,6 +55,11 @@ def sign(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) 
 
 
 def command_body(**fields) -> str:
+    """A slash command as Slack posts it: `text` is what the person typed, and it leaves
+    escaped as Slack escapes it (tests/slack_payloads.py), so every test sends what Slack
+    sends."""
+    if "text" in fields:
+        fields["text"] = slack_escaped(fields["text"])
     return urlencode(payload("slash_command", **fields))
 
 
