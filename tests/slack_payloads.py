@@ -102,6 +102,8 @@ def in_grid(
     data["team"] = {"id": team_id, "domain": "example", "enterprise_id": enterprise_id}
     if isinstance(data.get("user"), dict):
         data["user"]["team_id"] = team_id
+    if isinstance(data.get("view"), dict):
+        data["view"].update(team_id=team_id, app_installed_team_id=team_id)
     return data
 
 
