@@ -233,8 +233,37 @@ async def grid_round_trip(served, fake, enterprise_id: str, team_id: str, org_wi
     receipt = (await fake.wait_for("chat.postMessage", 2))[1]
     assert receipt["channel"] == "U2147483697" and "revealed" in receipt["text"]
 
+    # The App Home tab, from an Events API callback as Slack sends it in Grid.
+    event = {
+        "token": "x",
+        "team_id": team_id,
+        "enterprise_id": enterprise_id,
+        "api_app_id": "A123456",
+        "event": {"type": "app_home_opened", "user": "U2147483697", "tab": "home"},
+        "type": "event_callback",
+        "event_id": "Ev0GRID0001",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": enterprise_id,
+                "team_id": None if org_wide else team_id,
+                "user_id": "UBOTGRID1",
+                "is_bot": True,
+                "is_enterprise_install": org_wide,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }
+    body = json.dumps(event)
+    status, _ = await slack.send(body, {**sign(body), "Content-Type": "application/json"})
+    assert status == 200
+    home = (await fake.wait_for("views.publish"))[0]
+    assert home["user_id"] == "U2147483697"
 
-async def test_a_grid_workspace_install_delivers_the_recipient_dm_and_a_receipt(store, fake_slack):
+
+async def test_a_grid_workspace_install_delivers_the_recipient_dm_a_receipt_and_app_home(
+    store, fake_slack
+):
     settings = oauth_settings(fake_slack)
     served = await serve(settings, store=store)
     try:
@@ -246,6 +275,7 @@ async def test_a_grid_workspace_install_delivers_the_recipient_dm_and_a_receipt(
         await grid_round_trip(served, fake_slack, "E0001", "T0003", org_wide=False)
         assert set(tokens_of(fake_slack, "chat.postMessage")) == {GRID_TOKEN}
         assert tokens_of(fake_slack, "views.open") == [GRID_TOKEN]
+        assert tokens_of(fake_slack, "views.publish") == [GRID_TOKEN]
         # Another process (a restart) finds it from the team alone, as receipts do.
         later = StoreInstallationStore(store, TokenCipher(settings.token_encryption_key))
         assert (await later.find_bot_for_team("T0003")).bot_token == GRID_TOKEN
@@ -253,7 +283,9 @@ async def test_a_grid_workspace_install_delivers_the_recipient_dm_and_a_receipt(
         await served.runner.cleanup()
 
 
-async def test_an_org_wide_install_delivers_the_recipient_dm_and_a_receipt(store, fake_slack):
+async def test_an_org_wide_install_delivers_the_recipient_dm_a_receipt_and_app_home(
+    store, fake_slack
+):
     settings = oauth_settings(fake_slack)
     served = await serve(settings, store=store)
     try:
@@ -268,6 +300,7 @@ async def test_an_org_wide_install_delivers_the_recipient_dm_and_a_receipt(store
         await grid_round_trip(served, fake_slack, "E0002", "T0004", org_wide=True)
         assert set(tokens_of(fake_slack, "chat.postMessage")) == {ORG_TOKEN}
         assert tokens_of(fake_slack, "views.open") == [ORG_TOKEN]
+        assert tokens_of(fake_slack, "views.publish") == [ORG_TOKEN]
         later = StoreInstallationStore(store, TokenCipher(settings.token_encryption_key))
         assert (await later.find_bot_for_team("T0004")).bot_token == ORG_TOKEN
         assert (await later.find_bot_for_team("E0002")).bot_token == ORG_TOKEN
