@@ -307,3 +307,26 @@ async def test_an_org_wide_install_delivers_the_recipient_dm_a_receipt_and_app_h
         assert await later.find_bot_for_team("T0005") is None  # never seen: not guessed
     finally:
         await served.runner.cleanup()
+
+
+async def test_a_grid_install_stored_before_the_org_was_known_is_found_after_one_request(store):
+    """Installs saved by an older version have no workspace-to-org record: bolt's lookup
+    for the next request from that workspace (org and team both given) writes it."""
+    cipher = TokenCipher(os.urandom(32))
+    installations = StoreInstallationStore(store, cipher)
+    await installations.async_save_bot(
+        Bot(
+            app_id="A123456",
+            enterprise_id="E0001",
+            team_id="T0003",
+            bot_token=GRID_TOKEN,
+            bot_id="B0003",
+            bot_user_id="UBOTGRID1",
+            installed_at=time.time(),
+        )
+    )
+    await store.delete("slack-team-org:T0003")  # as an older version left it
+    fresh = StoreInstallationStore(store, cipher)
+    assert await fresh.find_bot_for_team("T0003") is None
+    assert await fresh.async_find_bot(enterprise_id="E0001", team_id="T0003") is not None
+    assert (await fresh.find_bot_for_team("T0003")).bot_token == GRID_TOKEN
