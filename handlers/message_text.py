@@ -149,10 +149,12 @@ def from_markup(escaped: str) -> str:
         if target.startswith(("@", "#")):
             return target[0] + label.lstrip("@#") if label else target
         if target.startswith("!"):
-            name = target[1:].split("^", 1)[0]
+            name, _, argument = target[1:].partition("^")
+            if name in _BROADCAST:
+                return _BROADCAST[name]
             if label:
-                return label
-            return "@" + name if name in _BROADCAST else target
+                return label  # a user group's @handle, a date's fallback
+            return "@" + argument.split("^", 1)[0] if name == "subteam" else target
         if label:
             return label
         return target.removeprefix("mailto:")
