@@ -104,6 +104,46 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+MAX_TTL_CHOICES = 100  # the form offers them in one static_select, which takes 100 options
+DEFAULT_TTL_CHOICES = "5m,1h,1d,7d"
+
+
+def _ttl_choices(env: Mapping[str, str], max_ttl: int, default_ttl: int) -> tuple[int, ...]:
+    """The expiry options of the form, sorted, each a positive duration up to MAX_TTL, with
+    DEFAULT_TTL among them (the form preselects it, and `/secret <text>` uses it: a default
+    the form cannot show would make the two disagree).
+
+    Left unset, the built-in choices are trimmed to MAX_TTL and DEFAULT_TTL is added, so
+    setting DEFAULT_TTL or MAX_TTL alone keeps working; set, they are taken as written."""
+    raw = (env.get("TTL_CHOICES") or "").strip()
+    given = bool(raw)
+    try:
+        parsed = {parse_duration(part) for part in (raw or DEFAULT_TTL_CHOICES).split(",")}
+    except ValueError:
+        raise ConfigError(
+            f"TTL_CHOICES={raw!r} must be durations separated by commas, e.g. 5m,1h,1d,7d"
+        ) from None
+    if not given:
+        return tuple(sorted({ttl for ttl in parsed if ttl <= max_ttl} | {default_ttl}))
+    if len(parsed) > MAX_TTL_CHOICES:
+        raise ConfigError(
+            f"TTL_CHOICES has {len(parsed)} different durations; the form can offer at most "
+            f"{MAX_TTL_CHOICES}"
+        )
+    too_long = sorted(ttl for ttl in parsed if ttl > max_ttl)
+    if too_long:
+        raise ConfigError(
+            f"TTL_CHOICES={raw!r} offers {format_duration(too_long[0])}, longer than MAX_TTL "
+            f"({format_duration(max_ttl)}); drop it or raise MAX_TTL"
+        )
+    if default_ttl not in parsed:
+        raise ConfigError(
+            f"DEFAULT_TTL={env.get('DEFAULT_TTL') or '1d'!r} is not one of "
+            f"TTL_CHOICES={raw!r}; add it there or choose one of them"
+        )
+    return tuple(sorted(parsed))
+
+
 @dataclass(frozen=True)
 class Limit:
     """At most `count` actions per `window` seconds; a count of 0 switches it off."""
@@ -185,14 +225,7 @@ class Settings:
                 f"DEFAULT_TTL={env.get('DEFAULT_TTL', '1d')!r} is longer than MAX_TTL "
                 f"({format_duration(max_ttl)}); make it shorter or raise MAX_TTL"
             )
-        raw_choices = env.get("TTL_CHOICES") or "5m,1h,1d,7d"
-        try:
-            choices = tuple(sorted({parse_duration(part) for part in raw_choices.split(",")}))
-        except ValueError:
-            raise ConfigError(
-                f"TTL_CHOICES={raw_choices!r} must be durations separated by commas, "
-                "e.g. 5m,1h,1d,7d"
-            ) from None
+        choices = _ttl_choices(env, max_ttl, default_ttl)
         log_level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL={log_level!r} must be one of {', '.join(LOG_LEVELS)}")

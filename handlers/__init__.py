@@ -98,12 +98,14 @@ def register(
     )
 
     async def token_for(team_id: str) -> str | None:
-        """The workspace's bot token. With token rotation, a token about to expire is
-        refreshed first: receipts leave without a request from Slack that would have made
-        bolt refresh it."""
+        """The bot token that speaks to a person of workspace `team_id`: its own install's,
+        or in Enterprise Grid its org's (a Grid workspace install is stored under the org
+        and the team, an org-wide one under the org alone; the store knows which). With
+        token rotation, a token about to expire is refreshed first: receipts leave without
+        a request from Slack that would have made bolt refresh it."""
         if installations is None or rotator is None:
             return settings.slack_bot_token
-        bot = await installations.async_find_bot(enterprise_id=None, team_id=team_id)
+        bot = await installations.find_bot_for_team(team_id)
         if bot is None:
             return None
         if bot.bot_refresh_token:
@@ -142,7 +144,7 @@ def register(
     # Bolt tries listeners in this order for every request: the busiest paths first.
     commands.register(app, service, delivery, after_ack, creation_limit, workspaces)
     views.register(app, service, delivery, after_ack, creation_limit, workspaces)
-    shortcuts.register(app, after_ack, workspaces)
+    shortcuts.register(app, delivery, after_ack, workspaces)
     actions.register(app, service, delivery, after_ack)
     bound.register(app, service, delivery, after_ack)
     secret_requests.register(app, service, delivery, after_ack, creation_limit, workspaces)

@@ -55,7 +55,9 @@ class CreationLimit:
 
 
 def creator_of(team_id: str, user_id: str) -> str:
-    """The identity burn is checked against: a user within their workspace."""
+    """The identity burn, lists and bindings are checked against: a person's own workspace
+    and their user id, from handlers.payloads.actor (`user.team_id`, not `team.id`, so it
+    holds in Slack Connect channels, where the two differ)."""
     return f"{team_id}:{user_id}"
 
 
