@@ -35,13 +35,17 @@ from storage.base import (
 )
 from storage.deadlines import Deadlines
 
-# KEYS[1] record; ARGV: link verifier, verifier, attempt limit.
+# KEYS[1] record; ARGV: link verifier, verifier, attempt limit, and 1 when a record bound to
+# one person may be revealed (their own Slack click). Anything else is a link reveal, which a
+# bound record refuses as a broken link before any proof is compared: no proof, however it
+# was made, opens a bound secret through a link.
 # Returns {0} gone, {1} broken link, {2, attempts_left} wrong passphrase, {3, record}.
-# Only the 65-byte head is read until the verifiers match: a wrong link copies nothing big.
-# Public: bench.baselines runs it too, in the least a reveal can do.
+# Only the 69-byte head is read until the verifiers match: a wrong link copies nothing big.
+# Public: bench.baselines runs it too, in the least a reveal can do (a link reveal).
 REVEAL_SCRIPT = """
-local head = redis.call('GETRANGE', KEYS[1], 0, 64)
+local head = redis.call('GETRANGE', KEYS[1], 0, 68)
 if head == '' then return {0} end
+if ARGV[4] ~= '1' and math.floor(string.byte(head, 69) / 2) % 2 == 1 then return {1} end
 if string.sub(head, 2, 33) ~= ARGV[1] then return {1} end
 if string.sub(head, 34, 65) ~= ARGV[2] then
   local failed = string.byte(head, 1) + 1
@@ -274,14 +278,17 @@ class RedisStore:
         )  # fmt: skip
 
     async def reveal(
-        self, secret_id: str, link_verifier: bytes, verifier: bytes, now: float
+        self,
+        secret_id: str,
+        link_verifier: bytes,
+        verifier: bytes,
+        now: float,
+        *,
+        bound_allowed: bool = False,
     ) -> RevealResult:
-        reply = await self._run(
-            lambda: self._reveal(
-                keys=[record_key(secret_id)],
-                args=[link_verifier, verifier, MAX_PASSPHRASE_ATTEMPTS],
-            )
-        )
+        keys = [record_key(secret_id)]
+        args = [link_verifier, verifier, MAX_PASSPHRASE_ATTEMPTS, 1 if bound_allowed else 0]
+        reply = await self._run(lambda: self._reveal(keys=keys, args=args))
         code = int(reply[0])
         if code == 0:
             return RevealResult(RevealOutcome.GONE)
