@@ -100,8 +100,8 @@ class SecretStore(Protocol):
         can ever get REVEALED for a record.
 
         `bound_allowed` says the caller reveals for the person a record may be bound to (the
-        Slack Reveal button); a link reveal leaves it False. Every change is as durable as a
-        save before the answer: a record handed out can never come back."""
+        Slack Reveal button); a link reveal leaves it False. Every change is made as durable as
+        a save before the answer (docs/SECURITY.md says how durable that is, per store)."""
 
     async def burn(self, secret_id: str, creator: str, now: float) -> BurnOutcome:
         """Delete the record if `creator` matches the stored creator (as durably as a save)."""
