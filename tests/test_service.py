@@ -284,3 +284,37 @@ async def test_a_bound_secret_needs_the_services_binding_key(store):
     with pytest.raises(BrokenLink):
         await theirs.reveal_for(created.secret_id, created.key, "T1:UB")
     assert await twin.reveal_for(created.secret_id, created.key, "T1:UB") == "bound"
+
+
+async def test_with_the_link_and_a_copy_of_the_store_passphrase_guesses_are_offline(store):
+    """What docs/SECURITY.md admits: the stored verifier answers any guess made with the
+    link, with no attempt counted; each guess costs PBKDF2's 600,000 rounds, nothing else."""
+    service = service_on(store)
+    created = await service.create("guard me", ttl=60, passphrase="correct horse")
+    stored = await stored_verifier(store, created.secret_id)
+    parts = parse_link(created.link)
+
+    def guess_matches(guess: str) -> bool:
+        pass_key = crypto.passphrase_key(guess, parts.secret_id)
+        auth = crypto.derive_keys(parts.link_key, pass_key, parts.secret_id).auth
+        return crypto.verifier(auth) == stored
+
+    assert [guess_matches(g) for g in ("wrong horse", "correct horse")] == [False, True]
+    assert (await service.status(created.secret_id)).attempts_left == 5
+    assert crypto.PBKDF2_ITERATIONS == 600_000
+
+
+async def stored_verifier(store, secret_id: str) -> bytes:
+    """The `verifier` as a copy of the store holds it."""
+    from storage.redis_store import RedisStore, record_key
+
+    if isinstance(store, RedisStore):
+        from storage import redis_record
+
+        raw = await store._redis.get(record_key(secret_id))
+        return redis_record.unpack(secret_id, raw)[0].verifier
+    return await store._run(
+        lambda conn: conn.execute(
+            "SELECT verifier FROM secrets WHERE id = ?", (secret_id,)
+        ).fetchone()[0]
+    )
