@@ -44,6 +44,7 @@ def create_app(
         max_ttl=settings.max_ttl,
         clock=clock,
         metrics=metrics,
+        binding_key=settings.binding_key,
     )
     app = web.Application(client_max_size=CLIENT_MAX_SIZE)
     app[SERVICE_KEY] = service

@@ -96,6 +96,37 @@ def _encryption_key(env: Mapping[str, str]) -> bytes | None:
     return key
 
 
+def _binding_key(env: Mapping[str, str]) -> bytes | None:
+    """The server's part of the proof of a secret bound to one person (bot/crypto.py).
+
+    BINDING_KEY when set; else derived from SLACK_SIGNING_SECRET, which every HTTP set-up
+    has (changing that secret then strands the bound secrets still waiting). Socket Mode
+    without a signing secret must set BINDING_KEY."""
+    import base64
+    import binascii
+    import hmac
+
+    raw = (env.get("BINDING_KEY") or "").strip()
+    if raw:
+        try:
+            key = base64.b64decode(raw.replace("-", "+").replace("_", "/") + "=" * (-len(raw) % 4))
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) != 32:
+            raise ConfigError("BINDING_KEY must be 32 random bytes in base64")
+        return key
+    signing_secret = (env.get("SLACK_SIGNING_SECRET") or "").strip()
+    if signing_secret:
+        return hmac.new(signing_secret.encode(), b"oncelink/v1/binding-key", "sha256").digest()
+    if env.get("SLACK_APP_TOKEN") and env.get("SLACK_BOT_TOKEN"):
+        raise ConfigError(
+            "BINDING_KEY is needed with SLACK_APP_TOKEN when SLACK_SIGNING_SECRET is not set: "
+            "32 random bytes in base64, e.g. from: python3 -c 'import os,base64;print("
+            "base64.b64encode(os.urandom(32)).decode())'"
+        )
+    return None
+
+
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
     raw = (env.get(name) or default).strip()
     parts = urlsplit(raw)
@@ -186,6 +217,7 @@ class Settings:
     slack_client_id: str | None = None
     slack_client_secret: str | None = field(default=None, repr=False)
     token_encryption_key: bytes | None = field(default=None, repr=False)
+    binding_key: bytes | None = field(default=None, repr=False)  # see _binding_key
     slack_api_url: str = DEFAULT_SLACK_API_URL
     receipts: bool = True
     rate_limit_create: Limit = Limit(120, 60)
@@ -255,6 +287,7 @@ class Settings:
             slack_client_id=(env.get("SLACK_CLIENT_ID") or "").strip() or None,
             slack_client_secret=(env.get("SLACK_CLIENT_SECRET") or "").strip() or None,
             token_encryption_key=_encryption_key(env),
+            binding_key=_binding_key(env),
             slack_api_url=_url(env, "SLACK_API_URL", DEFAULT_SLACK_API_URL).rstrip("/") + "/",
             receipts=_switch(env, "RECEIPTS", True),
             rate_limit_create=_limit(env, "RATE_LIMIT_CREATE", "120/1m"),
