@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -104,6 +104,24 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+def redact_url(url: str | None) -> str | None:
+    """The URL with its user name and password, and a `password=` query value, replaced by
+    `***`: a REDIS_URL carries Redis's password, and settings are rendered in logs."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    # A sentinel URL lists several hosts, so the credentials are cut off by hand: everything
+    # before the last "@" of the network location.
+    credentials, at, hosts = parts.netloc.rpartition("@")
+    if at and credentials:
+        url = url.replace(parts.netloc, f"***@{hosts}", 1)
+    head, mark, query = url.partition("?")
+    return head + mark + _QUERY_PASSWORD.sub(r"\1***", query)
+
+
+_QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Limit:
     """At most `count` actions per `window` seconds; a count of 0 switches it off."""
@@ -155,6 +173,18 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
     log_format: str = "text"
+
+    def __repr__(self) -> str:
+        """Every field the dataclass would show, with REDIS_URL's credentials redacted
+        (the other credentials are left out whole, by repr=False). str() is this too."""
+        shown = []
+        for item in fields(self):
+            if item.repr:
+                value = getattr(self, item.name)
+                if item.name == "redis_url":
+                    value = redact_url(value)
+                shown.append(f"{item.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     @property
     def slack_configured(self) -> bool:

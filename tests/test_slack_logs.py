@@ -4,9 +4,13 @@ the captured log holds no secret, passphrase, key, proof, link or whole id."""
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 
 import aiohttp
+import pytest
 
+from bot.config import Settings
 from handlers import blocks
 from tests.conftest import ServerProcess
 from tests.slack_fake import BOT_TOKEN, SIGNING_SECRET
@@ -188,3 +192,39 @@ def test_loggers_handed_to_slack_libraries_skip_debug_formatting_even_at_debug()
         "print('ok')\n"
     )
     assert run_in_child(script).strip() == "ok"
+
+
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("redis://:hunter2pass@db.example.internal:6379/0", "hunter2pass"),
+        ("redis://user:pw@db.example.internal", "user:pw"),
+        ("redis+sentinel://user:s3ntinel-pw@a:26379,b:26379/oncelink", "s3ntinel-pw"),
+        ("unix:///run/redis.sock?db=1&password=sock-pw", "sock-pw"),
+    ],
+)
+def test_settings_never_render_the_redis_password(url, password):
+    settings = Settings(redis_url=url)
+    for rendering in (repr(settings), str(settings), f"{settings}", f"{settings!r}"):
+        assert password not in rendering and "***" in rendering, rendering
+    assert settings.redis_url == url  # only the renderings are redacted, not the value used
+
+
+def test_serve_at_debug_logs_no_redis_password(tmp_path):
+    """The DEBUG start-up line and the store's outage lines, from a real process whose
+    REDIS_URL holds a password (nothing listens there, so the store reports outages)."""
+    from tests.conftest import free_port
+
+    url = f"redis://:hunter2pass@127.0.0.1:{free_port()}/0"
+    server = ServerProcess({"LOG_LEVEL": "DEBUG", "REDIS_URL": url}, tmp_path / "serve.log")
+    try:
+        with urllib.request.urlopen(server.url + "/healthz") as response:
+            assert response.status == 200
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server.url + "/readyz")
+        assert refused.value.code == 503
+    finally:
+        server.stop()
+    logs = server.logs()
+    assert "settings: Settings(" in logs and "redis://***@127.0.0.1" in logs
+    assert "hunter2pass" not in logs
