@@ -159,7 +159,9 @@ async def _read_reveal_body(request: web.Request) -> tuple[bytes, bytes]:
             crypto.b64decode(body["link_proof"], 32),
             crypto.b64decode(body["auth"], 32),
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
+        # RecursionError: the parser recurses per nesting level, and a kilobyte of `[` is
+        # deeper than Python's limit. Malformed is malformed: a 400, not a traceback.
         raise _BadRequest() from None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 
 import aiohttp
@@ -315,3 +316,29 @@ def test_the_reveal_answer_is_what_json_would_write():
             "ciphertext": crypto.b64encode(revealed.ciphertext),
         }
         assert _revealed_json(revealed) == json.dumps(fields).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 1000, b'{"":' * 255, b"{" + b'"link_proof": [' * 60, b"[" * 1000 + b"]" * 24],
+    ids=["brackets", "nested-objects", "nested-field", "unbalanced"],
+)
+async def test_deeply_nested_reveal_bodies_get_400_without_a_traceback(served, body, caplog):
+    caplog.set_level(logging.DEBUG)
+    link = await create(served, "intact")
+    path = parse_link(link).path
+    async with aiohttp.ClientSession() as http:
+        async with http.post(served.url + path, data=body) as response:
+            assert response.status == 400
+            answer = await response.json()
+            assert answer["error"] == "bad_request" and answer["message"]
+        async with http.post(served.url + path, data=b"[" * 100_000) as response:
+            assert response.status == 413  # refused for its size before it is parsed
+            assert (await response.json())["error"] == "too_large"
+        async with http.post(served.url + path, data=b'{"a":' * 20_000) as response:
+            assert response.status == 413
+            assert (await response.json())["error"] == "too_large"
+        async with http.post(served.url + path, json=reveal_body(link)) as response:
+            assert response.status == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    assert "RecursionError" not in caplog.text
