@@ -12,6 +12,7 @@ import aiohttp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from handlers.endpoint import MAX_SLACK_BODY
 from tests.slack_fake import payload, sign
 
 # In CI the examples are derived from each test's name, so a landing never hinges on luck;
@@ -162,7 +163,7 @@ async def test_random_reveal_requests_never_get_a_5xx(served, secret_id, body):
 
 
 async def test_oversized_slack_body_is_refused_before_it_is_read_whole(slack):
-    body = "payload=" + "x" * (2 * 1024 * 1024)
+    body = "payload=" + "x" * MAX_SLACK_BODY
     status, _ = await post(slack.served.url + "/slack/events", body, sign(body))
     assert status == 413
     await assert_healthy(slack.served.url)

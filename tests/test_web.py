@@ -14,8 +14,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot import crypto
 from bot.app import create_app
 from bot.service import SecretService
+from handlers.endpoint import MAX_SLACK_BODY
 from storage.redis_store import RedisStore
-from tests.conftest import RedisServer, make_settings, serve
+from tests.conftest import RedisServer, make_settings, serve, slack_settings
+from tests.slack_fake import interactive_body, payload
+from tests.slack_harness import SlackHarness
 from tests.support import decrypt_answer, parse_link, reveal_body
 
 PREVIEW_AGENTS = [
@@ -342,3 +345,40 @@ async def test_deeply_nested_reveal_bodies_get_400_without_a_traceback(served, b
             assert response.status == 200
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
     assert "RecursionError" not in caplog.text
+
+
+async def test_the_largest_message_shortcut_slack_sends_is_accepted(store, fake_slack):
+    """40,000 characters (Slack's message text limit) outside the BMP, in `message.text` and
+    again in its rich_text block: each is a JSON surrogate pair, form-encoded as 16 bytes.
+    The reveal POST keeps its own small limit."""
+    served = await serve(slack_settings(fake_slack), store=store)
+    try:
+        text = ("😀" + "𠀀") * 20_000  # an emoji and a CJK Extension B character, 4 bytes each
+        data = payload("message_action", response_url=fake_slack.response_url("big"))
+        data["message"]["text"] = text
+        data["message"]["blocks"] = [
+            {
+                "type": "rich_text",
+                "block_id": "Bx1",
+                "elements": [
+                    {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}
+                ],
+            }
+        ]
+        body = interactive_body(data)
+        assert len(body) > 1.2 * 1024 * 1024  # 40,000 x 16 bytes, twice: 5 times the old limit
+        status, _ = await SlackHarness(served, fake_slack).send(body)
+        assert status == 200
+        await fake_slack.wait_for("views.open")  # the shortcut ran: its modal was asked for
+        too_big = "payload=" + "x" * MAX_SLACK_BODY
+        status, _ = await SlackHarness(served, fake_slack).send(too_big)
+        assert status == 413
+        link = await create(served, "intact")
+        path = parse_link(link).path
+        async with aiohttp.ClientSession() as http:
+            async with http.post(served.url + path, data=b"{" + b" " * 2000 + b"}") as response:
+                assert response.status == 413
+            async with http.post(served.url + path, json=reveal_body(link)) as response:
+                assert response.status == 200
+    finally:
+        await served.runner.cleanup()
