@@ -7,6 +7,7 @@ middle of someone's request.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -145,6 +146,24 @@ def _limit(env: Mapping[str, str], name: str, default: str) -> Limit:
         ) from None
 
 
+ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[ProxyNetwork, ...]:
+    raw = env.get(name) or ""
+    networks = []
+    for part in raw.split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"{name}={raw!r} must be IP addresses or CIDR ranges separated by commas, "
+                    "e.g. 10.0.0.0/8,192.0.2.7"
+                ) from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the app. Frozen: read once, passed down, never changed behind a back."""
@@ -169,6 +188,7 @@ class Settings:
     rate_limit_create: Limit = Limit(120, 60)
     rate_limit_reveal: Limit = Limit(120, 60)
     trusted_proxy_depth: int = 0
+    trusted_proxies: tuple[ProxyNetwork, ...] = ()  # X-Forwarded-For counts only from these
     metrics: str = "off"  # off | on (own port) | public (also /metrics on the main port)
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
@@ -257,6 +277,7 @@ class Settings:
             rate_limit_create=_limit(env, "RATE_LIMIT_CREATE", "120/1m"),
             rate_limit_reveal=_limit(env, "RATE_LIMIT_REVEAL", "120/1m"),
             trusted_proxy_depth=_int(env, "TRUSTED_PROXY_DEPTH", 0, 0, 10),
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             metrics=_choice(env, "METRICS", "off", ("off", "on", "public")),
             metrics_host=(env.get("METRICS_HOST") or "127.0.0.1").strip(),
             metrics_port=_int(env, "METRICS_PORT", 9464, 1, 65535),

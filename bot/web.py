@@ -19,7 +19,7 @@ from multidict import CIMultiDict, istr
 from bot import crypto, pages
 from bot.config import Settings
 from bot.errors import BrokenLink, SecretGone, StoreUnavailable, WrongPassphrase
-from bot.ratelimit import RateLimited, RateLimiter, client_address
+from bot.ratelimit import ClientAddresses, RateLimited, RateLimiter
 from bot.service import RevealedSecret, SecretService, short_id
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 SERVICE_KEY: web.AppKey[SecretService] = web.AppKey("service", SecretService)
 LIMITER_KEY: web.AppKey[RateLimiter] = web.AppKey("limiter", RateLimiter)
 SETTINGS_KEY: web.AppKey[Settings] = web.AppKey("settings", Settings)
+CLIENTS_KEY: web.AppKey[ClientAddresses] = web.AppKey("clients", ClientAddresses)
 MAX_REVEAL_BODY = 1024  # two base64url proofs in JSON need ~120 bytes
 
 _CSP = (
@@ -174,19 +175,24 @@ async def reveal(request: web.Request) -> web.Response:
     secret_id = request.match_info["secret_id"]
     if not crypto.is_secret_id(secret_id):
         return _json({"error": "gone", "message": _GONE_MESSAGE}, 404)
-    settings = request.app[SETTINGS_KEY]
-    limiter = request.app[LIMITER_KEY]
-    client = client_address(
-        request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxy_depth
-    )
     try:
-        limiter.refuse_if_blocked("reveal", client, settings.rate_limit_reveal)
         link_proof, auth = await _read_reveal_body(request)
         try:
             revealed = await request.app[SERVICE_KEY].reveal(secret_id, link_proof, auth)
         except (BrokenLink, WrongPassphrase, SecretGone):
-            # Only failures count: guessing and probing fail, a right link succeeds once.
-            await limiter.count_failure("reveal", client, settings.rate_limit_reveal)
+            # The limit applies to failures, and only once the store has told a failure from
+            # a success: a right link is never refused, however many failures its address
+            # made (behind an untrusted proxy that address is everyone's). Past the limit a
+            # failure is answered 429 whatever it was, so guessing learns nothing more; a
+            # wrong passphrase still cost the secret one of its attempts in the store (see
+            # docs/SECURITY.md), else being limited would buy unlimited guesses.
+            settings = request.app[SETTINGS_KEY]
+            client = request.app[CLIENTS_KEY].of(
+                request.remote, request.headers.get("X-Forwarded-For")
+            )
+            await request.app[LIMITER_KEY].count_failure(
+                "reveal", client, settings.rate_limit_reveal
+            )
             raise
     except _BadRequest:
         return _json({"error": "bad_request", "message": "That request was malformed."}, 400)
@@ -194,8 +200,8 @@ async def reveal(request: web.Request) -> web.Response:
         response = _json(
             {
                 "error": "rate_limited",
-                "message": f"Too many attempts from your network. Nothing was revealed or "
-                f"deleted; try again in {exc.retry_after} seconds.",
+                "message": "Too many failed attempts from your network. Check the link and "
+                f"the passphrase, and try again in {exc.retry_after} seconds.",
             },
             429,
         )
@@ -281,6 +287,7 @@ def add_routes(app: web.Application, settings: Settings) -> None:
         return web.Response(body=files[name], content_type=_STATIC_TYPES[name], charset="utf-8")
 
     app[SETTINGS_KEY] = settings
+    app[CLIENTS_KEY] = ClientAddresses(settings.trusted_proxies, settings.trusted_proxy_depth)
     app.middlewares.append(_security_headers(settings.public_url))
     app.router.add_get("/s/{secret_id}", secret_page)
     app.router.add_post("/s/{secret_id}", reveal)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -221,3 +222,27 @@ async def test_inline_command_and_shortcut_links_reveal_in_chromium(slack, page)
     await other.get_by_role("button", name="Reveal secret").click()
     await other.locator("#secret").wait_for(state="visible")
     assert await other.locator("#secret").input_value() == "from a message"
+
+
+async def test_300_failures_from_an_address_never_block_its_valid_reveal(served, page):
+    """Behind a proxy that is not trusted every visitor shares one address; a stranger's
+    failures past the limit (120 a minute) must not keep anyone's right link shut."""
+    link = await create(served, "still reachable")
+    victim = await create(served, "probed")
+    wrong = {"link_proof": "A" * 43, "auth": reveal_body(victim)["auth"]}
+    path = served.url + parse_link(victim).path
+    async with aiohttp.ClientSession() as http:
+
+        async def fail() -> int:
+            async with http.post(path, json=wrong) as response:
+                return response.status
+
+        statuses = []
+        for _ in range(3):  # 100 at a time, from the same address as the browser below
+            statuses += await asyncio.gather(*(fail() for _ in range(100)))
+    await page.goto(link)
+    await page.get_by_role("button", name="Reveal secret").click()
+    await page.locator("#message.error, #secret:visible").first.wait_for()
+    assert await page.locator("#message").inner_text() == ""
+    assert await page.locator("#secret").input_value() == "still reachable"
+    assert statuses.count(403) == 120 and statuses.count(429) == 180  # the limit held
