@@ -300,3 +300,32 @@ async def test_a_limited_wrong_passphrase_learns_nothing_and_still_costs_an_atte
                 assert decrypt_answer(link, await r.json(), "right one") == "guarded"
     finally:
         await served.runner.cleanup()
+
+
+async def test_asking_for_secrets_counts_against_the_creation_limit(store, fake_slack):
+    """A request DMs anyone under the app's name: it is counted like a secret created."""
+    served = await serve(slack_settings(fake_slack, rate_limit_create=Limit(3, 60)), store=store)
+    try:
+        slack = SlackHarness(served, fake_slack)
+        asked = {blocks.ASK_BLOCK: {blocks.ASK_SELECT: {"selected_user": "UALICE"}}}
+        metadata = json.dumps({"response_url": fake_slack.response_url("ask")})
+        for _ in range(2):
+            status, body = await slack.submit_view(
+                blocks.REQUEST_MODAL, asked, metadata, "U2147483697"
+            )
+            assert (status, body) == (200, "")
+        await fake_slack.wait_for("chat.postMessage", 2)  # the two DMs to Alice
+        status, body = await slack.command("one secret")  # the third: shares the count
+        assert (status, body) == (200, "")
+        status, body = await slack.submit_view(blocks.REQUEST_MODAL, asked, metadata, "U2147483697")
+        answer = json.loads(body)
+        assert answer["response_action"] == "errors"
+        refusal = answer["errors"][blocks.ASK_BLOCK]
+        assert "Wait" in refusal and "nothing was sent" in refusal
+        await fake_slack.wait_for("response_url", 3)  # two "Asked Alice" and the link
+        dms = [call for call in fake_slack.calls if call.method == "chat.postMessage"]
+        assert len(dms) == 2  # the refused request reached nobody
+        status, body = await slack.submit_view(blocks.REQUEST_MODAL, asked, metadata, "UOTHER")
+        assert (status, body) == (200, "")  # another person is not affected
+    finally:
+        await served.runner.cleanup()
