@@ -1,7 +1,8 @@
 """The browser edge: reveal page, reveal POST, health, static files, security headers.
 
 Only `POST /s/{id}` can burn a secret. GET and HEAD (link-preview bots, mail scanners,
-prefetchers) only read whether a secret is waiting.
+prefetchers) only read whether a waiting secret has a passphrase, and answer the same page
+whether one waits or not.
 """
 
 from __future__ import annotations
@@ -124,14 +125,18 @@ def _security_headers(public_url: str):
 
 
 async def secret_page(request: web.Request) -> web.Response:
-    """GET and HEAD: says whether a secret waits. Never burns, whoever asks."""
+    """GET and HEAD: the reveal page. Never burns, whoever asks.
+
+    A well-formed id that holds nothing gets the page of a secret without a passphrase:
+    a preview bot or a stranger guessing ids learns nothing from the answer, and the person
+    who clicks Reveal is told it is gone then."""
     secret_id = request.match_info["secret_id"]
     if not crypto.is_secret_id(secret_id):
-        return _html(pages.GONE_PAGE, 404)  # malformed: the store is not even asked
+        return _html(pages.GONE_PAGE, 404)  # not a link we make: the store is not asked
     try:
         status = await request.app[SERVICE_KEY].status(secret_id)
     except SecretGone:
-        return _html(pages.GONE_PAGE, 404)
+        return _html(pages.secret_page(secret_id, has_passphrase=False))
     except StoreUnavailable:
         log.warning("store unavailable while showing secret %s", short_id(secret_id))
         return _html(pages.UNAVAILABLE_PAGE, 503)

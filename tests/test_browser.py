@@ -28,11 +28,14 @@ async def test_chromium_reveals_unicode_secret_once_and_then_it_is_gone(served, 
     assert await output.input_value() == TRICKY
     assert "deleted from the server" in await page.locator("#result").inner_text()
     assert "#" not in page.url  # the key is dropped from the address bar after use
-    # Second visit with the very same link: gone, calmly.
+    # Second visit with the very same link: the page looks like any other (a preview learns
+    # nothing), and Reveal says calmly that it is gone.
     other = await page.context.new_page()
     response = await other.goto(link)
-    assert response.status == 404
-    assert "not here" in await other.locator("h1").inner_text()
+    assert response.status == 200
+    await other.get_by_role("button", name="Reveal secret").click()
+    await other.locator("#message.error").wait_for()
+    assert "not here" in await other.locator("#message").inner_text()
 
 
 async def test_wrong_passphrase_shows_attempts_left_then_right_one_reveals(served, page):
@@ -200,7 +203,10 @@ async def test_from_slash_command_to_reveal_in_chromium(slack, page):
     receipt = (await slack.fake.wait_for("chat.postMessage"))[0]
     assert "revealed" in receipt["text"] and "e2e" in json.dumps(receipt["blocks"])
     again = await page.context.new_page()
-    assert (await again.goto(link)).status == 404
+    assert (await again.goto(link)).status == 200  # the same page whether or not it waits
+    await again.get_by_role("button", name="Reveal secret").click()
+    await again.locator("#message.error").wait_for()
+    assert "not here" in await again.locator("#message").inner_text()
 
 
 async def test_inline_command_and_shortcut_links_reveal_in_chromium(slack, page):

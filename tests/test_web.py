@@ -19,7 +19,7 @@ from storage.redis_store import RedisStore
 from tests.conftest import RedisServer, make_settings, serve, slack_settings
 from tests.slack_fake import interactive_body, payload
 from tests.slack_harness import SlackHarness
-from tests.support import decrypt_answer, parse_link, reveal_body
+from tests.support import decrypt_answer, parse_link, proofs, reveal_body
 
 PREVIEW_AGENTS = [
     "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
@@ -77,7 +77,7 @@ async def test_preview_bots_get_and_head_leave_secret_intact(served):
             assert decrypt_answer(link, await response.json()) == "hunter2"
 
 
-async def test_second_reveal_gets_gone_and_page_says_so(served):
+async def test_second_reveal_gets_gone_and_only_reveal_says_so(served):
     link = await create(served, "once")
     path = parse_link(link).path
     async with aiohttp.ClientSession() as http:
@@ -85,11 +85,37 @@ async def test_second_reveal_gets_gone_and_page_says_so(served):
             assert response.status == 200
         async with http.post(served.url + path, json=reveal_body(link)) as response:
             assert response.status == 410
-            assert (await response.json())["error"] == "gone"
+            answer = await response.json()
+            assert answer["error"] == "gone" and "not here" in answer["message"]
         async with http.get(served.url + path) as response:
-            assert response.status == 404
-            assert "not here" in await response.text()
+            assert response.status == 200  # the page looks the same: see the test below
+            assert "not here" not in await response.text()
             assert_security_headers(response)
+
+
+async def test_a_preview_cannot_tell_a_spent_or_unknown_id_from_a_waiting_secret(served):
+    """What pages.py promises: a link preview or a stranger trying ids learns nothing from
+    GET or HEAD, not even whether a secret exists. Only Reveal tells."""
+    waiting = parse_link(await create(served, "waiting")).secret_id
+    spent_link = await create(served, "spent")
+    spent = parse_link(spent_link).secret_id
+    await served.service.reveal(spent, *proofs(spent_link))
+    burned_link = await create(served, "burned", creator="T1:U1")
+    burned = parse_link(burned_link).secret_id
+    await served.service.burn(burned, "T1:U1")
+    never = crypto.new_secret_id()  # the same answer as an expired one: no record
+    answers = {}
+    async with aiohttp.ClientSession() as http:
+        for secret_id in (waiting, spent, burned, never):
+            for method in ("GET", "HEAD"):
+                async with http.request(method, f"{served.url}/s/{secret_id}") as response:
+                    body = (await response.text()).replace(secret_id, "ID")
+                    headers = {k: v for k, v in response.headers.items() if k != "Date"}
+                    answers[secret_id, method] = (response.status, headers, body)
+    for secret_id in (spent, burned, never):
+        for method in ("GET", "HEAD"):
+            assert answers[secret_id, method] == answers[waiting, method], secret_id
+    assert answers[waiting, "GET"][0] == 200 and "Reveal secret" in answers[waiting, "GET"][2]
 
 
 async def test_passphrase_page_asks_for_it_and_wrong_ones_count_down(served):
