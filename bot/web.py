@@ -236,14 +236,9 @@ async def reveal(request: web.Request) -> web.Response:
         return _json({"error": "gone", "message": _GONE_MESSAGE}, 410)
     except StoreUnavailable:
         log.warning("store unavailable while revealing secret %s", short_id(secret_id))
-        return _json(
-            {
-                "error": "unavailable",
-                "message": "The secret store is not answering. Nothing was revealed or "
-                "deleted; please try again in a minute.",
-            },
-            503,
-        )
+        # Not "nothing was revealed": the store may have run the reveal (and deleted the
+        # secret) just before its answer was lost or cut off by the deadline.
+        return _json({"error": "unavailable", "message": _UNAVAILABLE_MESSAGE}, 503)
     return web.Response(body=_revealed_json(revealed), content_type="application/json")
 
 
@@ -256,6 +251,11 @@ def _revealed_json(revealed: RevealedSecret) -> bytes:
     ).encode("ascii")
 
 
+_UNAVAILABLE_MESSAGE = (
+    "The secret store did not answer in time. Please try again in a minute. If the secret "
+    "is gone then, the store deleted it just as it stopped answering, and nobody saw it: ask "
+    "the person who shared it for a new link."
+)
 _GONE_MESSAGE = (
     "This secret is not here: it has already been viewed, was deleted, has expired, or was "
     "destroyed after too many wrong passphrases."

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import subprocess
 
 import aiohttp
 import pytest
@@ -13,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot import crypto
 from bot.app import create_app
+from bot.errors import SecretGone
 from bot.service import SecretService
 from handlers.endpoint import MAX_SLACK_BODY
 from storage.redis_store import RedisStore
@@ -408,3 +410,56 @@ async def test_the_largest_message_shortcut_slack_sends_is_accepted(store, fake_
                 assert response.status == 200
     finally:
         await served.runner.cleanup()
+
+
+async def test_a_reveal_cut_off_after_redis_ran_it_claims_nothing_it_does_not_know(tmp_path):
+    """Redis busy (DEBUG SLEEP) when the reveal arrives: the app's store deadline ends the
+    wait and answers 503, then Redis runs the queued reveal and deletes the secret. The
+    answer must not have said that nothing was revealed or deleted."""
+    server = RedisServer(tmp_path, "--enable-debug-command", "yes")
+    server.start()
+    served = await serve(make_settings(), store=RedisStore.from_url(server.url))
+    sleeper = None
+    try:
+        link = await create(served, "cut off")
+        secret_id = parse_link(link).secret_id
+        warm_up = await create(served, "loads the reveal script into this fresh Redis")
+        await served.service.reveal(parse_link(warm_up).secret_id, *proofs(warm_up))
+        sleeper = subprocess.Popen(
+            ["redis-cli", "-p", str(server.port), "DEBUG", "SLEEP", "3"],
+            stdout=subprocess.DEVNULL,
+        )
+        await _until_redis_stops_answering(server.port)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                served.url + parse_link(link).path, json=reveal_body(link)
+            ) as response:
+                assert response.status == 503
+                answer = await response.json()
+        await asyncio.to_thread(sleeper.wait)
+        with pytest.raises(SecretGone):  # Redis ran the reveal after the app gave up
+            await served.service.status(secret_id)
+        message = answer["message"]
+        assert answer["error"] == "unavailable"
+        assert "nothing was revealed" not in message.lower()
+        assert "deleted" in message and "try again" in message
+    finally:
+        if sleeper is not None and sleeper.poll() is None:
+            sleeper.kill()
+        await served.runner.cleanup()
+        server.kill()
+
+
+async def _until_redis_stops_answering(port: int) -> None:
+    """Returns once a PING goes unanswered for 0.3 s: the server is inside DEBUG SLEEP."""
+    for _ in range(100):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"PING\r\n")
+        try:
+            async with asyncio.timeout(0.3):
+                await reader.readline()
+        except TimeoutError:
+            return
+        finally:
+            writer.close()
+    raise AssertionError("redis kept answering")
