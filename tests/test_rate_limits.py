@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from ipaddress import ip_network
 
 import aiohttp
@@ -129,7 +130,9 @@ async def test_a_hanging_store_does_not_hold_up_the_limit_check():
 async def test_successful_reveals_are_never_limited(store):
     from tests.conftest import make_settings
 
-    served = await serve(make_settings(rate_limit_reveal=Limit(2, 60)), store=store)
+    served = await serve(
+        make_settings(rate_limit_reveal=Limit(2, 60)), store=store, clock=frozen_clock()
+    )
     try:
         links = [(await served.service.create(f"s{n}", ttl=60)).link for n in range(6)]
         async with aiohttp.ClientSession() as http:
@@ -156,6 +159,13 @@ async def test_successful_reveals_are_never_limited(store):
 
 
 PROXIES = (ip_network("10.0.0.0/8"), ip_network("2001:db8::/32"))
+
+
+def frozen_clock():
+    """The app's clock stopped at the test's start: every count lands in one fixed window,
+    so a test crossing a minute boundary cannot get a fresh limit half-way."""
+    start = time.time()
+    return lambda: start
 
 
 @pytest.mark.parametrize(
@@ -203,7 +213,9 @@ async def _fail(http, served, link, headers=None) -> int:
 async def test_an_untrusted_forwarded_for_is_ignored_and_warned_about_once(store, caplog):
     """Rotating a forged header buys no fresh limit, and the operator hears of it once."""
     settings = make_settings(rate_limit_reveal=Limit(3, 60), trusted_proxies=PROXIES)
-    served = await serve(settings, store=store)  # the test's peer, 127.0.0.1, is no proxy
+    served = await serve(
+        settings, store=store, clock=frozen_clock()
+    )  # the test's peer, 127.0.0.1, is no proxy
     try:
         link = (await served.service.create("intact", ttl=60)).link
         async with aiohttp.ClientSession() as http:
@@ -222,7 +234,7 @@ async def test_an_untrusted_forwarded_for_is_ignored_and_warned_about_once(store
 async def test_a_trusted_proxy_tells_clients_apart_and_is_not_warned_about(store, caplog):
     loopback = (ip_network("127.0.0.0/8"),)
     settings = make_settings(rate_limit_reveal=Limit(2, 60), trusted_proxies=loopback)
-    served = await serve(settings, store=store)
+    served = await serve(settings, store=store, clock=frozen_clock())
     try:
         link = (await served.service.create("intact", ttl=60)).link
         alice = {"X-Forwarded-For": "203.0.113.7"}
@@ -261,7 +273,9 @@ async def test_40_concurrent_failures_against_a_limit_of_5_get_exactly_5_answers
     """The count is taken atomically before the answer is decided: a burst that arrives
     all at once cannot all pass the check. The 35 others learn nothing but 429."""
     counting = CountingStore(store)
-    served = await serve(make_settings(rate_limit_reveal=Limit(5, 60)), store=counting)
+    served = await serve(
+        make_settings(rate_limit_reveal=Limit(5, 60)), store=counting, clock=frozen_clock()
+    )
     try:
         link = (await served.service.create("intact", ttl=60)).link
         async with aiohttp.ClientSession() as http:
@@ -281,7 +295,9 @@ async def test_a_limited_wrong_passphrase_learns_nothing_and_still_costs_an_atte
     """Past the limit a wrong passphrase is answered 429, without attempts left. It still
     counts against the secret in the store: else a limited address could guess for free,
     its 429s and 200s telling wrong from right."""
-    served = await serve(make_settings(rate_limit_reveal=Limit(1, 60)), store=store)
+    served = await serve(
+        make_settings(rate_limit_reveal=Limit(1, 60)), store=store, clock=frozen_clock()
+    )
     try:
         other = (await served.service.create("other", ttl=60)).link
         link = (await served.service.create("guarded", ttl=60, passphrase="right one")).link
@@ -304,7 +320,11 @@ async def test_a_limited_wrong_passphrase_learns_nothing_and_still_costs_an_atte
 
 async def test_asking_for_secrets_counts_against_the_creation_limit(store, fake_slack):
     """A request DMs anyone under the app's name: it is counted like a secret created."""
-    served = await serve(slack_settings(fake_slack, rate_limit_create=Limit(3, 60)), store=store)
+    served = await serve(
+        slack_settings(fake_slack, rate_limit_create=Limit(3, 60)),
+        store=store,
+        clock=frozen_clock(),
+    )
     try:
         slack = SlackHarness(served, fake_slack)
         asked = {blocks.ASK_BLOCK: {blocks.ASK_SELECT: {"selected_user": "UALICE"}}}
