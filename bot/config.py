@@ -7,9 +7,10 @@ middle of someone's request.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -175,6 +176,24 @@ def _ttl_choices(env: Mapping[str, str], max_ttl: int, default_ttl: int) -> tupl
     return tuple(sorted(parsed))
 
 
+def redact_url(url: str | None) -> str | None:
+    """The URL with its user name and password, and a `password=` query value, replaced by
+    `***`: a REDIS_URL carries Redis's password, and settings are rendered in logs."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    # A sentinel URL lists several hosts, so the credentials are cut off by hand: everything
+    # before the last "@" of the network location.
+    credentials, at, hosts = parts.netloc.rpartition("@")
+    if at and credentials:
+        url = url.replace(parts.netloc, f"***@{hosts}", 1)
+    head, mark, query = url.partition("?")
+    return head + mark + _QUERY_PASSWORD.sub(r"\1***", query)
+
+
+_QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Limit:
     """At most `count` actions per `window` seconds; a count of 0 switches it off."""
@@ -196,6 +215,24 @@ def _limit(env: Mapping[str, str], name: str, default: str) -> Limit:
         raise ConfigError(
             f"{name}={raw!r} must be a count per duration like 120/1m, or off"
         ) from None
+
+
+ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[ProxyNetwork, ...]:
+    raw = env.get(name) or ""
+    networks = []
+    for part in raw.split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"{name}={raw!r} must be IP addresses or CIDR ranges separated by commas, "
+                    "e.g. 10.0.0.0/8,192.0.2.7"
+                ) from None
+    return tuple(networks)
 
 
 @dataclass(frozen=True)
@@ -223,10 +260,23 @@ class Settings:
     rate_limit_create: Limit = Limit(120, 60)
     rate_limit_reveal: Limit = Limit(120, 60)
     trusted_proxy_depth: int = 0
+    trusted_proxies: tuple[ProxyNetwork, ...] = ()  # X-Forwarded-For counts only from these
     metrics: str = "off"  # off | on (own port) | public (also /metrics on the main port)
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
     log_format: str = "text"
+
+    def __repr__(self) -> str:
+        """Every field the dataclass would show, with REDIS_URL's credentials redacted
+        (the other credentials are left out whole, by repr=False). str() is this too."""
+        shown = []
+        for item in fields(self):
+            if item.repr:
+                value = getattr(self, item.name)
+                if item.name == "redis_url":
+                    value = redact_url(value)
+                shown.append(f"{item.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     @property
     def slack_configured(self) -> bool:
@@ -293,6 +343,7 @@ class Settings:
             rate_limit_create=_limit(env, "RATE_LIMIT_CREATE", "120/1m"),
             rate_limit_reveal=_limit(env, "RATE_LIMIT_REVEAL", "120/1m"),
             trusted_proxy_depth=_int(env, "TRUSTED_PROXY_DEPTH", 0, 0, 10),
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             metrics=_choice(env, "METRICS", "off", ("off", "on", "public")),
             metrics_host=(env.get("METRICS_HOST") or "127.0.0.1").strip(),
             metrics_port=_int(env, "METRICS_PORT", 9464, 1, 65535),
