@@ -397,7 +397,9 @@ async def test_the_largest_message_shortcut_slack_sends_is_accepted(store, fake_
         assert len(body) > 1.2 * 1024 * 1024  # 40,000 x 16 bytes, twice: 5 times the old limit
         status, _ = await SlackHarness(served, fake_slack).send(body)
         assert status == 200
-        await fake_slack.wait_for("views.open")  # the shortcut ran: its modal was asked for
+        # The shortcut ran: too long for the form, it is refused whole rather than cut.
+        (refusal,) = await fake_slack.wait_for("response_url")
+        assert "40,000 characters long" in refusal["text"]
         too_big = "payload=" + "x" * MAX_SLACK_BODY
         status, _ = await SlackHarness(served, fake_slack).send(too_big)
         assert status == 413
