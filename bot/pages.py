@@ -106,6 +106,9 @@ UNAVAILABLE_PAGE = _status_page(
 )
 ERROR_PAGE = _status_page(
     "Something went wrong",
-    "This page could not be shown. Nothing was viewed or deleted; please try again.",
+    # Also the answer to an unexpected failure of a reveal, which may come after the store
+    # deleted the secret: so it claims nothing about what happened to it.
+    "This could not be completed. Please try again in a minute; if the secret is gone "
+    "then, ask the person who shared it for a new link.",
 )
 NOT_FOUND_PAGE = _status_page("Page not found", "There is nothing at this address.")

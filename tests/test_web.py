@@ -465,3 +465,35 @@ async def _until_redis_stops_answering(port: int) -> None:
         finally:
             writer.close()
     raise AssertionError("redis kept answering")
+
+
+async def test_an_unexpected_failure_is_a_calm_page_that_claims_nothing(store, caplog):
+    """A failure no branch expected, here after the store ran the reveal: the person gets a
+    calm 500 page with the security headers, no traceback, and no claim that nothing was
+    deleted (it was); the log names the route, never the secret's id."""
+    served = await serve(make_settings(), store=store)
+    try:
+        link = await create(served, "unexpected")
+        service: SecretService = served.service
+        reveal = service.reveal
+
+        async def reveal_then_fail(*args, **kwargs):
+            await reveal(*args, **kwargs)
+            raise RuntimeError("a bug after the reveal")
+
+        service.reveal = reveal_then_fail
+        path = parse_link(link).path
+        with caplog.at_level(logging.DEBUG):
+            async with aiohttp.ClientSession() as http:
+                async with http.post(served.url + path, json=reveal_body(link)) as response:
+                    page = await response.text()
+                    assert response.status == 500
+                    assert_security_headers(response)
+        assert "Something went wrong" in page
+        assert "Traceback" not in page and "RuntimeError" not in page
+        assert "Nothing was" not in page and "nothing was" not in page
+        secret_id = path.rsplit("/", 1)[1]
+        assert all(secret_id not in record.getMessage() for record in caplog.records)
+        assert any("unhandled error" in record.getMessage() for record in caplog.records)
+    finally:
+        await served.runner.cleanup()
