@@ -16,6 +16,7 @@ run: $(STAMP)
 	$(VENV)/bin/oncelink serve
 
 test: $(STAMP)
+	@bash scripts/test_stack.sh
 	$(VENV)/bin/python -m pytest
 
 lint: $(STAMP)

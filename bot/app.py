@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 SLACK_NOT_CONNECTED = "Slack is not connected: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN.\n"
 
 PURGE_INTERVAL = 60.0
-CLIENT_MAX_SIZE = 256 * 1024  # Slack's largest payloads (a filled modal) are far below this
+# What aiohttp reads of a body for any route: none needs more. /slack/events raises it for
+# itself (handlers/endpoint.py MAX_SLACK_BODY); the reveal POST reads at most 1 KiB by hand.
+CLIENT_MAX_SIZE = 64 * 1024
 
 
 def create_app(
@@ -44,6 +46,7 @@ def create_app(
         max_ttl=settings.max_ttl,
         clock=clock,
         metrics=metrics,
+        binding_key=settings.binding_key,
     )
     app = web.Application(client_max_size=CLIENT_MAX_SIZE)
     app[SERVICE_KEY] = service

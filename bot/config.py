@@ -7,9 +7,10 @@ middle of someone's request.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -96,12 +97,101 @@ def _encryption_key(env: Mapping[str, str]) -> bytes | None:
     return key
 
 
+def _binding_key(env: Mapping[str, str]) -> bytes | None:
+    """The server's part of the proof of a secret bound to one person (bot/crypto.py).
+
+    BINDING_KEY when set; else derived from SLACK_SIGNING_SECRET, which every HTTP set-up
+    has (changing that secret then strands the bound secrets still waiting). Socket Mode
+    without a signing secret must set BINDING_KEY."""
+    import base64
+    import binascii
+    import hmac
+
+    raw = (env.get("BINDING_KEY") or "").strip()
+    if raw:
+        try:
+            key = base64.b64decode(raw.replace("-", "+").replace("_", "/") + "=" * (-len(raw) % 4))
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) != 32:
+            raise ConfigError("BINDING_KEY must be 32 random bytes in base64")
+        return key
+    signing_secret = (env.get("SLACK_SIGNING_SECRET") or "").strip()
+    if signing_secret:
+        return hmac.new(signing_secret.encode(), b"oncelink/v1/binding-key", "sha256").digest()
+    if env.get("SLACK_APP_TOKEN") and env.get("SLACK_BOT_TOKEN"):
+        raise ConfigError(
+            "BINDING_KEY is needed with SLACK_APP_TOKEN when SLACK_SIGNING_SECRET is not set: "
+            "32 random bytes in base64, e.g. from: python3 -c 'import os,base64;print("
+            "base64.b64encode(os.urandom(32)).decode())'"
+        )
+    return None
+
+
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
     raw = (env.get(name) or default).strip()
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(f"{name}={raw!r} must be an http(s) URL like https://secrets.example.com")
     return raw
+
+
+MAX_TTL_CHOICES = 100  # the form offers them in one static_select, which takes 100 options
+DEFAULT_TTL_CHOICES = "5m,1h,1d,7d"
+
+
+def _ttl_choices(env: Mapping[str, str], max_ttl: int, default_ttl: int) -> tuple[int, ...]:
+    """The expiry options of the form, sorted, each a positive duration up to MAX_TTL, with
+    DEFAULT_TTL among them (the form preselects it, and `/secret <text>` uses it: a default
+    the form cannot show would make the two disagree).
+
+    Left unset, the built-in choices are trimmed to MAX_TTL and DEFAULT_TTL is added, so
+    setting DEFAULT_TTL or MAX_TTL alone keeps working; set, they are taken as written."""
+    raw = (env.get("TTL_CHOICES") or "").strip()
+    given = bool(raw)
+    try:
+        parsed = {parse_duration(part) for part in (raw or DEFAULT_TTL_CHOICES).split(",")}
+    except ValueError:
+        raise ConfigError(
+            f"TTL_CHOICES={raw!r} must be durations separated by commas, e.g. 5m,1h,1d,7d"
+        ) from None
+    if not given:
+        return tuple(sorted({ttl for ttl in parsed if ttl <= max_ttl} | {default_ttl}))
+    if len(parsed) > MAX_TTL_CHOICES:
+        raise ConfigError(
+            f"TTL_CHOICES has {len(parsed)} different durations; the form can offer at most "
+            f"{MAX_TTL_CHOICES}"
+        )
+    too_long = sorted(ttl for ttl in parsed if ttl > max_ttl)
+    if too_long:
+        raise ConfigError(
+            f"TTL_CHOICES={raw!r} offers {format_duration(too_long[0])}, longer than MAX_TTL "
+            f"({format_duration(max_ttl)}); drop it or raise MAX_TTL"
+        )
+    if default_ttl not in parsed:
+        raise ConfigError(
+            f"DEFAULT_TTL={env.get('DEFAULT_TTL') or '1d'!r} is not one of "
+            f"TTL_CHOICES={raw!r}; add it there or choose one of them"
+        )
+    return tuple(sorted(parsed))
+
+
+def redact_url(url: str | None) -> str | None:
+    """The URL with its user name and password, and a `password=` query value, replaced by
+    `***`: a REDIS_URL carries Redis's password, and settings are rendered in logs."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    # A sentinel URL lists several hosts, so the credentials are cut off by hand: everything
+    # before the last "@" of the network location.
+    credentials, at, hosts = parts.netloc.rpartition("@")
+    if at and credentials:
+        url = url.replace(parts.netloc, f"***@{hosts}", 1)
+    head, mark, query = url.partition("?")
+    return head + mark + _QUERY_PASSWORD.sub(r"\1***", query)
+
+
+_QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -127,6 +217,24 @@ def _limit(env: Mapping[str, str], name: str, default: str) -> Limit:
         ) from None
 
 
+ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[ProxyNetwork, ...]:
+    raw = env.get(name) or ""
+    networks = []
+    for part in raw.split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"{name}={raw!r} must be IP addresses or CIDR ranges separated by commas, "
+                    "e.g. 10.0.0.0/8,192.0.2.7"
+                ) from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the app. Frozen: read once, passed down, never changed behind a back."""
@@ -146,15 +254,29 @@ class Settings:
     slack_client_id: str | None = None
     slack_client_secret: str | None = field(default=None, repr=False)
     token_encryption_key: bytes | None = field(default=None, repr=False)
+    binding_key: bytes | None = field(default=None, repr=False)  # see _binding_key
     slack_api_url: str = DEFAULT_SLACK_API_URL
     receipts: bool = True
     rate_limit_create: Limit = Limit(120, 60)
     rate_limit_reveal: Limit = Limit(120, 60)
     trusted_proxy_depth: int = 0
+    trusted_proxies: tuple[ProxyNetwork, ...] = ()  # X-Forwarded-For counts only from these
     metrics: str = "off"  # off | on (own port) | public (also /metrics on the main port)
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
     log_format: str = "text"
+
+    def __repr__(self) -> str:
+        """Every field the dataclass would show, with REDIS_URL's credentials redacted
+        (the other credentials are left out whole, by repr=False). str() is this too."""
+        shown = []
+        for item in fields(self):
+            if item.repr:
+                value = getattr(self, item.name)
+                if item.name == "redis_url":
+                    value = redact_url(value)
+                shown.append(f"{item.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     @property
     def slack_configured(self) -> bool:
@@ -185,14 +307,7 @@ class Settings:
                 f"DEFAULT_TTL={env.get('DEFAULT_TTL', '1d')!r} is longer than MAX_TTL "
                 f"({format_duration(max_ttl)}); make it shorter or raise MAX_TTL"
             )
-        raw_choices = env.get("TTL_CHOICES") or "5m,1h,1d,7d"
-        try:
-            choices = tuple(sorted({parse_duration(part) for part in raw_choices.split(",")}))
-        except ValueError:
-            raise ConfigError(
-                f"TTL_CHOICES={raw_choices!r} must be durations separated by commas, "
-                "e.g. 5m,1h,1d,7d"
-            ) from None
+        choices = _ttl_choices(env, max_ttl, default_ttl)
         log_level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL={log_level!r} must be one of {', '.join(LOG_LEVELS)}")
@@ -222,11 +337,13 @@ class Settings:
             slack_client_id=(env.get("SLACK_CLIENT_ID") or "").strip() or None,
             slack_client_secret=(env.get("SLACK_CLIENT_SECRET") or "").strip() or None,
             token_encryption_key=_encryption_key(env),
+            binding_key=_binding_key(env),
             slack_api_url=_url(env, "SLACK_API_URL", DEFAULT_SLACK_API_URL).rstrip("/") + "/",
             receipts=_switch(env, "RECEIPTS", True),
             rate_limit_create=_limit(env, "RATE_LIMIT_CREATE", "120/1m"),
             rate_limit_reveal=_limit(env, "RATE_LIMIT_REVEAL", "120/1m"),
             trusted_proxy_depth=_int(env, "TRUSTED_PROXY_DEPTH", 0, 0, 10),
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             metrics=_choice(env, "METRICS", "off", ("off", "on", "public")),
             metrics_host=(env.get("METRICS_HOST") or "127.0.0.1").strip(),
             metrics_port=_int(env, "METRICS_PORT", 9464, 1, 65535),

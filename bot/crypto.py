@@ -101,15 +101,27 @@ def _hkdf(material: bytes, secret_id: str, label: bytes) -> bytes:
     ).derive(material)
 
 
-def derive_link_proof(link_key: bytes, secret_id: str, holder: str = "") -> bytes:
-    """Proves the holder has the whole link: a typo'd link is refused without costing anything.
-
-    A secret bound to one person (`holder`, their Slack identity) gets a different proof, so
-    the store itself refuses anyone else, even one holding the key: it cannot be revealed
-    from a browser at all, nor by a Slack user other than the intended one."""
-    if holder:
-        return _hkdf(link_key, secret_id, b"link-proof/holder/" + holder.encode("utf-8"))
+def derive_link_proof(link_key: bytes, secret_id: str) -> bytes:
+    """Proves the holder has the whole link: a typo'd link is refused without costing anything."""
     return _hkdf(link_key, secret_id, b"link-proof")
+
+
+def derive_holder_proof(link_key: bytes, secret_id: str, holder: str, binding_key: bytes) -> bytes:
+    """The link proof of a secret bound to one person (`holder`, their Slack identity).
+
+    Slack identities are not secret, so the key alone must not be enough to make this proof:
+    the server's binding key goes into it too, and only the server computes it, for the
+    person Slack says clicked. The store refuses link reveals of a bound record anyway; the
+    binding key keeps a key holder out even of a store that does not (an older process
+    during a rolling upgrade)."""
+    return _hkdf(link_key + binding_key, secret_id, b"link-proof/bound/" + holder.encode("utf-8"))
+
+
+def derive_unkeyed_holder_proof(link_key: bytes, secret_id: str, holder: str) -> bytes:
+    """The bound proof before the binding key existed: anyone with the key can compute it.
+    Only to let a recipient open a bound secret stored before the binding key (such records
+    live at most MAX_TTL); never used for a new one."""
+    return _hkdf(link_key, secret_id, b"link-proof/holder/" + holder.encode("utf-8"))
 
 
 @dataclass(frozen=True, slots=True)

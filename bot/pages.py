@@ -1,7 +1,11 @@
 """The reveal page and the calm status pages, rendered from fixed templates.
 
 Titles and Open Graph tags are the same for every page so a link preview (Slackbot, a
-mail scanner) learns nothing about the secret, not even whether one exists.
+mail scanner) learns nothing about the secret. Whether one exists it does not learn either:
+an id that is well formed but unknown (revealed, burned, expired, never made) gets the very
+page of a waiting secret without a passphrase, with the same status. Only the passphrase
+field, on the page of a secret that has one, tells that something waits. The page's script
+learns the rest when someone clicks Reveal.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ $body
 </html>
 """)
 
-_SECRET_BODY = Template("""<h1>A one-time secret is waiting for you</h1>
+_SECRET_BODY = Template("""<h1>A one-time secret was shared with you</h1>
 <div id="intro">
 <p>It can be viewed <strong>once</strong>. When you reveal it, it is deleted from the server
 for good, so keep this page open until you have saved it.</p>
@@ -80,7 +84,7 @@ _SECRET_PAGES = {flag: _secret_page_template(flag) for flag in (False, True)}
 
 
 def secret_page(secret_id: str, has_passphrase: bool) -> str:
-    """The page for a secret that is waiting. Rendering it never touches the secret."""
+    """The page for an id that may hold a secret. Rendering it never touches the secret."""
     return _SECRET_PAGES[has_passphrase].replace(_ID_SLOT, escape(secret_id))
 
 
@@ -102,6 +106,9 @@ UNAVAILABLE_PAGE = _status_page(
 )
 ERROR_PAGE = _status_page(
     "Something went wrong",
-    "This page could not be shown. Nothing was viewed or deleted; please try again.",
+    # Also the answer to an unexpected failure of a reveal, which may come after the store
+    # deleted the secret: so it claims nothing about what happened to it.
+    "This could not be completed. Please try again in a minute; if the secret is gone "
+    "then, ask the person who shared it for a new link.",
 )
 NOT_FOUND_PAGE = _status_page("Page not found", "There is nothing at this address.")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import logging
 import math
 import time
 from collections.abc import Callable
 
-from bot.config import Limit
+from bot.config import Limit, ProxyNetwork
 from bot.errors import SecretError, StoreUnavailable
 from bot.metrics import Metrics
 from storage.base import SecretStore
@@ -43,7 +44,6 @@ class RateLimiter:
         self._metrics = metrics or Metrics()
         self._clock = clock
         self._timeout = timeout
-        self._blocked_until: dict[str, float] = {}  # key -> end of its window, this process
 
     def _key(self, kind: str, subject: str) -> str:
         digest = hashlib.sha256(f"{kind}\0{subject}".encode()).hexdigest()[:32]
@@ -52,39 +52,19 @@ class RateLimiter:
     async def check(self, kind: str, subject: str, limit: Limit) -> None:
         """Count this attempt; raise RateLimited when over. Fails open if the store is down:
         the action itself will then report the outage clearly. Bounded in time, because the
-        Slack ack waits for it and a store that hangs must not cost the 3-second window."""
+        Slack ack waits for it and a store that hangs must not cost the 3-second window.
+
+        The count decides: the store's increment is atomic and returns this attempt's own
+        place in the window, so however many arrive at once, exactly `limit.count` of them
+        pass. (Asking "over yet?" first and counting afterwards let a burst all pass.)"""
         if limit.count > 0:
             await self._count(self._key(kind, subject), kind, limit)
 
-    def refuse_if_blocked(self, kind: str, subject: str, limit: Limit) -> None:
-        """Raise RateLimited if this subject went over the limit in its current window.
-
-        Free (no store round trip): it consults what `count_failure` learned. With several
-        processes, each learns of the block on the subject's next failure there, so a client
-        gets at most one extra try per process per window."""
-        if limit.count <= 0:
-            return
-        key = self._key(kind, subject)
-        until = self._blocked_until.get(key)
-        if until is None:
-            return
-        now = self._clock()
-        if now >= until:
-            del self._blocked_until[key]
-            return
-        self._metrics.inc("oncelink_rate_limited_total", kind)
-        raise RateLimited(max(1, math.ceil(until - now)))
-
     async def count_failure(self, kind: str, subject: str, limit: Limit) -> None:
-        """Count a failed attempt; past the limit the subject is blocked until the window
-        ends. Counting only failures keeps a successful action at one store round trip."""
-        if limit.count > 0:
-            key = self._key(kind, subject)
-            try:
-                await self._count(key, kind, limit)
-            except RateLimited as exc:
-                self._forget_stale()
-                self._blocked_until[key] = self._clock() + exc.retry_after
+        """Count a failed attempt, after the action failed; raise RateLimited when this one
+        is over the limit. Only failures are counted, so a limited subject still succeeds
+        whenever it is right: the limit slows down guessing, never the person with the link."""
+        await self.check(kind, subject, limit)
 
     async def _count(self, key: str, kind: str, limit: Limit) -> None:
         now = self._clock()
@@ -95,21 +75,87 @@ class RateLimiter:
             return
         if count > limit.count:
             self._metrics.inc("oncelink_rate_limited_total", kind)
-            log.info("%s rate limit reached", kind)
+            if count == limit.count + 1:  # once per subject and window, not per request
+                log.info("%s rate limit reached", kind)
             raise RateLimited(max(1, math.ceil(limit.window - (now % limit.window))))
 
-    def _forget_stale(self) -> None:
-        if len(self._blocked_until) > 10_000:  # bounded memory under a wide attack
-            now = self._clock()
-            self._blocked_until = {k: t for k, t in self._blocked_until.items() if t > now}
+
+class ClientAddresses:
+    """Which address a browser request comes from, for the reveal limit.
+
+    `X-Forwarded-For` is whatever the client wrote, plus what each proxy appended. It is read
+    only when the TCP peer is a proxy the operator named (TRUSTED_PROXIES), or, with no
+    TRUSTED_PROXIES, when TRUSTED_PROXY_DEPTH says proxies stand in front (the setting's
+    meaning before TRUSTED_PROXIES existed, kept). Otherwise the peer's own address counts:
+    rotating a forged header must not buy anyone a fresh limit.
+    """
+
+    def __init__(self, trusted_proxies: tuple[ProxyNetwork, ...], trusted_depth: int) -> None:
+        self._proxies = trusted_proxies
+        self._depth = trusted_depth
+        self._warned = False
+
+    def of(self, peer: str | None, forwarded_for: str | None) -> str:
+        if (
+            forwarded_for is not None
+            and not self._warned
+            and not header_trusted(peer, self._depth, self._proxies)
+        ):
+            # Once per process: behind a proxy every request carries the header, and the
+            # fix is the operator's. Neither address is logged.
+            self._warned = True
+            log.warning(
+                "X-Forwarded-For arrived from a peer that is not a trusted proxy and is "
+                "ignored: reveal limits count the peer's own address. Behind a reverse "
+                "proxy, set TRUSTED_PROXIES to its address (this is logged once)."
+            )
+        return client_address(peer, forwarded_for, self._depth, self._proxies)
 
 
-def client_address(peer: str | None, forwarded_for: str | None, trusted_depth: int) -> str:
-    """The client's address. Behind `trusted_depth` proxies, the entry that the outermost
-    trusted proxy appended; entries further left are whatever the client claimed."""
-    if trusted_depth <= 0 or not forwarded_for:
-        return peer or "unknown"
+def header_trusted(
+    peer: str | None, trusted_depth: int, trusted_proxies: tuple[ProxyNetwork, ...]
+) -> bool:
+    """Whether this peer's X-Forwarded-For is read: a peer in TRUSTED_PROXIES when that is
+    set, any peer when only TRUSTED_PROXY_DEPTH is."""
+    if trusted_proxies:
+        return _in_networks(peer, trusted_proxies)
+    return trusted_depth > 0
+
+
+def client_address(
+    peer: str | None,
+    forwarded_for: str | None,
+    trusted_depth: int,
+    trusted_proxies: tuple[ProxyNetwork, ...] = (),
+) -> str:
+    """The client's address by the rules in ClientAddresses."""
+    if forwarded_for is not None and header_trusted(peer, trusted_depth, trusted_proxies):
+        return _forwarded_client(forwarded_for, peer, trusted_depth, trusted_proxies)
+    return peer or "unknown"
+
+
+def _forwarded_client(
+    forwarded_for: str, peer: str | None, depth: int, proxies: tuple[ProxyNetwork, ...]
+) -> str:
+    """With a depth, the entry the outermost of `depth` proxies appended (entries further left
+    are whatever the client claimed). Without one, the rightmost entry that is not itself a
+    trusted proxy: each trusted proxy vouches for the hop before it, and no further."""
     entries = [part.strip() for part in forwarded_for.split(",") if part.strip()]
     if not entries:
         return peer or "unknown"
-    return entries[-trusted_depth] if len(entries) >= trusted_depth else entries[0]
+    if depth > 0:
+        return entries[-depth] if len(entries) >= depth else entries[0]
+    for entry in reversed(entries):
+        if not _in_networks(entry, proxies):
+            return entry
+    return entries[0]
+
+
+def _in_networks(address: str | None, networks: tuple[ProxyNetwork, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d
+    return any(ip in network for network in networks)

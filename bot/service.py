@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ from storage.base import (
     BurnOutcome,
     Listing,
     RevealOutcome,
+    RevealResult,
     SecretRecord,
     SecretStatus,
     SecretStore,
@@ -145,22 +147,32 @@ def seal_record(
     creator: str = "",
     metadata: str = "",
     holder: str = "",
+    binding_key: bytes = b"",
 ) -> SecretRecord:
-    """The record the store keeps for a secret: ciphertext and verifiers, never a key."""
+    """The record the store keeps for a secret: ciphertext and verifiers, never a key.
+
+    With a `holder`, the record is marked bound, so the store refuses it to every link
+    reveal, and its link proof needs the server's `binding_key` (bot/crypto.py says why)."""
     keys = crypto.derive_keys(link_key, pass_key, secret_id)
     nonce, ciphertext = crypto.seal(plaintext.encode("utf-8"), keys.enc_key, secret_id)
+    link_proof = (
+        crypto.derive_holder_proof(link_key, secret_id, holder, binding_key)
+        if holder
+        else crypto.derive_link_proof(link_key, secret_id)
+    )
     return SecretRecord(
         secret_id=secret_id,
         version=crypto.VERSION,
         nonce=nonce,
         ciphertext=ciphertext,
-        link_verifier=crypto.verifier(crypto.derive_link_proof(link_key, secret_id, holder)),
+        link_verifier=crypto.verifier(link_proof),
         verifier=crypto.verifier(keys.auth),
         has_passphrase=bool(pass_key),
         created_at=now,
         expires_at=now + ttl,
         creator=creator,
         metadata=metadata,
+        bound=bool(holder),
     )
 
 
@@ -173,8 +185,14 @@ class SecretService:
         max_ttl: int,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        binding_key: bytes | None = None,
     ) -> None:
+        """`binding_key` goes into the proof of every secret bound to one person; every
+        process that reveals them needs the same one (`oncelink serve` always has one, see
+        bot/config.py). Without it, this service makes its own, which serves callers whose
+        bound secrets never outlive the service (the CLI makes none; tests)."""
         self._store = store
+        self._binding_key = binding_key or os.urandom(crypto.KEY_BYTES)
         self.metrics = metrics or Metrics()
         self._public_url = public_url.rstrip("/")
         self._max_ttl = max_ttl
@@ -253,6 +271,7 @@ class SecretService:
             creator=creator,
             metadata=metadata,
             holder=bound_to,
+            binding_key=self._binding_key,
         )
         listing = None
         if creator and track:
@@ -374,13 +393,18 @@ class SecretService:
         return status
 
     async def reveal(self, secret_id: str, link_proof: bytes, auth: bytes) -> RevealedSecret:
-        """The one step that burns: exactly one caller ever gets the ciphertext."""
+        """The one step that burns: exactly one caller ever gets the ciphertext. The link's
+        reveal: a secret bound to one person is refused here, whatever the proof."""
         if not crypto.is_secret_id(secret_id):
             raise SecretGone()
         now = self._clock()
         result = await self._store.reveal(
             secret_id, crypto.verifier(link_proof), crypto.verifier(auth), now
         )
+        return self._revealed(secret_id, result, now)
+
+    def _revealed(self, secret_id: str, result: RevealResult, now: float) -> RevealedSecret:
+        """A store's answer to a reveal as the record, or as the domain error it means."""
         if result.outcome is RevealOutcome.BROKEN_LINK:
             self.metrics.inc("oncelink_broken_links_total")
             log.info("secret %s: reveal refused, link does not match", short_id(secret_id))
@@ -411,7 +435,8 @@ class SecretService:
         self, secret_id: str, key: str, holder: str, passphrase: str | None = None
     ) -> str:
         """Reveal a bound secret to the identity it was bound to, decrypting here, in memory,
-        for this one answer. Anyone else gets BrokenLink and nothing is burned."""
+        for this one answer. Anyone else gets BrokenLink and nothing is burned. `holder` is
+        who the edge vouches is asking (Slack signs who clicked), never who the caller says."""
         try:
             link_key = crypto.b64decode(key, crypto.KEY_BYTES)
         except ValueError:
@@ -424,9 +449,21 @@ class SecretService:
             else b""
         )
         keys = crypto.derive_keys(link_key, pass_key, secret_id)
-        revealed = await self.reveal(
-            secret_id, crypto.derive_link_proof(link_key, secret_id, holder), keys.auth
+        auth = crypto.verifier(keys.auth)
+        now = self._clock()
+        proof = crypto.derive_holder_proof(link_key, secret_id, holder, self._binding_key)
+        result = await self._store.reveal(
+            secret_id, crypto.verifier(proof), auth, now, bound_allowed=True
         )
+        if result.outcome is RevealOutcome.BROKEN_LINK:
+            # Stored before the binding key (unmarked, at most MAX_TTL ago): its proof was
+            # made from the key and the identity alone. A wrong proof counts nothing, so
+            # asking twice costs a stranger nothing either.
+            proof = crypto.derive_unkeyed_holder_proof(link_key, secret_id, holder)
+            result = await self._store.reveal(
+                secret_id, crypto.verifier(proof), auth, now, bound_allowed=True
+            )
+        revealed = self._revealed(secret_id, result, now)
         plaintext = crypto.unseal(revealed.nonce, revealed.ciphertext, keys.enc_key, secret_id)
         return plaintext.decode("utf-8")
 

@@ -1,7 +1,8 @@
 """The browser edge: reveal page, reveal POST, health, static files, security headers.
 
 Only `POST /s/{id}` can burn a secret. GET and HEAD (link-preview bots, mail scanners,
-prefetchers) only read whether a secret is waiting.
+prefetchers) only read whether a waiting secret has a passphrase, and answer the same page
+whether one waits or not.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from multidict import CIMultiDict, istr
 from bot import crypto, pages
 from bot.config import Settings
 from bot.errors import BrokenLink, SecretGone, StoreUnavailable, WrongPassphrase
-from bot.ratelimit import RateLimited, RateLimiter, client_address
+from bot.ratelimit import ClientAddresses, RateLimited, RateLimiter
 from bot.service import RevealedSecret, SecretService, short_id
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 SERVICE_KEY: web.AppKey[SecretService] = web.AppKey("service", SecretService)
 LIMITER_KEY: web.AppKey[RateLimiter] = web.AppKey("limiter", RateLimiter)
 SETTINGS_KEY: web.AppKey[Settings] = web.AppKey("settings", Settings)
+CLIENTS_KEY: web.AppKey[ClientAddresses] = web.AppKey("clients", ClientAddresses)
 MAX_REVEAL_BODY = 1024  # two base64url proofs in JSON need ~120 bytes
 
 _CSP = (
@@ -123,14 +125,18 @@ def _security_headers(public_url: str):
 
 
 async def secret_page(request: web.Request) -> web.Response:
-    """GET and HEAD: says whether a secret waits. Never burns, whoever asks."""
+    """GET and HEAD: the reveal page. Never burns, whoever asks.
+
+    A well-formed id that holds nothing gets the page of a secret without a passphrase:
+    a preview bot or a stranger guessing ids learns nothing from the answer, and the person
+    who clicks Reveal is told it is gone then."""
     secret_id = request.match_info["secret_id"]
     if not crypto.is_secret_id(secret_id):
-        return _html(pages.GONE_PAGE, 404)  # malformed: the store is not even asked
+        return _html(pages.GONE_PAGE, 404)  # not a link we make: the store is not asked
     try:
         status = await request.app[SERVICE_KEY].status(secret_id)
     except SecretGone:
-        return _html(pages.GONE_PAGE, 404)
+        return _html(pages.secret_page(secret_id, has_passphrase=False))
     except StoreUnavailable:
         log.warning("store unavailable while showing secret %s", short_id(secret_id))
         return _html(pages.UNAVAILABLE_PAGE, 503)
@@ -159,7 +165,9 @@ async def _read_reveal_body(request: web.Request) -> tuple[bytes, bytes]:
             crypto.b64decode(body["link_proof"], 32),
             crypto.b64decode(body["auth"], 32),
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
+        # RecursionError: the parser recurses per nesting level, and a kilobyte of `[` is
+        # deeper than Python's limit. Malformed is malformed: a 400, not a traceback.
         raise _BadRequest() from None
 
 
@@ -172,19 +180,24 @@ async def reveal(request: web.Request) -> web.Response:
     secret_id = request.match_info["secret_id"]
     if not crypto.is_secret_id(secret_id):
         return _json({"error": "gone", "message": _GONE_MESSAGE}, 404)
-    settings = request.app[SETTINGS_KEY]
-    limiter = request.app[LIMITER_KEY]
-    client = client_address(
-        request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxy_depth
-    )
     try:
-        limiter.refuse_if_blocked("reveal", client, settings.rate_limit_reveal)
         link_proof, auth = await _read_reveal_body(request)
         try:
             revealed = await request.app[SERVICE_KEY].reveal(secret_id, link_proof, auth)
         except (BrokenLink, WrongPassphrase, SecretGone):
-            # Only failures count: guessing and probing fail, a right link succeeds once.
-            await limiter.count_failure("reveal", client, settings.rate_limit_reveal)
+            # The limit applies to failures, and only once the store has told a failure from
+            # a success: a right link is never refused, however many failures its address
+            # made (behind an untrusted proxy that address is everyone's). Past the limit a
+            # failure is answered 429 whatever it was, so guessing learns nothing more; a
+            # wrong passphrase still cost the secret one of its attempts in the store (see
+            # docs/SECURITY.md), else being limited would buy unlimited guesses.
+            settings = request.app[SETTINGS_KEY]
+            client = request.app[CLIENTS_KEY].of(
+                request.remote, request.headers.get("X-Forwarded-For")
+            )
+            await request.app[LIMITER_KEY].count_failure(
+                "reveal", client, settings.rate_limit_reveal
+            )
             raise
     except _BadRequest:
         return _json({"error": "bad_request", "message": "That request was malformed."}, 400)
@@ -192,8 +205,8 @@ async def reveal(request: web.Request) -> web.Response:
         response = _json(
             {
                 "error": "rate_limited",
-                "message": f"Too many attempts from your network. Nothing was revealed or "
-                f"deleted; try again in {exc.retry_after} seconds.",
+                "message": "Too many failed attempts from your network. Check the link and "
+                f"the passphrase, and try again in {exc.retry_after} seconds.",
             },
             429,
         )
@@ -223,14 +236,9 @@ async def reveal(request: web.Request) -> web.Response:
         return _json({"error": "gone", "message": _GONE_MESSAGE}, 410)
     except StoreUnavailable:
         log.warning("store unavailable while revealing secret %s", short_id(secret_id))
-        return _json(
-            {
-                "error": "unavailable",
-                "message": "The secret store is not answering. Nothing was revealed or "
-                "deleted; please try again in a minute.",
-            },
-            503,
-        )
+        # Not "nothing was revealed": the store may have run the reveal (and deleted the
+        # secret) just before its answer was lost or cut off by the deadline.
+        return _json({"error": "unavailable", "message": _UNAVAILABLE_MESSAGE}, 503)
     return web.Response(body=_revealed_json(revealed), content_type="application/json")
 
 
@@ -243,6 +251,11 @@ def _revealed_json(revealed: RevealedSecret) -> bytes:
     ).encode("ascii")
 
 
+_UNAVAILABLE_MESSAGE = (
+    "The secret store did not answer in time. Please try again in a minute. If the secret "
+    "is gone then, the store deleted it just as it stopped answering, and nobody saw it: ask "
+    "the person who shared it for a new link."
+)
 _GONE_MESSAGE = (
     "This secret is not here: it has already been viewed, was deleted, has expired, or was "
     "destroyed after too many wrong passphrases."
@@ -279,6 +292,7 @@ def add_routes(app: web.Application, settings: Settings) -> None:
         return web.Response(body=files[name], content_type=_STATIC_TYPES[name], charset="utf-8")
 
     app[SETTINGS_KEY] = settings
+    app[CLIENTS_KEY] = ClientAddresses(settings.trusted_proxies, settings.trusted_proxy_depth)
     app.middlewares.append(_security_headers(settings.public_url))
     app.router.add_get("/s/{secret_id}", secret_page)
     app.router.add_post("/s/{secret_id}", reveal)

@@ -98,12 +98,14 @@ def register(
     )
 
     async def token_for(team_id: str) -> str | None:
-        """The workspace's bot token. With token rotation, a token about to expire is
-        refreshed first: receipts leave without a request from Slack that would have made
-        bolt refresh it."""
+        """The bot token that speaks to a person of workspace `team_id`: its own install's,
+        or in Enterprise Grid its org's (a Grid workspace install is stored under the org
+        and the team, an org-wide one under the org alone; the store knows which). With
+        token rotation, a token about to expire is refreshed first: receipts leave without
+        a request from Slack that would have made bolt refresh it."""
         if installations is None or rotator is None:
             return settings.slack_bot_token
-        bot = await installations.async_find_bot(enterprise_id=None, team_id=team_id)
+        bot = await installations.find_bot_for_team(team_id)
         if bot is None:
             return None
         if bot.bot_refresh_token:
@@ -142,7 +144,7 @@ def register(
     # Bolt tries listeners in this order for every request: the busiest paths first.
     commands.register(app, service, delivery, after_ack, creation_limit, workspaces)
     views.register(app, service, delivery, after_ack, creation_limit, workspaces)
-    shortcuts.register(app, after_ack, workspaces)
+    shortcuts.register(app, delivery, after_ack, workspaces)
     actions.register(app, service, delivery, after_ack)
     bound.register(app, service, delivery, after_ack)
     secret_requests.register(app, service, delivery, after_ack, creation_limit, workspaces)
@@ -209,6 +211,9 @@ def build_slack_app(
         # retries). From the OAuth settings alone it would make its own client for slack.com.
         installation_store=installations,
         logger=bolt_logger,
+        # The signature is checked in handlers/endpoint.py before bolt sees a request: bolt's
+        # check logs the raw body (secrets) when it fails. Socket Mode has no signature.
+        request_verification_enabled=False,
         # Our listeners ack and hand the rest to AfterAck, so they return at once: bolt can
         # answer when the listener returns instead of polling for the ack every 10 ms.
         process_before_response=True,
@@ -239,7 +244,9 @@ def mount(
     slack_app, runtime = build_slack_app(service, settings, limiter, client)
     web_app[INSTALLATIONS_KEY] = runtime.installations
     if settings.slack_signing_secret:
-        web_app.router.add_post("/slack/events", slack_endpoint(slack_app))
+        web_app.router.add_post(
+            "/slack/events", slack_endpoint(slack_app, settings.slack_signing_secret)
+        )
     if slack_app.oauth_flow is not None:
         flow = slack_app.oauth_flow
 

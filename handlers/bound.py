@@ -2,8 +2,9 @@
 
 Slack signs every click and says who clicked. The button's value carries the key (held by
 Slack, as a link would be); the server decrypts in memory for this one reveal. The store
-itself refuses anyone but the intended person, because the proof it checks is bound to them:
-a forwarded message, a mail scanner or a crafted request burns nothing.
+itself refuses anyone but the intended person: it opens a bound record only on this path,
+never through a link, and the proof it checks needs the server's binding key and the
+identity Slack signed. A forwarded message, a mail scanner or a crafted request burns nothing.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def register(
 ) -> None:
     @app.command(COMMAND)
     async def secret_command(ack: AsyncAck, command: dict, client: AsyncWebClient) -> None:
-        text = payloads.text(command, "text")
+        text = payloads.command_text(command)
         team_id, user_id = payloads.actor(command)
         words = text.split()
         subcommand = words[0].lower() if words else ""

@@ -1,9 +1,14 @@
-"""`POST /slack/events`: hands the raw request to bolt, after guarding what bolt mishandles.
+"""`POST /slack/events`: checks Slack's signature itself, then hands the request to bolt.
 
-Bolt verifies the signature (`v0:{timestamp}:{body}` HMAC-SHA256 with the signing secret,
-at most 5 minutes old) before any listener runs. Some malformed requests make bolt raise
-instead of refuse (a non-numeric timestamp header, a `payload` field that is not a JSON
-object, a `view` that is not an object); they are refused here with a 4xx and cause
+The signature (`v0:{timestamp}:{body}` HMAC-SHA256 with the signing secret, at most 5
+minutes old) is checked here, before bolt sees the request, and bolt's own check is off.
+Bolt's check logs the whole raw body at INFO when a signature fails: the text of
+`/secret <text>`, modal secrets and passphrases, keys in button values, from a rotated
+signing secret, a skewed clock or a delayed request; and anyone could write forged log lines
+with newlines in a body. A refusal here logs one fixed line, nothing of the request.
+
+Some malformed requests make bolt raise instead of refuse (a `payload` field that is not a
+JSON object, a `view` that is not an object); they are refused here with a 4xx and cause
 nothing.
 """
 
@@ -14,26 +19,44 @@ import logging
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 
 log = logging.getLogger(__name__)
 
-MAX_SLACK_BODY = 256 * 1024  # a filled modal is a few KiB; anything this big is not Slack
+# The largest request Slack sends is a message shortcut on the longest message, whose text
+# the payload carries twice: in `message.text` and again in `message.blocks` (rich_text).
+# - Slack cuts message text at 40,000 characters.
+# - JSON-escaped (`\uXXXX`, as Slack escapes non-ASCII), a character outside the BMP (emoji,
+#   rare CJK) is a surrogate pair: `\ud83d\ude00`, 12 bytes. No character takes more.
+# - Form-urlencoded (`payload=...`), a byte becomes at most 3 (`\` -> `%5C`): at most 36
+#   bytes a character (the pair is in fact `%5Cud83d%5Cude00`, 16; raw UTF-8 would be 12).
+# - So one copy is at most 40,000 x 36 = 1,440,000 bytes, two copies 2,880,000 (2.75 MiB).
+# - The rest (ids, response_url, trigger_id, rich_text's structure around the text) is a
+#   few KiB. 4 MiB leaves over a MiB for it.
+MAX_SLACK_BODY = 4 * 1024 * 1024
+SIGNATURE_REFUSED = "Slack request refused: signature missing, wrong or older than 5 minutes"
 
 
 def _refused(status: int, text: str) -> web.Response:
     return web.Response(status=status, text=text)
 
 
-def slack_endpoint(slack_app: AsyncApp):
+def slack_endpoint(slack_app: AsyncApp, signing_secret: str):
+    verifier = SignatureVerifier(signing_secret)
+
     async def handle(request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > MAX_SLACK_BODY:
             return _refused(413, "request too large\n")  # refused before reading a byte
-        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
-        if not timestamp.isdigit() or not request.headers.get("X-Slack-Signature"):
+        # This route's own limit: the app's is far smaller (no other route reads a body this
+        # big), and a body sent without a length is cut off at it (413) as it is read.
+        request = request.clone(client_max_size=MAX_SLACK_BODY)
+        body = await request.read()
+        if not _signed_by_slack(verifier, request, body):
+            log.info(SIGNATURE_REFUSED)  # never the body nor a header: both are the sender's
             return _refused(401, "invalid request\n")
         try:
             bolt_request = await to_bolt_request(request)
-        except (AttributeError, LookupError, TypeError, ValueError) as exc:
+        except (AttributeError, LookupError, TypeError, ValueError, RecursionError) as exc:
             # bolt parses the body while building the request and raises on a `payload`
             # that is not a JSON object, and (a bolt bug) on a view_submission with more than
             # one entry in `response_urls`; no listener has run, so nothing happened.
@@ -50,3 +73,11 @@ def slack_endpoint(slack_app: AsyncApp):
         return await to_aiohttp_response(bolt_response)
 
     return handle
+
+
+def _signed_by_slack(verifier: SignatureVerifier, request: web.Request, body: bytes) -> bool:
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    signature = request.headers.get("X-Slack-Signature", "")
+    if not (timestamp.isascii() and timestamp.isdigit()) or not signature.isascii():
+        return False  # the verifier would raise on these (int(), hmac.compare_digest)
+    return verifier.is_valid(body=body, timestamp=timestamp, signature=signature)

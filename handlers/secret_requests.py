@@ -129,6 +129,10 @@ def register(
                 errors={blocks.NOTE_BLOCK: f"At most {blocks.NOTE_MAX} characters."},
             )
             return
+        refusal = await creation_limit.refusal(team_id, user_id, asking=True)
+        if refusal:  # the form stays open with the choice made: nothing is lost
+            await ack(response_action="errors", errors={blocks.ASK_BLOCK: refusal})
+            return
         await ack()
         metadata = string_fields(text(view, "private_metadata"))
         request = SecretRequest(team_id, user_id, asked, what_for)

@@ -42,11 +42,19 @@ class CreationLimit:
         self._limiter = limiter
         self._limit = limit
 
-    async def refusal(self, team_id: str, user_id: str) -> str | None:
-        """None when this user may create a secret now, else the sentence saying why not."""
+    async def refusal(self, team_id: str, user_id: str, *, asking: bool = False) -> str | None:
+        """None when this user may create a secret now, else the sentence saying why not.
+
+        Asking someone for a secret (`asking`) counts too, in the same count: a request is a
+        DM to anyone in the workspace under the app's name, which unlimited is spam."""
         try:
             await self._limiter.check("create", creator_of(team_id, user_id), self._limit)
         except RateLimited as exc:
+            if asking:
+                return (
+                    "You've asked for or shared many secrets in a short time. Wait "
+                    f"{exc.retry_after} seconds and try again; nothing was sent."
+                )
             return (
                 f"You've created many secrets in a short time. Wait {exc.retry_after} "
                 "seconds and try again; nothing was stored."
@@ -55,7 +63,9 @@ class CreationLimit:
 
 
 def creator_of(team_id: str, user_id: str) -> str:
-    """The identity burn is checked against: a user within their workspace."""
+    """The identity burn, lists and bindings are checked against: a person's own workspace
+    and their user id, from handlers.payloads.actor (`user.team_id`, not `team.id`, so it
+    holds in Slack Connect channels, where the two differ)."""
     return f"{team_id}:{user_id}"
 
 

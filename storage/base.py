@@ -37,6 +37,9 @@ class SecretRecord(NamedTuple):
     expires_at: float
     creator: str = ""
     metadata: str = ""  # opaque to the store (JSON from the edge that created it)
+    # Bound to one person: revealed only through their own channel (`bound_allowed`), never
+    # through a link, whatever proof comes with it.
+    bound: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +86,25 @@ class SecretStore(Protocol):
         if given (one round trip where the store allows)."""
 
     async def reveal(
-        self, secret_id: str, link_verifier: bytes, verifier: bytes, now: float
+        self,
+        secret_id: str,
+        link_verifier: bytes,
+        verifier: bytes,
+        now: float,
+        *,
+        bound_allowed: bool = False,
     ) -> RevealResult:
-        """Atomically: wrong link -> BROKEN_LINK (nothing counted); wrong verifier ->
-        count a failed attempt, delete at the MAX_PASSPHRASE_ATTEMPTS-th; match -> delete
-        and return the record. Only one caller can ever get REVEALED for a record."""
+        """Atomically: a bound record unless `bound_allowed`, or a wrong link -> BROKEN_LINK
+        (nothing counted); wrong verifier -> count a failed attempt, delete at the
+        MAX_PASSPHRASE_ATTEMPTS-th; match -> delete and return the record. Only one caller
+        can ever get REVEALED for a record.
+
+        `bound_allowed` says the caller reveals for the person a record may be bound to (the
+        Slack Reveal button); a link reveal leaves it False. Every change is made as durable as
+        a save before the answer (docs/SECURITY.md says how durable that is, per store)."""
 
     async def burn(self, secret_id: str, creator: str, now: float) -> BurnOutcome:
-        """Delete the record if `creator` matches the stored creator."""
+        """Delete the record if `creator` matches the stored creator (as durably as a save)."""
 
     async def status(self, secret_id: str, now: float) -> SecretStatus | None:
         """What the reveal page needs to know; never changes anything."""

@@ -11,12 +11,16 @@ creator) with GETRANGE and update the failed count in place with SETRANGE, which
     33      32    verifier
     65      2     creator length (big-endian)
     67      1     version
-    68      1     has passphrase
+    68      1     flags: 1 has a passphrase, 2 bound to one person
     69      8     created at, ms since epoch
     77      8     expires at, ms since epoch
     85      2     metadata length
     87      12    nonce
     99      ..    creator, metadata, ciphertext
+
+Flag 2 came after the layout: a record stored before it has 0 or 1 there and reads as not
+bound, as it was then (docs/SECURITY.md, "Secrets bound to one person", says what that
+means for such records). The layout is otherwise unchanged, so old records stay readable.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ _HEAD = struct.Struct(">B32s32sHBBQQH12s")
 HEAD_SIZE = _HEAD.size  # 99
 FAILED_OFFSET = 0
 CREATOR_LENGTH_OFFSET = 65
+FLAGS_OFFSET = 68
+HAS_PASSPHRASE, BOUND = 1, 2
 
 
 def pack(record: SecretRecord) -> bytes:
@@ -40,7 +46,7 @@ def pack(record: SecretRecord) -> bytes:
         record.verifier,
         len(creator),
         record.version,
-        int(record.has_passphrase),
+        (HAS_PASSPHRASE if record.has_passphrase else 0) | (BOUND if record.bound else 0),
         round(record.created_at * 1000),
         round(record.expires_at * 1000),
         len(metadata),
@@ -51,7 +57,7 @@ def pack(record: SecretRecord) -> bytes:
 
 def unpack(secret_id: str, raw: bytes) -> tuple[SecretRecord, int]:
     """The record and its failed-attempt count."""
-    (failed, link_verifier, verifier, creator_len, version, has_pp, created, expires,
+    (failed, link_verifier, verifier, creator_len, version, flags, created, expires,
      metadata_len, nonce) = _HEAD.unpack_from(raw)  # fmt: skip
     creator_end = HEAD_SIZE + creator_len
     metadata_end = creator_end + metadata_len
@@ -62,11 +68,12 @@ def unpack(secret_id: str, raw: bytes) -> tuple[SecretRecord, int]:
         ciphertext=raw[metadata_end:],
         link_verifier=link_verifier,
         verifier=verifier,
-        has_passphrase=bool(has_pp),
+        has_passphrase=bool(flags & HAS_PASSPHRASE),
         created_at=created / 1000,
         expires_at=expires / 1000,
         creator=raw[HEAD_SIZE:creator_end].decode("utf-8"),
         metadata=raw[creator_end:metadata_end].decode("utf-8"),
+        bound=bool(flags & BOUND),
     )
     return record, failed
 
@@ -74,4 +81,4 @@ def unpack(secret_id: str, raw: bytes) -> tuple[SecretRecord, int]:
 def unpack_head(raw: bytes) -> tuple[int, bool, float]:
     """(failed attempts, has passphrase, expires at) from the first HEAD_SIZE bytes."""
     fields = _HEAD.unpack_from(raw)
-    return fields[0], bool(fields[5]), fields[7] / 1000
+    return fields[0], bool(fields[5] & HAS_PASSPHRASE), fields[7] / 1000

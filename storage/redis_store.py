@@ -9,6 +9,7 @@ The byte layout is in storage/redis_record.py.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel
-from redis.exceptions import ClusterError, RedisClusterException, RedisError
+from redis.exceptions import ClusterError, RedisClusterException, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -35,13 +36,17 @@ from storage.base import (
 )
 from storage.deadlines import Deadlines
 
-# KEYS[1] record; ARGV: link verifier, verifier, attempt limit.
+# KEYS[1] record; ARGV: link verifier, verifier, attempt limit, and 1 when a record bound to
+# one person may be revealed (their own Slack click). Anything else is a link reveal, which a
+# bound record refuses as a broken link before any proof is compared: no proof, however it
+# was made, opens a bound secret through a link.
 # Returns {0} gone, {1} broken link, {2, attempts_left} wrong passphrase, {3, record}.
-# Only the 65-byte head is read until the verifiers match: a wrong link copies nothing big.
-# Public: bench.baselines runs it too, in the least a reveal can do.
+# Only the 69-byte head is read until the verifiers match: a wrong link copies nothing big.
+# Public: bench.baselines runs it too, in the least a reveal can do (a link reveal).
 REVEAL_SCRIPT = """
-local head = redis.call('GETRANGE', KEYS[1], 0, 64)
+local head = redis.call('GETRANGE', KEYS[1], 0, 68)
 if head == '' then return {0} end
+if ARGV[4] ~= '1' and math.floor(string.byte(head, 69) / 2) % 2 == 1 then return {1} end
 if string.sub(head, 2, 33) ~= ARGV[1] then return {1} end
 if string.sub(head, 34, 65) ~= ARGV[2] then
   local failed = string.byte(head, 1) + 1
@@ -52,6 +57,7 @@ if string.sub(head, 34, 65) ~= ARGV[2] then
 end
 return {3, redis.call('GETDEL', KEYS[1])}
 """
+CHANGED_BY_REVEAL = 2  # reveal replies from this code on changed the record (counted, deleted)
 
 # KEYS[1] record; ARGV[1] creator. Returns 0 gone, 1 burned, 2 not the creator.
 _BURN = """
@@ -113,6 +119,11 @@ return due
 """
 TIMETABLE_KEY = "oncelink:due"
 
+log = logging.getLogger(__name__)
+
+PERSISTENCE_SETTINGS = ("appendonly", "appendfsync", "save", "no-appendfsync-on-rewrite")
+RECOMMENDED = "set appendonly yes and appendfsync always (docs/SECURITY.md, Exactly once)"
+
 T = TypeVar("T")
 
 _OUTAGES = (
@@ -125,8 +136,39 @@ _OUTAGES = (
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 SENTINEL_SCHEMES = {"redis+sentinel": "redis", "rediss+sentinel": "rediss"}
 COMMAND_TIMEOUT = 1.5  # seconds for one store step, so Slack's 3-second window holds
-REPLICA_WAIT_MS = 500  # how long a save waits for a replica to confirm it
+REPLICA_WAIT_MS = 500  # how long a save or a delete waits for a replica to confirm it
 MAX_CONNECTIONS = 1000  # per process; well under Redis's default maxclients of 10000
+
+
+class Unconfirmed(StoreUnavailable):
+    """The primary made the change, no replica confirmed it in time: a failover could undo
+    it, so nothing that depends on it is handed out."""
+
+
+def persistence_risk(config: dict[str, str]) -> str | None:
+    """Why a restart (a crash, kill -9, a power cut) could undo a delete that Redis already
+    acknowledged, so that a revealed secret is there again; None when it cannot. With an
+    append-only file Redis reloads that file, not a snapshot, so snapshots only matter
+    without one. Without any persistence a restart loses every secret and brings back none."""
+    if config.get("appendonly") == "yes":
+        fsync = config.get("appendfsync", "")
+        if fsync != "always":
+            return (
+                f"appendfsync is {fsync}, so a crash can undo the last second or more of "
+                f"reveals; {RECOMMENDED}"
+            )
+        if config.get("no-appendfsync-on-rewrite") == "yes":
+            return (
+                "no-appendfsync-on-rewrite is yes, so a crash while Redis rewrites its files "
+                "can undo reveals; set it to no"
+            )
+        return None
+    if config.get("save"):
+        return (
+            "it writes snapshots (save) without an append-only file, so a restart brings "
+            f"back every secret revealed since the last snapshot; {RECOMMENDED}"
+        )
+    return None
 
 
 def kv_key(key: str) -> str:
@@ -151,7 +193,8 @@ class RedisStore:
         self._replicas_to_wait = replicas_to_wait
         # redis-py's cluster client, used concurrently before it has mapped the slots, ran
         # some scripts twice (a rate counter counted 52 of 50 hits): map them first, once.
-        self._ready = not isinstance(client, RedisCluster)
+        # A single Redis is asked about its persistence then (`_start`).
+        self._ready = False
         self._init_lock = asyncio.Lock()
         self._deadlines = Deadlines(COMMAND_TIMEOUT)
         self._reveal = client.register_script(REVEAL_SCRIPT)
@@ -221,16 +264,36 @@ class RedisStore:
         return cls(client, replicas_to_wait=1)
 
     async def _start(self) -> None:
+        """Before the first step: a cluster's slots mapped; a single Redis (or Sentinel's
+        primary) asked whether a restart could undo a reveal."""
         async with self._init_lock:
             if not self._ready:
                 try:
-                    await self._redis.initialize()
+                    if isinstance(self._redis, RedisCluster):
+                        await self._redis.initialize()
+                    else:
+                        await self._deadlines.run(self._check_persistence)
                 except _OUTAGES as exc:
-                    raise StoreUnavailable("redis cluster did not answer") from exc
+                    raise StoreUnavailable("redis did not answer") from exc
                 self._ready = True
 
+    async def _check_persistence(self) -> None:
+        """One warning when a restart could bring a revealed secret back. Once per process,
+        at its first step, so an outage at start-up only postpones it."""
+        try:
+            found = await self._redis.config_get(*PERSISTENCE_SETTINGS)
+        except ResponseError as exc:
+            if str(exc).startswith("LOADING"):  # replaying its files: ask again next step
+                raise StoreUnavailable("redis is loading") from exc
+            # Managed services often rename or forbid CONFIG: say so, and go on.
+            log.info("Redis persistence not checked (CONFIG GET is refused); %s", RECOMMENDED)
+            return
+        risk = persistence_risk(found)
+        if risk:
+            log.warning("Redis can bring a revealed secret back after a restart: %s", risk)
+
     async def _run(self, command: Callable[[], Awaitable[T]]) -> T:
-        """One step against Redis: the cluster's slots mapped first, outages reported as
+        """One step against Redis, after `_start` has run once; outages reported as
         StoreUnavailable."""
         if not self._ready:
             await self._start()
@@ -246,24 +309,60 @@ class RedisStore:
         packed = redis_record.pack(record)
         expiry = math.ceil(record.expires_at * 1000)
 
-        async def command() -> None:
+        async def write(client: Redis | RedisCluster) -> bool:
             # SET with PXAT: the record and its expiry in one atomic command.
             if listing is None:
-                await self._redis.set(key, packed, pxat=expiry)
-            elif isinstance(self._redis, RedisCluster):  # three keys, three slots
-                await self._redis.set(key, packed, pxat=expiry)
-                await self._keep_listed(self._redis, listing)
+                await client.set(key, packed, pxat=expiry)
+            elif isinstance(client, RedisCluster):  # three keys, three slots
+                await client.set(key, packed, pxat=expiry)
+                await self._keep_listed(client, listing)
             else:  # one keyspace: the three keys may live in one script
-                await self._save_listed(key, packed, expiry, listing)
-            if self._replicas_to_wait:
-                copies = await self._redis.wait(self._replicas_to_wait, REPLICA_WAIT_MS)
-                if copies < self._replicas_to_wait:
-                    await self._redis.delete(key)
-                    raise StoreUnavailable("no replica confirmed the secret in time")
+                await self._save_listed(client, key, packed, expiry, listing)
+            return True
+
+        async def command() -> None:
+            try:
+                await self._confirmed(write, lambda saved: saved)
+            except Unconfirmed:
+                await self._redis.delete(key)  # never keep a secret whose link nobody got
+                raise
 
         await self._run(command)
 
-    async def _save_listed(self, key: str, packed: bytes, expiry: int, listing: Listing) -> None:
+    async def _confirmed(
+        self,
+        write: Callable[[Redis | RedisCluster], Awaitable[T]],
+        changed: Callable[[T], bool],
+        *,
+        lone_primary_ok: bool = False,
+    ) -> T:
+        """`write`, then, with replicas to wait for, WAIT until they hold what it changed.
+
+        A save is acknowledged, and a reveal hands out its record, only after this: a
+        failover right after the answer can neither lose a saved secret nor bring back a
+        revealed one. WAIT counts the writes of the connection it is sent on, so both go
+        through one connection taken for the purpose, never two from the pool.
+
+        `lone_primary_ok` (deletes): with no replica connected at all, as after a failover
+        until the old primary returns, a delete is as durable as the primary's own
+        persistence. Refusing every reveal until a replica is back would keep secrets from
+        their recipients; a save, which loses nothing by waiting, still needs a replica."""
+        if not self._replicas_to_wait:
+            return await write(self._redis)
+        async with self._redis.client() as connection:
+            result = await write(connection)
+            if changed(result):
+                wanted = self._replicas_to_wait
+                if lone_primary_ok:
+                    replication = await connection.info("replication")
+                    wanted = min(wanted, int(replication.get("connected_slaves", 0)))
+                if wanted and await connection.wait(wanted, REPLICA_WAIT_MS) < wanted:
+                    raise Unconfirmed("no replica confirmed the change in time")
+            return result
+
+    async def _save_listed(
+        self, client: Redis, key: str, packed: bytes, expiry: int, listing: Listing
+    ) -> None:
         """The record, its list entry and its timetable item in one script: one round trip,
         all or nothing, and a third of the client-side work of a three-command pipeline."""
         entry_value, keep_ms = self._entry_args(listing.keep_until, listing.entry)
@@ -271,17 +370,31 @@ class RedisStore:
             keys=[key, entries_key(listing.owner), TIMETABLE_KEY],
             args=[packed, expiry, listing.entry_id, entry_value, keep_ms, listing.due_item,
                   repr(listing.due)],
+            client=client,
         )  # fmt: skip
 
     async def reveal(
-        self, secret_id: str, link_verifier: bytes, verifier: bytes, now: float
+        self,
+        secret_id: str,
+        link_verifier: bytes,
+        verifier: bytes,
+        now: float,
+        *,
+        bound_allowed: bool = False,
     ) -> RevealResult:
-        reply = await self._run(
-            lambda: self._reveal(
-                keys=[record_key(secret_id)],
-                args=[link_verifier, verifier, MAX_PASSPHRASE_ATTEMPTS],
+        keys = [record_key(secret_id)]
+        args = [link_verifier, verifier, MAX_PASSPHRASE_ATTEMPTS, 1 if bound_allowed else 0]
+        if self._replicas_to_wait:
+            reply = await self._run(
+                lambda: self._confirmed(
+                    lambda client: self._reveal(keys=keys, args=args, client=client),
+                    lambda reply: int(reply[0]) >= CHANGED_BY_REVEAL,
+                    lone_primary_ok=True,
+                )
             )
-        )
+        else:  # the usual case, kept to one call: on a standalone Redis, durability is its
+            # persistence's (appendfsync always writes the delete to disk before replying)
+            reply = await self._run(lambda: self._reveal(keys=keys, args=args))
         code = int(reply[0])
         if code == 0:
             return RevealResult(RevealOutcome.GONE)
@@ -296,7 +409,15 @@ class RedisStore:
 
     async def burn(self, secret_id: str, creator: str, now: float) -> BurnOutcome:
         code = int(
-            await self._run(lambda: self._burn(keys=[record_key(secret_id)], args=[creator]))
+            await self._run(
+                lambda: self._confirmed(
+                    lambda client: self._burn(
+                        keys=[record_key(secret_id)], args=[creator], client=client
+                    ),
+                    lambda code: int(code) == 1,
+                    lone_primary_ok=True,
+                )
+            )
         )
         return {0: BurnOutcome.GONE, 1: BurnOutcome.BURNED, 2: BurnOutcome.NOT_CREATOR}[code]
 

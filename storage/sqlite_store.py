@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS secrets (
     expires_at REAL NOT NULL,
     creator TEXT NOT NULL,
     metadata TEXT NOT NULL,
-    failed INTEGER NOT NULL DEFAULT 0
+    failed INTEGER NOT NULL DEFAULT 0,
+    bound INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS secrets_expires_at ON secrets (expires_at);
 CREATE TABLE IF NOT EXISTS kv (
@@ -70,7 +71,7 @@ CREATE TABLE IF NOT EXISTS rate_hits (
 """
 _COLUMNS = (
     "id, version, nonce, ciphertext, link_verifier, verifier, has_passphrase, "
-    "created_at, expires_at, creator, metadata"
+    "created_at, expires_at, creator, metadata, bound"
 )
 
 
@@ -99,9 +100,13 @@ class SqliteStore:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 5000")
         conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")  # an acknowledged secret survives power loss
+        # FULL: each commit (a save, and a reveal's or burn's delete) is on disk before the
+        # step answers, so neither an acknowledged secret nor a revealed one's absence is
+        # undone by a power loss.
+        conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA secure_delete = ON")
         conn.executescript(_SCHEMA)
+        _add_bound_column(conn)
         return conn
 
     async def open(self) -> None:
@@ -119,7 +124,7 @@ class SqliteStore:
 
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute(
-                f"INSERT INTO secrets ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
+                f"INSERT INTO secrets ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
                 (
                     record.secret_id,
                     record.version,
@@ -132,13 +137,20 @@ class SqliteStore:
                     record.expires_at,
                     record.creator,
                     record.metadata,
+                    int(record.bound),
                 ),
             )
 
         await self._run(work)
 
     async def reveal(
-        self, secret_id: str, link_verifier: bytes, verifier: bytes, now: float
+        self,
+        secret_id: str,
+        link_verifier: bytes,
+        verifier: bytes,
+        now: float,
+        *,
+        bound_allowed: bool = False,
     ) -> RevealResult:
         def work(conn: sqlite3.Connection) -> RevealResult:
             with _immediate(conn):
@@ -148,13 +160,13 @@ class SqliteStore:
                 ).fetchone()
                 if row is None:
                     return RevealResult(RevealOutcome.GONE)
-                if row[4] != link_verifier:
+                if (row[11] and not bound_allowed) or row[4] != link_verifier:
                     return RevealResult(RevealOutcome.BROKEN_LINK)
                 if row[5] == verifier:
                     conn.execute("DELETE FROM secrets WHERE id = ?", (secret_id,))
                     result = RevealResult(RevealOutcome.REVEALED, record=_record(row))
                 else:
-                    attempts_left = MAX_PASSPHRASE_ATTEMPTS - (row[11] + 1)
+                    attempts_left = MAX_PASSPHRASE_ATTEMPTS - (row[12] + 1)
                     if attempts_left > 0:
                         conn.execute(
                             "UPDATE secrets SET failed = failed + 1 WHERE id = ?", (secret_id,)
@@ -348,6 +360,21 @@ def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
+def _add_bound_column(conn: sqlite3.Connection) -> None:
+    """A file made before records could be bound lacks the column: add it, under the write
+    lock so two processes opening the file at once add it once. Rows stored before read as
+    not bound, as they were (docs/SECURITY.md says what that means)."""
+
+    def has_it() -> bool:
+        return any(row[1] == "bound" for row in conn.execute("PRAGMA table_info(secrets)"))
+
+    if has_it():
+        return
+    with _immediate(conn):
+        if not has_it():
+            conn.execute("ALTER TABLE secrets ADD COLUMN bound INTEGER NOT NULL DEFAULT 0")
+
+
 def _forget_deleted(conn: sqlite3.Connection) -> None:
     """After a delete, copy the zeroed pages (secure_delete) into the database and empty the
     WAL, whose older frames still hold the ciphertext. If another process is reading, the
@@ -368,4 +395,5 @@ def _record(row: tuple) -> SecretRecord:
         expires_at=row[8],
         creator=row[9],
         metadata=row[10],
+        bound=bool(row[11]),
     )

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.app import create_app
 from bot.config import Settings
+from bot.web import RedactingAccessLogger
 from storage.redis_store import RedisStore
 from storage.sqlite_store import SqliteStore
 
@@ -303,7 +304,7 @@ async def serve(settings: Settings, **parts) -> ServedApp:
     url = f"http://127.0.0.1:{port}"
     settings = Settings(**{**settings.__dict__, "public_url": url, "port": port})
     app = create_app(settings, **parts)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, access_log_class=RedactingAccessLogger)  # as `oncelink serve`
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return ServedApp(runner, url, app)

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
+from tests.slack_payloads import slack_escaped
 from tests.slack_rules import check_ack, check_call
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -34,6 +35,12 @@ TEAM2_TOKEN = "xoxb-20000000002-20000000002-TeamTwoBotTokenValue00"
 OAUTH_CODE = "4724469134.4644010092847.232b46ed7474fb2d5d57"
 ROTATED_TOKEN = "xoxe.xoxb-1-RotatedTeamTwoBotTokenValue000000"
 REFRESH_TOKEN = "xoxe-1-My0xLTIwMDAwMDAwMDAyLVJlZnJlc2hUb2tlbg"
+# An Enterprise Grid org E0001 installing in its workspace T0003, and org E0002 installing
+# org-wide (every workspace of it, no team of its own in the answer).
+GRID_CODE = "4724469134.4644010092847.0a1e3ff7d00c2a9b8e61"
+GRID_TOKEN = "xoxb-30000000003-30000000003-GridWorkspaceBotToken0"
+ORG_CODE = "4724469134.4644010092847.9b0c44e1f5a06d7e2c38"
+ORG_TOKEN = "xoxb-40000000004-40000000004-OrgWideInstallBotToken"
 ADMIN = "UADMIN0001"
 APP_TOKEN = "xapp-1-A123456-2045587139414-5b8c5d8e3a6b8c9c5b2a4e3d1f7e9a0c"
 
@@ -61,6 +68,11 @@ def sign(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) 
 
 
 def command_body(**fields) -> str:
+    """A slash command as Slack posts it: `text` is what the person typed, and it leaves
+    escaped as Slack escapes it (tests/slack_payloads.py), so every test sends what Slack
+    sends."""
+    if "text" in fields:
+        fields["text"] = slack_escaped(fields["text"])
     return urlencode(payload("slash_command", **fields))
 
 
@@ -362,6 +374,8 @@ class FakeSlack:
         and expire; `grant_type=refresh_token` trades the refresh token for new ones."""
         if params.get("grant_type") == "refresh_token":
             return self._refresh(params)
+        if params.get("code") in (GRID_CODE, ORG_CODE):
+            return self._grid_exchange(params["code"] == ORG_CODE)
         if params.get("code") != OAUTH_CODE:
             return {"ok": False, "error": "invalid_code"}
         self.bot_tokens[TEAM2_TOKEN] = "T0002"
@@ -380,6 +394,25 @@ class FakeSlack:
             "team": {"id": "T0002", "name": "Second"},
             "enterprise": None,
             "is_enterprise_install": False,
+        }
+
+    def _grid_exchange(self, org_wide: bool) -> dict:
+        """oauth.v2.access in Enterprise Grid (https://api.slack.com/methods/oauth.v2.access,
+        https://api.slack.com/enterprise/apps): `enterprise` is the org; an org-wide install
+        has `is_enterprise_install` true and `team` null."""
+        token, enterprise = (ORG_TOKEN, "E0002") if org_wide else (GRID_TOKEN, "E0001")
+        self.bot_tokens[token] = enterprise if org_wide else "T0003"
+        return {
+            "ok": True,
+            "app_id": "A123456",
+            "authed_user": {"id": "UGRID0001"},
+            "scope": "commands,chat:write,users:read",
+            "token_type": "bot",
+            "access_token": token,
+            "bot_user_id": "UBOTGRID1",
+            "team": None if org_wide else {"id": "T0003", "name": "Grid workspace"},
+            "enterprise": {"id": enterprise, "name": "Example Org"},
+            "is_enterprise_install": org_wide,
         }
 
     def _refresh(self, params: dict) -> dict:

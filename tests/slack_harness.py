@@ -10,6 +10,7 @@ import aiohttp
 
 from handlers import blocks
 from tests.slack_fake import command_body, interactive_body, payload, sign
+from tests.slack_payloads import message_action, typed_message
 from tests.slack_rules import check_ack
 
 LINK = re.compile(r"https?://[^\s|>]+/s/[A-Za-z0-9_-]{22}#[A-Za-z0-9_-]{43}")
@@ -91,9 +92,13 @@ class SlackHarness:
         )
         return await self.send(body)
 
-    async def shortcut(self, message_text: str, response_url: str | None = None):
+    async def shortcut(
+        self, typed: str, response_url: str | None = None, message: dict | None = None
+    ):
+        """The message shortcut on a message whose author typed `typed`, with the `text` and
+        `rich_text` blocks Slack makes of it; or on `message` ({"text", "blocks"}) as given."""
         data = payload("message_action", response_url=response_url or self.fake.response_url("sc"))
-        data["message"]["text"] = message_text
+        data = message_action(data, **(message or typed_message(typed)))
         return await self.send(interactive_body(data))
 
     async def submit(self, values: dict, private_metadata: str, user: str = "U2147483697"):

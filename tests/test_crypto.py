@@ -141,3 +141,26 @@ def test_decoding_accepts_exactly_the_canonical_encodings(length):
 def test_no_passphrase_means_empty_passphrase_key():
     assert crypto.passphrase_key(None, crypto.new_secret_id()) == b""
     assert crypto.passphrase_key("", crypto.new_secret_id()) == b""
+
+
+def test_the_holder_proof_is_the_documented_construction_and_needs_the_binding_key():
+    """docs/SECURITY.md: HKDF-SHA256(ikm = k ‖ B, salt = ctx,
+    info = "oncelink/v1/link-proof/bound/" ‖ team:user), by hand."""
+    sid = VECTOR["secret_id"]
+    link_key = _b(VECTOR["link_key"], 32)
+    binding_key = bytes(range(32))
+    context = b"oncelink/v1/" + sid.encode()
+    proof = crypto.derive_holder_proof(link_key, sid, "T1:UB", binding_key)
+    assert proof == _hkdf_by_hand(
+        link_key + binding_key, context, b"oncelink/v1/link-proof/bound/T1:UB"
+    )
+    others = {
+        crypto.derive_link_proof(link_key, sid),
+        crypto.derive_unkeyed_holder_proof(link_key, sid, "T1:UB"),
+        crypto.derive_holder_proof(link_key, sid, "T1:UC", binding_key),
+        crypto.derive_holder_proof(link_key, sid, "T1:UB", bytes(32)),
+    }
+    assert proof not in others and len(others) == 4
+    assert crypto.derive_unkeyed_holder_proof(link_key, sid, "T1:UB") == _hkdf_by_hand(
+        link_key, context, b"oncelink/v1/link-proof/holder/T1:UB"
+    )

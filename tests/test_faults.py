@@ -221,3 +221,194 @@ async def test_a_hung_redis_is_reported_within_the_step_bound_and_loses_nothing(
     finally:
         await store.close()
         redis.kill()
+
+
+RECOMMENDED_REDIS = ("--appendonly", "yes", "--appendfsync", "always")
+
+
+async def reconnected(store: RedisStore, timeout: float = 10.0) -> None:
+    """After a restart the pool's connections are dead: the first steps fail, then one
+    succeeds on a fresh connection."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await store.ping()
+        except StoreUnavailable:
+            assert asyncio.get_running_loop().time() < deadline, "redis did not come back"
+            await asyncio.sleep(0.05)
+
+
+async def test_what_was_revealed_burned_or_destroyed_stays_gone_after_kill_9(tmp_path):
+    """The recommended persistence: Redis writes each delete to disk before it replies, so
+    nothing a reveal handed out can come back after a crash."""
+    from bot.errors import SecretGone, WrongPassphrase
+
+    redis = RedisServer(tmp_path, *RECOMMENDED_REDIS)
+    redis.start()
+    store = RedisStore.from_url(redis.url)
+    service = SecretService(store, public_url="http://x", max_ttl=3600)
+    try:
+        revealed = await service.create("shown once", ttl=600)
+        burned = await service.create("burned", ttl=600, creator="T1:U1")
+        guessed = await service.create("guessed", ttl=600, passphrase="open sesame")
+        kept = await service.create("still waiting", ttl=600)
+        await service.reveal(revealed.secret_id, *proofs(revealed.link))
+        await service.burn(burned.secret_id, "T1:U1")
+        link_proof, _ = proofs(guessed.link)
+        for n in range(5):
+            with pytest.raises((WrongPassphrase, SecretGone)):
+                await service.reveal(guessed.secret_id, link_proof, bytes([n]) * 32)
+        redis.kill()  # SIGKILL, straight after the answers
+        redis.start()  # same port and directory: it replays its append-only file
+        await reconnected(store)
+        for gone in (revealed, burned, guessed):
+            with pytest.raises(SecretGone):
+                await service.status(gone.secret_id)
+            with pytest.raises(SecretGone):
+                await service.reveal(gone.secret_id, *proofs(gone.link, "open sesame"))
+        answer = await service.reveal(kept.secret_id, *proofs(kept.link))
+        assert decrypt_answer(kept.link, json.loads(_revealed_json(answer))) == "still waiting"
+    finally:
+        await store.close()
+        redis.kill()
+
+
+async def test_with_snapshots_only_a_restart_brings_back_what_was_revealed_since(tmp_path):
+    """What docs/SECURITY.md says of RDB snapshots without an append-only file, shown: the
+    reason the store warns about that configuration."""
+    redis = RedisServer(tmp_path, "--save", "3600 1")
+    redis.start()
+    store = RedisStore.from_url(redis.url)
+    service = SecretService(store, public_url="http://x", max_ttl=3600)
+    try:
+        created = await service.create("twice", ttl=600)
+        redis.command("SAVE")
+        await service.reveal(created.secret_id, *proofs(created.link))
+        redis.kill()
+        redis.start()  # it loads the snapshot
+        await reconnected(store)
+        again = await service.reveal(created.secret_id, *proofs(created.link))
+        assert decrypt_answer(created.link, json.loads(_revealed_json(again))) == "twice"
+    finally:
+        await store.close()
+        redis.kill()
+
+
+@pytest.mark.parametrize(
+    ("args", "warned", "says"),
+    [
+        (("--save", "3600 1"), True, "snapshots"),
+        (("--appendonly", "yes", "--appendfsync", "everysec"), True, "appendfsync is everysec"),
+        (("--appendonly", "yes", "--appendfsync", "no", "--save", "60 1"), True, "is no"),
+        ((*RECOMMENDED_REDIS, "--no-appendfsync-on-rewrite", "yes"), True, "rewrites"),
+        (RECOMMENDED_REDIS, False, ""),
+        ((*RECOMMENDED_REDIS, "--save", "60 1"), False, ""),  # the AOF is what is replayed
+        ((), False, ""),  # nothing on disk: a restart brings nothing back
+    ],
+)
+async def test_one_warning_when_a_restart_could_bring_a_revealed_secret_back(
+    tmp_path, caplog, args, warned, says
+):
+    import logging
+
+    redis = RedisServer(tmp_path, *args)
+    redis.start()
+    store = RedisStore.from_url(redis.url)
+    try:
+        with caplog.at_level(logging.INFO, logger="storage.redis_store"):
+            await store.ping()  # the first step asks; later ones do not
+            await store.status("AAECAwQFBgcICQoLDA0ODw", 0)
+            await store.ping()
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        if warned:
+            assert len(warnings) == 1 and says in warnings[0], warnings
+            assert (
+                "appendonly yes and appendfsync always" in warnings[0]
+                or "set it to no" in (warnings[0])
+            )
+        else:
+            assert warnings == []
+    finally:
+        await store.close()
+        redis.kill()
+
+
+async def test_a_redis_that_refuses_config_is_said_once_and_works(tmp_path, caplog):
+    import logging
+
+    redis = RedisServer(tmp_path, "--rename-command", "CONFIG", "")
+    redis.start()
+    store = RedisStore.from_url(redis.url)
+    service = SecretService(store, public_url="http://x", max_ttl=3600)
+    try:
+        with caplog.at_level(logging.INFO, logger="storage.redis_store"):
+            created = await service.create("managed", ttl=600)
+            await service.reveal(created.secret_id, *proofs(created.link))
+        said = [r for r in caplog.records if r.name == "storage.redis_store"]
+        assert len(said) == 1 and said[0].levelno == logging.INFO
+        assert "not checked" in said[0].getMessage()
+    finally:
+        await store.close()
+        redis.kill()
+
+
+async def test_a_change_no_replica_confirmed_hands_nothing_out(tmp_path):
+    """With replicas to wait for (Sentinel), a delete is confirmed like a save before the
+    reveal answers: a replica that cannot confirm it (stopped here) could be promoted and
+    hold the secret again, so the reveal hands out nothing, and it stays at most once."""
+    from redis.asyncio import Redis
+
+    from bot.errors import SecretGone
+
+    (tmp_path / "p").mkdir()
+    (tmp_path / "r").mkdir()
+    primary = RedisServer(tmp_path / "p")
+    primary.start()
+    replica = RedisServer(tmp_path / "r", "--replicaof", "127.0.0.1", str(primary.port))
+    replica.start()
+    store = RedisStore(Redis.from_url(primary.url), replicas_to_wait=1)
+    service = SecretService(store, public_url="http://x", max_ttl=3600)
+    try:
+        deadline = asyncio.get_running_loop().time() + 15
+        while "slave0:" not in primary.command("INFO", "replication") or "state=online" not in (
+            primary.command("INFO", "replication")
+        ):
+            assert asyncio.get_running_loop().time() < deadline, "the replica did not sync"
+            await asyncio.sleep(0.05)
+        shown = await service.create("confirmed", ttl=600)  # saves wait for the replica too
+        lost = await service.create("unconfirmed", ttl=600, creator="T1:U1")
+        burned = await service.create("burn", ttl=600, creator="T1:U1")
+        await service.reveal(shown.secret_id, *proofs(shown.link))
+        replica.process.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(StoreUnavailable):
+                await service.reveal(lost.secret_id, *proofs(lost.link))
+            with pytest.raises(StoreUnavailable):
+                await service.burn(burned.secret_id, "T1:U1")
+        finally:
+            replica.process.send_signal(signal.SIGCONT)
+        for gone in (shown, lost):  # deleted on the primary all the same: never twice
+            with pytest.raises(SecretGone):
+                await service.reveal(gone.secret_id, *proofs(gone.link))
+    finally:
+        await store.close()
+        replica.kill()
+        primary.kill()
+
+
+async def test_sqlite_writes_each_delete_to_disk_before_answering(tmp_path):
+    """WAL with synchronous=FULL: every commit, a reveal's delete among them, is synced
+    before the step returns (what docs/SECURITY.md says for SQLite)."""
+    from storage.sqlite_store import SqliteStore
+
+    store = SqliteStore(str(tmp_path / "durable.sqlite3"))
+    try:
+        pragmas = await store._run(
+            lambda conn: (
+                conn.execute("PRAGMA journal_mode").fetchone()[0],
+                conn.execute("PRAGMA synchronous").fetchone()[0],
+            )
+        )
+        assert pragmas == ("wal", 2)  # 2 is FULL
+    finally:
+        await store.close()

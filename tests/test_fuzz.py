@@ -12,6 +12,7 @@ import aiohttp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from handlers.endpoint import MAX_SLACK_BODY
 from tests.slack_fake import payload, sign
 
 # In CI the examples are derived from each test's name, so a landing never hinges on luck;
@@ -162,7 +163,19 @@ async def test_random_reveal_requests_never_get_a_5xx(served, secret_id, body):
 
 
 async def test_oversized_slack_body_is_refused_before_it_is_read_whole(slack):
-    body = "payload=" + "x" * (2 * 1024 * 1024)
+    body = "payload=" + "x" * MAX_SLACK_BODY
     status, _ = await post(slack.served.url + "/slack/events", body, sign(body))
     assert status == 413
     await assert_healthy(slack.served.url)
+
+
+async def test_a_response_url_off_slacks_hook_hosts_is_never_posted_to(slack):
+    """A signed request names where the answer goes; the app posts only to Slack's hook
+    hosts (here: the fake's), so a response_url elsewhere gets the link by DM instead."""
+    fake = slack.fake
+    foreign = fake.response_url("foreign").replace("127.0.0.1", "localhost")
+    status, _ = await slack.command("for a foreign hook", response_url=foreign)
+    assert status == 200
+    dm = (await fake.wait_for("chat.postMessage"))[-1]
+    assert "/s/" in dm["text"]
+    assert [call for call in fake.calls if call.method == "response_url"] == []

@@ -82,3 +82,12 @@ def test_oauth_redirect_url_matches_the_route():
     assert MANIFEST["oauth_config"]["redirect_urls"] == [
         "https://secrets.example.com" + REDIRECT_PATH
     ]
+
+
+def test_org_wide_installs_are_offered_because_the_code_handles_them():
+    """Slack offers an org-wide install only to apps with org_deploy_enabled; the installation
+    store finds such an install from any workspace of the org (tests/test_oauth.py)."""
+    from handlers.installations import StoreInstallationStore
+
+    assert MANIFEST["settings"]["org_deploy_enabled"] is True
+    assert hasattr(StoreInstallationStore, "find_bot_for_team")

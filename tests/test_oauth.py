@@ -13,16 +13,24 @@ import aiohttp
 from slack_sdk.oauth.installation_store import Bot
 
 from handlers import INSTALLATIONS_KEY
+from handlers.installations import StoreInstallationStore, TokenCipher
 from tests.conftest import make_settings, serve
 from tests.slack_fake import (
+    GRID_CODE,
+    GRID_TOKEN,
     OAUTH_CODE,
+    ORG_CODE,
+    ORG_TOKEN,
     REFRESH_TOKEN,
     ROTATED_TOKEN,
     SIGNING_SECRET,
     TEAM2_TOKEN,
+    interactive_body,
+    payload,
     sign,
 )
-from tests.slack_harness import SlackHarness, find_link
+from tests.slack_harness import SlackHarness, find_link, form_values
+from tests.slack_payloads import in_grid
 from tests.support import decrypt_answer, post_reveal
 
 CLIENT_ID = "4724469134.4644010092847"
@@ -38,7 +46,7 @@ def oauth_settings(fake):
     )
 
 
-async def install(served) -> tuple[aiohttp.ClientResponse, str, str]:
+async def install(served, code: str = OAUTH_CODE) -> tuple[aiohttp.ClientResponse, str, str]:
     """Add to Slack, then Slack's redirect back with a code: returns the final page."""
     async with aiohttp.ClientSession() as http:
         async with http.get(served.url + "/slack/install", allow_redirects=False) as response:
@@ -53,7 +61,7 @@ async def install(served) -> tuple[aiohttp.ClientResponse, str, str]:
             assert cookie["secure"] and cookie["httponly"]
         async with http.get(
             served.url + "/slack/oauth_redirect",
-            params={"code": OAUTH_CODE, "state": state},
+            params={"code": code, "state": state},
             headers={"Cookie": f"slack-app-oauth-state={cookie.value}"},
         ) as response:
             return response.status, await response.text(), state
@@ -196,3 +204,129 @@ async def test_a_receipt_refreshes_an_expiring_token_itself(store, fake_slack):
         ]
     finally:
         await served.runner.cleanup()
+
+
+def tokens_of(fake, method: str) -> list[str]:
+    return [call.token for call in fake.calls if call.method == method]
+
+
+async def grid_round_trip(served, fake, enterprise_id: str, team_id: str, org_wide: bool):
+    """/secret in a Grid workspace, the form sent to a recipient, the recipient's DM, a
+    reveal and its receipt: every Slack call must speak with the org's install."""
+    slack = SlackHarness(served, fake)
+    flag = "true" if org_wide else "false"
+    status, _ = await slack.command(
+        "", team_id=team_id, enterprise_id=enterprise_id, is_enterprise_install=flag
+    )
+    assert status == 200
+    view = (await fake.wait_for("views.open"))[0]["view"]
+    submission = in_grid(payload("view_submission"), enterprise_id, team_id, org_wide=org_wide)
+    submission["view"]["state"]["values"] = form_values("grid secret", recipient="UBOB")
+    submission["view"]["private_metadata"] = view["private_metadata"]
+    status, _ = await slack.send(interactive_body(submission))
+    assert status == 200
+    dm = (await fake.wait_for("chat.postMessage"))[0]
+    assert dm["channel"] == "UBOB"
+    link = find_link((await fake.wait_for("response_url"))[0])
+    _, answer = await post_reveal(served.url, link)
+    assert decrypt_answer(link, answer) == "grid secret"
+    receipt = (await fake.wait_for("chat.postMessage", 2))[1]
+    assert receipt["channel"] == "U2147483697" and "revealed" in receipt["text"]
+
+    # The App Home tab, from an Events API callback as Slack sends it in Grid.
+    event = {
+        "token": "x",
+        "team_id": team_id,
+        "enterprise_id": enterprise_id,
+        "api_app_id": "A123456",
+        "event": {"type": "app_home_opened", "user": "U2147483697", "tab": "home"},
+        "type": "event_callback",
+        "event_id": "Ev0GRID0001",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": enterprise_id,
+                "team_id": None if org_wide else team_id,
+                "user_id": "UBOTGRID1",
+                "is_bot": True,
+                "is_enterprise_install": org_wide,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }
+    body = json.dumps(event)
+    status, _ = await slack.send(body, {**sign(body), "Content-Type": "application/json"})
+    assert status == 200
+    home = (await fake.wait_for("views.publish"))[0]
+    assert home["user_id"] == "U2147483697"
+
+
+async def test_a_grid_workspace_install_delivers_the_recipient_dm_a_receipt_and_app_home(
+    store, fake_slack
+):
+    settings = oauth_settings(fake_slack)
+    served = await serve(settings, store=store)
+    try:
+        status, page, _ = await install(served, GRID_CODE)
+        assert status == 200, page
+        installations = served.app[INSTALLATIONS_KEY]
+        bot = await installations.async_find_bot(enterprise_id="E0001", team_id="T0003")
+        assert bot.bot_token == GRID_TOKEN and bot.enterprise_id == "E0001"
+        await grid_round_trip(served, fake_slack, "E0001", "T0003", org_wide=False)
+        assert set(tokens_of(fake_slack, "chat.postMessage")) == {GRID_TOKEN}
+        assert tokens_of(fake_slack, "views.open") == [GRID_TOKEN]
+        assert tokens_of(fake_slack, "views.publish") == [GRID_TOKEN]
+        # Another process (a restart) finds it from the team alone, as receipts do.
+        later = StoreInstallationStore(store, TokenCipher(settings.token_encryption_key))
+        assert (await later.find_bot_for_team("T0003")).bot_token == GRID_TOKEN
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_an_org_wide_install_delivers_the_recipient_dm_a_receipt_and_app_home(
+    store, fake_slack
+):
+    settings = oauth_settings(fake_slack)
+    served = await serve(settings, store=store)
+    try:
+        status, page, _ = await install(served, ORG_CODE)
+        assert status == 200, page
+        installations = served.app[INSTALLATIONS_KEY]
+        bot = await installations.async_find_bot(
+            enterprise_id="E0002", team_id=None, is_enterprise_install=True
+        )
+        assert bot.bot_token == ORG_TOKEN and bot.is_enterprise_install
+        # Any workspace of the org, though the install named none of them.
+        await grid_round_trip(served, fake_slack, "E0002", "T0004", org_wide=True)
+        assert set(tokens_of(fake_slack, "chat.postMessage")) == {ORG_TOKEN}
+        assert tokens_of(fake_slack, "views.open") == [ORG_TOKEN]
+        assert tokens_of(fake_slack, "views.publish") == [ORG_TOKEN]
+        later = StoreInstallationStore(store, TokenCipher(settings.token_encryption_key))
+        assert (await later.find_bot_for_team("T0004")).bot_token == ORG_TOKEN
+        assert (await later.find_bot_for_team("E0002")).bot_token == ORG_TOKEN
+        assert await later.find_bot_for_team("T0005") is None  # never seen: not guessed
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_a_grid_install_stored_before_the_org_was_known_is_found_after_one_request(store):
+    """Installs saved by an older version have no workspace-to-org record: bolt's lookup
+    for the next request from that workspace (org and team both given) writes it."""
+    cipher = TokenCipher(os.urandom(32))
+    installations = StoreInstallationStore(store, cipher)
+    await installations.async_save_bot(
+        Bot(
+            app_id="A123456",
+            enterprise_id="E0001",
+            team_id="T0003",
+            bot_token=GRID_TOKEN,
+            bot_id="B0003",
+            bot_user_id="UBOTGRID1",
+            installed_at=time.time(),
+        )
+    )
+    await store.delete("slack-team-org:T0003")  # as an older version left it
+    fresh = StoreInstallationStore(store, cipher)
+    assert await fresh.find_bot_for_team("T0003") is None
+    assert await fresh.async_find_bot(enterprise_id="E0001", team_id="T0003") is not None
+    assert (await fresh.find_bot_for_team("T0003")).bot_token == GRID_TOKEN

@@ -251,3 +251,70 @@ async def test_a_sweep_announces_more_expiries_than_one_batch(store):
     assert await service.sweep_expired() == SWEEP_BATCH + 20
     await service.drain()
     assert sorted(heard) == sorted(made)
+
+
+async def test_a_bound_secret_stored_before_the_binding_key_still_opens_for_its_holder(store):
+    """Such a record is unmarked and its proof was made from the key and the identity alone:
+    its recipient's Slack click still opens it, and no one else's."""
+    from storage.base import SecretRecord
+
+    service = service_on(store)
+    secret_id, link_key, now = crypto.new_secret_id(), crypto.new_link_key(), time.time()
+    keys = crypto.derive_keys(link_key, b"", secret_id)
+    nonce, ciphertext = crypto.seal(b"stored last week", keys.enc_key, secret_id)
+    proof = crypto.derive_unkeyed_holder_proof(link_key, secret_id, "T1:UB")
+    await store.save(
+        SecretRecord(secret_id, 1, nonce, ciphertext, crypto.verifier(proof),
+                     crypto.verifier(keys.auth), False, now, now + 60, "T1:UA")
+    )  # fmt: skip
+    key = crypto.b64encode(link_key)
+    with pytest.raises(BrokenLink):
+        await service.reveal_for(secret_id, key, "T1:UC")
+    assert (await service.status(secret_id)).attempts_left == 5
+    assert await service.reveal_for(secret_id, key, "T1:UB") == "stored last week"
+
+
+async def test_a_bound_secret_needs_the_services_binding_key(store):
+    """Another process with another binding key cannot open it, even for its holder: every
+    process that reveals bound secrets must share one key (BINDING_KEY)."""
+    ours = SecretService(store, public_url="https://s", max_ttl=60, binding_key=b"k" * 32)
+    theirs = SecretService(store, public_url="https://s", max_ttl=60, binding_key=b"x" * 32)
+    twin = SecretService(store, public_url="https://s", max_ttl=60, binding_key=b"k" * 32)
+    created = await ours.create("bound", ttl=60, bound_to="T1:UB")
+    with pytest.raises(BrokenLink):
+        await theirs.reveal_for(created.secret_id, created.key, "T1:UB")
+    assert await twin.reveal_for(created.secret_id, created.key, "T1:UB") == "bound"
+
+
+async def test_with_the_link_and_a_copy_of_the_store_passphrase_guesses_are_offline(store):
+    """What docs/SECURITY.md admits: the stored verifier answers any guess made with the
+    link, with no attempt counted; each guess costs PBKDF2's 600,000 rounds, nothing else."""
+    service = service_on(store)
+    created = await service.create("guard me", ttl=60, passphrase="correct horse")
+    stored = await stored_verifier(store, created.secret_id)
+    parts = parse_link(created.link)
+
+    def guess_matches(guess: str) -> bool:
+        pass_key = crypto.passphrase_key(guess, parts.secret_id)
+        auth = crypto.derive_keys(parts.link_key, pass_key, parts.secret_id).auth
+        return crypto.verifier(auth) == stored
+
+    assert [guess_matches(g) for g in ("wrong horse", "correct horse")] == [False, True]
+    assert (await service.status(created.secret_id)).attempts_left == 5
+    assert crypto.PBKDF2_ITERATIONS == 600_000
+
+
+async def stored_verifier(store, secret_id: str) -> bytes:
+    """The `verifier` as a copy of the store holds it."""
+    from storage.redis_store import RedisStore, record_key
+
+    if isinstance(store, RedisStore):
+        from storage import redis_record
+
+        raw = await store._redis.get(record_key(secret_id))
+        return redis_record.unpack(secret_id, raw)[0].verifier
+    return await store._run(
+        lambda conn: conn.execute(
+            "SELECT verifier FROM secrets WHERE id = ?", (secret_id,)
+        ).fetchone()[0]
+    )

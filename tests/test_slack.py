@@ -115,7 +115,7 @@ async def test_help_is_answered_ephemerally_in_the_ack(slack):
 
 
 async def test_message_shortcut_prefills_the_modal_and_suggests_deleting(slack):
-    status, _ = await slack.shortcut("token: a&amp;b &lt;c&gt;")
+    status, _ = await slack.shortcut("token: a&b <c>")
     assert status == 200
     view = (await slack.fake.wait_for("views.open"))[0]["view"]
     assert view["blocks"][0]["element"]["initial_value"] == "token: a&b <c>"

@@ -4,12 +4,27 @@ the captured log holds no secret, passphrase, key, proof, link or whole id."""
 from __future__ import annotations
 
 import json
+import logging
+import time
+import urllib.error
+import urllib.request
 
 import aiohttp
+import pytest
 
+from bot.config import Settings
+from bot.logs import BOLT_LOGGER_NAME, SDK_LOGGER_NAME
 from handlers import blocks
+from handlers.endpoint import SIGNATURE_REFUSED
 from tests.conftest import ServerProcess
-from tests.slack_fake import BOT_TOKEN, SIGNING_SECRET
+from tests.slack_fake import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    command_body,
+    interactive_body,
+    payload,
+    sign,
+)
 from tests.slack_harness import SlackHarness, find_link, form_values
 from tests.support import parse_link, reveal_body, run_in_child
 
@@ -188,3 +203,97 @@ def test_loggers_handed_to_slack_libraries_skip_debug_formatting_even_at_debug()
         "print('ok')\n"
     )
     assert run_in_child(script).strip() == "ok"
+
+
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("redis://:hunter2pass@db.example.internal:6379/0", "hunter2pass"),
+        ("redis://user:pw@db.example.internal", "user:pw"),
+        ("redis+sentinel://user:s3ntinel-pw@a:26379,b:26379/oncelink", "s3ntinel-pw"),
+        ("unix:///run/redis.sock?db=1&password=sock-pw", "sock-pw"),
+    ],
+)
+def test_settings_never_render_the_redis_password(url, password):
+    settings = Settings(redis_url=url)
+    for rendering in (repr(settings), str(settings), f"{settings}", f"{settings!r}"):
+        assert password not in rendering and "***" in rendering, rendering
+    assert settings.redis_url == url  # only the renderings are redacted, not the value used
+
+
+def test_serve_at_debug_logs_no_redis_password(tmp_path):
+    """The DEBUG start-up line and the store's outage lines, from a real process whose
+    REDIS_URL holds a password (nothing listens there, so the store reports outages)."""
+    from tests.conftest import free_port
+
+    url = f"redis://:hunter2pass@127.0.0.1:{free_port()}/0"
+    server = ServerProcess({"LOG_LEVEL": "DEBUG", "REDIS_URL": url}, tmp_path / "serve.log")
+    try:
+        with urllib.request.urlopen(server.url + "/healthz") as response:
+            assert response.status == 200
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server.url + "/readyz")
+        assert refused.value.code == 503
+    finally:
+        server.stop()
+    logs = server.logs()
+    assert "settings: Settings(" in logs and "redis://***@127.0.0.1" in logs
+    assert "hunter2pass" not in logs
+
+
+SIGNATURE_MARKER = "SLACK-CANARY-unsigned-secret"
+FORGED_LINE = "2026-12-01 12:00:00,000 ERROR [1] bot.app: FORGED-BY-A-STRANGER"
+
+
+def _stale(body: str) -> dict:
+    return sign(body, timestamp=int(time.time()) - 301)
+
+
+def _wrong_secret(body: str) -> dict:
+    return sign(body, secret="a-rotated-signing-secret")
+
+
+def _future(body: str) -> dict:
+    return sign(body, timestamp=int(time.time()) + 301)
+
+
+@pytest.mark.parametrize("signed", [_stale, _wrong_secret, _future], ids=lambda f: f.__name__)
+async def test_refused_signatures_log_neither_the_body_nor_forged_lines(slack, caplog, signed):
+    """A signature that fails (a rotated secret, a skewed clock, a delayed request) is
+    refused with one fixed line: the body, which holds secrets and passphrases, is logged
+    at no level by any logger, and newlines in it cannot add lines to the log."""
+    caplog.set_level(logging.DEBUG)  # the root, and below it every logger that propagates
+    for name in (BOLT_LOGGER_NAME, SDK_LOGGER_NAME, "slack_bolt", "slack_sdk"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    command = command_body(
+        text=f"{SIGNATURE_MARKER}\n{FORGED_LINE}\n", response_url=slack.fake.response_url()
+    )
+    data = payload("view_submission")
+    data["view"]["state"]["values"] = form_values(
+        f"{SIGNATURE_MARKER}\r\n{FORGED_LINE}", passphrase=f"{SIGNATURE_MARKER}-passphrase"
+    )
+    modal = interactive_body(data)
+    raw = f"{SIGNATURE_MARKER}\n{FORGED_LINE}\n"  # not even form-encoded: newlines as sent
+    for body in (command, modal, raw):
+        headers = signed(body)
+        status, answer = await slack.send(body, headers)
+        assert status == 401 and SIGNATURE_MARKER not in answer
+    messages = [record.getMessage() for record in caplog.records]
+    for message in messages:
+        assert SIGNATURE_MARKER not in message and "FORGED-BY-A-STRANGER" not in message
+        assert "\n" not in message and headers["X-Slack-Signature"] not in message
+    assert SIGNATURE_MARKER not in caplog.text and "FORGED" not in caplog.text
+    assert messages.count(SIGNATURE_REFUSED) == 3, messages  # and one fixed line each
+    assert [call.method for call in slack.fake.calls] == []
+
+
+async def test_a_valid_signature_still_reaches_the_listeners_without_logging_the_body(
+    slack, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    status, _ = await slack.command(f"{SIGNATURE_MARKER}-valid")
+    assert status == 200
+    message = (await slack.fake.wait_for("response_url"))[-1]
+    assert find_link(message)
+    assert f"{SIGNATURE_MARKER}-valid" not in caplog.text
+    assert SIGNATURE_REFUSED not in caplog.text

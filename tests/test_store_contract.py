@@ -268,3 +268,87 @@ async def test_redis_saves_a_listed_secret_without_asking_for_scripts_and_after_
         assert "script|exists" not in stats
     finally:
         await store.close()
+
+
+async def test_a_bound_record_is_refused_to_a_link_reveal_and_opens_for_its_holder(store):
+    rec = record(bound=True)
+    await store.save(rec)
+    for verifier in (VF, b"w" * 32):  # the right proofs, and a wrong passphrase: neither counts
+        refused = await store.reveal(rec.secret_id, LV, verifier, time.time())
+        assert refused.outcome is RevealOutcome.BROKEN_LINK and refused.record is None
+    assert (await store.status(rec.secret_id, time.time())).attempts_left == (
+        MAX_PASSPHRASE_ATTEMPTS
+    )
+    wrong = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time(), bound_allowed=True)
+    assert (wrong.outcome, wrong.attempts_left) == (RevealOutcome.WRONG_PASSPHRASE, 4)
+    opened = await store.reveal(rec.secret_id, LV, VF, time.time(), bound_allowed=True)
+    assert opened.outcome is RevealOutcome.REVEALED and opened.record.bound
+    assert opened.record.ciphertext == rec.ciphertext
+    gone = await store.reveal(rec.secret_id, LV, VF, time.time(), bound_allowed=True)
+    assert gone.outcome is RevealOutcome.GONE
+
+
+async def test_an_unbound_record_opens_on_either_path(store):
+    for bound_allowed in (False, True):
+        rec = record()
+        await store.save(rec)
+        result = await store.reveal(rec.secret_id, LV, VF, time.time(), bound_allowed=bound_allowed)
+        assert result.outcome is RevealOutcome.REVEALED and not result.record.bound
+
+
+async def test_a_sqlite_file_from_before_bound_records_is_upgraded_in_place(tmp_path):
+    """Its rows stay readable (as not bound, which they were stored as), and new bound
+    records in it are refused to links."""
+    import sqlite3
+
+    from storage.sqlite_store import SqliteStore
+
+    path = str(tmp_path / "old.sqlite3")
+    old = record()
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE secrets (id TEXT PRIMARY KEY, version INTEGER NOT NULL, nonce BLOB NOT "
+        "NULL, ciphertext BLOB NOT NULL, link_verifier BLOB NOT NULL, verifier BLOB NOT NULL, "
+        "has_passphrase INTEGER NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL, "
+        "creator TEXT NOT NULL, metadata TEXT NOT NULL, failed INTEGER NOT NULL DEFAULT 0)"
+    )
+    conn.execute(
+        "INSERT INTO secrets VALUES (?,?,?,?,?,?,?,?,?,?,?,0)",
+        (old.secret_id, 1, old.nonce, old.ciphertext, LV, VF, 1, old.created_at,
+         old.expires_at, old.creator, old.metadata),
+    )  # fmt: skip
+    conn.commit()
+    conn.close()
+    stores = [SqliteStore(path), SqliteStore(path)]  # two processes opening it at once
+    try:
+        await asyncio.gather(*(store.open() for store in stores))
+        bound = record(bound=True)
+        await stores[0].save(bound)
+        assert (await stores[1].reveal(bound.secret_id, LV, VF, time.time())).outcome is (
+            RevealOutcome.BROKEN_LINK
+        )
+        result = await stores[1].reveal(old.secret_id, LV, VF, time.time())
+        assert result.outcome is RevealOutcome.REVEALED and not result.record.bound
+        assert result.record.ciphertext == old.ciphertext
+    finally:
+        for store in stores:
+            await store.close()
+
+
+def test_a_redis_record_packed_before_the_bound_flag_reads_as_it_was_stored():
+    """The flag lives in the byte that held only "has a passphrase": 0 and 1 still mean
+    what they meant, and the rest of the layout did not move."""
+    from storage import redis_record
+
+    for has_passphrase in (False, True):
+        rec = record(has_passphrase=has_passphrase)
+        packed = redis_record.pack(rec)
+        assert packed[redis_record.FLAGS_OFFSET] == int(has_passphrase)  # as before the flag
+        unpacked, failed = redis_record.unpack(rec.secret_id, packed)
+        times = {"created_at": rec.created_at, "expires_at": rec.expires_at}  # kept to the ms
+        assert (unpacked._replace(**times), failed) == (rec, 0)
+    bound = record(bound=True, has_passphrase=False)
+    packed = redis_record.pack(bound)
+    assert packed[redis_record.FLAGS_OFFSET] == redis_record.BOUND
+    assert redis_record.unpack(bound.secret_id, packed)[0].bound
+    assert redis_record.unpack_head(packed)[1] is False  # no passphrase, bound or not

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
+import subprocess
 
 import aiohttp
 import pytest
@@ -12,10 +14,14 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot import crypto
 from bot.app import create_app
+from bot.errors import SecretGone
 from bot.service import SecretService
+from handlers.endpoint import MAX_SLACK_BODY
 from storage.redis_store import RedisStore
-from tests.conftest import RedisServer, make_settings, serve
-from tests.support import decrypt_answer, parse_link, reveal_body
+from tests.conftest import RedisServer, make_settings, serve, slack_settings
+from tests.slack_fake import interactive_body, payload
+from tests.slack_harness import SlackHarness
+from tests.support import decrypt_answer, parse_link, proofs, reveal_body
 
 PREVIEW_AGENTS = [
     "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
@@ -73,7 +79,7 @@ async def test_preview_bots_get_and_head_leave_secret_intact(served):
             assert decrypt_answer(link, await response.json()) == "hunter2"
 
 
-async def test_second_reveal_gets_gone_and_page_says_so(served):
+async def test_second_reveal_gets_gone_and_only_reveal_says_so(served):
     link = await create(served, "once")
     path = parse_link(link).path
     async with aiohttp.ClientSession() as http:
@@ -81,11 +87,37 @@ async def test_second_reveal_gets_gone_and_page_says_so(served):
             assert response.status == 200
         async with http.post(served.url + path, json=reveal_body(link)) as response:
             assert response.status == 410
-            assert (await response.json())["error"] == "gone"
+            answer = await response.json()
+            assert answer["error"] == "gone" and "not here" in answer["message"]
         async with http.get(served.url + path) as response:
-            assert response.status == 404
-            assert "not here" in await response.text()
+            assert response.status == 200  # the page looks the same: see the test below
+            assert "not here" not in await response.text()
             assert_security_headers(response)
+
+
+async def test_a_preview_cannot_tell_a_spent_or_unknown_id_from_a_waiting_secret(served):
+    """What pages.py promises: a link preview or a stranger trying ids learns nothing from
+    GET or HEAD, not even whether a secret exists. Only Reveal tells."""
+    waiting = parse_link(await create(served, "waiting")).secret_id
+    spent_link = await create(served, "spent")
+    spent = parse_link(spent_link).secret_id
+    await served.service.reveal(spent, *proofs(spent_link))
+    burned_link = await create(served, "burned", creator="T1:U1")
+    burned = parse_link(burned_link).secret_id
+    await served.service.burn(burned, "T1:U1")
+    never = crypto.new_secret_id()  # the same answer as an expired one: no record
+    answers = {}
+    async with aiohttp.ClientSession() as http:
+        for secret_id in (waiting, spent, burned, never):
+            for method in ("GET", "HEAD"):
+                async with http.request(method, f"{served.url}/s/{secret_id}") as response:
+                    body = (await response.text()).replace(secret_id, "ID")
+                    headers = {k: v for k, v in response.headers.items() if k != "Date"}
+                    answers[secret_id, method] = (response.status, headers, body)
+    for secret_id in (spent, burned, never):
+        for method in ("GET", "HEAD"):
+            assert answers[secret_id, method] == answers[waiting, method], secret_id
+    assert answers[waiting, "GET"][0] == 200 and "Reveal secret" in answers[waiting, "GET"][2]
 
 
 async def test_passphrase_page_asks_for_it_and_wrong_ones_count_down(served):
@@ -315,3 +347,153 @@ def test_the_reveal_answer_is_what_json_would_write():
             "ciphertext": crypto.b64encode(revealed.ciphertext),
         }
         assert _revealed_json(revealed) == json.dumps(fields).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 1000, b'{"":' * 255, b"{" + b'"link_proof": [' * 60, b"[" * 1000 + b"]" * 24],
+    ids=["brackets", "nested-objects", "nested-field", "unbalanced"],
+)
+async def test_deeply_nested_reveal_bodies_get_400_without_a_traceback(served, body, caplog):
+    caplog.set_level(logging.DEBUG)
+    link = await create(served, "intact")
+    path = parse_link(link).path
+    async with aiohttp.ClientSession() as http:
+        async with http.post(served.url + path, data=body) as response:
+            assert response.status == 400
+            answer = await response.json()
+            assert answer["error"] == "bad_request" and answer["message"]
+        async with http.post(served.url + path, data=b"[" * 100_000) as response:
+            assert response.status == 413  # refused for its size before it is parsed
+            assert (await response.json())["error"] == "too_large"
+        async with http.post(served.url + path, data=b'{"a":' * 20_000) as response:
+            assert response.status == 413
+            assert (await response.json())["error"] == "too_large"
+        async with http.post(served.url + path, json=reveal_body(link)) as response:
+            assert response.status == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    assert "RecursionError" not in caplog.text
+
+
+async def test_the_largest_message_shortcut_slack_sends_is_accepted(store, fake_slack):
+    """40,000 characters (Slack's message text limit) outside the BMP, in `message.text` and
+    again in its rich_text block: each is a JSON surrogate pair, form-encoded as 16 bytes.
+    The reveal POST keeps its own small limit."""
+    served = await serve(slack_settings(fake_slack), store=store)
+    try:
+        text = ("😀" + "𠀀") * 20_000  # an emoji and a CJK Extension B character, 4 bytes each
+        data = payload("message_action", response_url=fake_slack.response_url("big"))
+        data["message"]["text"] = text
+        data["message"]["blocks"] = [
+            {
+                "type": "rich_text",
+                "block_id": "Bx1",
+                "elements": [
+                    {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}
+                ],
+            }
+        ]
+        body = interactive_body(data)
+        assert len(body) > 1.2 * 1024 * 1024  # 40,000 x 16 bytes, twice: 5 times the old limit
+        status, _ = await SlackHarness(served, fake_slack).send(body)
+        assert status == 200
+        # The shortcut ran: too long for the form, it is refused whole rather than cut.
+        (refusal,) = await fake_slack.wait_for("response_url")
+        assert "40,000 characters long" in refusal["text"]
+        too_big = "payload=" + "x" * MAX_SLACK_BODY
+        status, _ = await SlackHarness(served, fake_slack).send(too_big)
+        assert status == 413
+        link = await create(served, "intact")
+        path = parse_link(link).path
+        async with aiohttp.ClientSession() as http:
+            async with http.post(served.url + path, data=b"{" + b" " * 2000 + b"}") as response:
+                assert response.status == 413
+            async with http.post(served.url + path, json=reveal_body(link)) as response:
+                assert response.status == 200
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_a_reveal_cut_off_after_redis_ran_it_claims_nothing_it_does_not_know(tmp_path):
+    """Redis busy (DEBUG SLEEP) when the reveal arrives: the app's store deadline ends the
+    wait and answers 503, then Redis runs the queued reveal and deletes the secret. The
+    answer must not have said that nothing was revealed or deleted."""
+    server = RedisServer(tmp_path, "--enable-debug-command", "yes")
+    server.start()
+    served = await serve(make_settings(), store=RedisStore.from_url(server.url))
+    sleeper = None
+    try:
+        link = await create(served, "cut off")
+        secret_id = parse_link(link).secret_id
+        warm_up = await create(served, "loads the reveal script into this fresh Redis")
+        await served.service.reveal(parse_link(warm_up).secret_id, *proofs(warm_up))
+        sleeper = subprocess.Popen(
+            ["redis-cli", "-p", str(server.port), "DEBUG", "SLEEP", "3"],
+            stdout=subprocess.DEVNULL,
+        )
+        await _until_redis_stops_answering(server.port)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                served.url + parse_link(link).path, json=reveal_body(link)
+            ) as response:
+                assert response.status == 503
+                answer = await response.json()
+        await asyncio.to_thread(sleeper.wait)
+        with pytest.raises(SecretGone):  # Redis ran the reveal after the app gave up
+            await served.service.status(secret_id)
+        message = answer["message"]
+        assert answer["error"] == "unavailable"
+        assert "nothing was revealed" not in message.lower()
+        assert "deleted" in message and "try again" in message
+    finally:
+        if sleeper is not None and sleeper.poll() is None:
+            sleeper.kill()
+        await served.runner.cleanup()
+        server.kill()
+
+
+async def _until_redis_stops_answering(port: int) -> None:
+    """Returns once a PING goes unanswered for 0.3 s: the server is inside DEBUG SLEEP."""
+    for _ in range(100):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"PING\r\n")
+        try:
+            async with asyncio.timeout(0.3):
+                await reader.readline()
+        except TimeoutError:
+            return
+        finally:
+            writer.close()
+    raise AssertionError("redis kept answering")
+
+
+async def test_an_unexpected_failure_is_a_calm_page_that_claims_nothing(store, caplog):
+    """A failure no branch expected, here after the store ran the reveal: the person gets a
+    calm 500 page with the security headers, no traceback, and no claim that nothing was
+    deleted (it was); the log names the route, never the secret's id."""
+    served = await serve(make_settings(), store=store)
+    try:
+        link = await create(served, "unexpected")
+        service: SecretService = served.service
+        reveal = service.reveal
+
+        async def reveal_then_fail(*args, **kwargs):
+            await reveal(*args, **kwargs)
+            raise RuntimeError("a bug after the reveal")
+
+        service.reveal = reveal_then_fail
+        path = parse_link(link).path
+        with caplog.at_level(logging.DEBUG):
+            async with aiohttp.ClientSession() as http:
+                async with http.post(served.url + path, json=reveal_body(link)) as response:
+                    page = await response.text()
+                    assert response.status == 500
+                    assert_security_headers(response)
+        assert "Something went wrong" in page
+        assert "Traceback" not in page and "RuntimeError" not in page
+        assert "Nothing was" not in page and "nothing was" not in page
+        secret_id = path.rsplit("/", 1)[1]
+        assert all(secret_id not in record.getMessage() for record in caplog.records)
+        assert any("unhandled error" in record.getMessage() for record in caplog.records)
+    finally:
+        await served.runner.cleanup()
