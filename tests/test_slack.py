@@ -336,7 +336,7 @@ async def test_generate_makes_a_password_shows_it_once_and_links_to_it(slack):
     shown = json.dumps(message["blocks"])
     password = shown.split("```")[1]
     assert len(password) == 24 and not set(password) & set(passwords.SYMBOLS)
-    assert password not in message["text"]  # the notification preview shows only the link
+    assert password not in message["text"]  # nor the link: notifications show the text
     link = find_link(message)
     code, answer = await reveal(slack.served, link)
     assert decrypt_answer(link, answer) == password
