@@ -7,6 +7,9 @@ middle of someone's request.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -85,15 +88,17 @@ def _encryption_key(env: Mapping[str, str]) -> bytes | None:
                 "os.urandom(32)).decode())'"
             )
         return None
-    import base64
-    import binascii
+    return _key_of_32_bytes("TOKEN_ENCRYPTION_KEY", raw)
 
+
+def _key_of_32_bytes(name: str, raw: str) -> bytes:
+    """A key given in base64 (standard or URL-safe, padded or not), exactly 32 bytes."""
     try:
         key = base64.b64decode(raw.replace("-", "+").replace("_", "/") + "=" * (-len(raw) % 4))
     except (binascii.Error, ValueError):
         key = b""
     if len(key) != 32:
-        raise ConfigError("TOKEN_ENCRYPTION_KEY must be 32 random bytes in base64")
+        raise ConfigError(f"{name} must be 32 random bytes in base64")
     return key
 
 
@@ -103,19 +108,9 @@ def _binding_key(env: Mapping[str, str]) -> bytes | None:
     BINDING_KEY when set; else derived from SLACK_SIGNING_SECRET, which every HTTP set-up
     has (changing that secret then strands the bound secrets still waiting). Socket Mode
     without a signing secret must set BINDING_KEY."""
-    import base64
-    import binascii
-    import hmac
-
     raw = (env.get("BINDING_KEY") or "").strip()
     if raw:
-        try:
-            key = base64.b64decode(raw.replace("-", "+").replace("_", "/") + "=" * (-len(raw) % 4))
-        except (binascii.Error, ValueError):
-            key = b""
-        if len(key) != 32:
-            raise ConfigError("BINDING_KEY must be 32 random bytes in base64")
-        return key
+        return _key_of_32_bytes("BINDING_KEY", raw)
     signing_secret = (env.get("SLACK_SIGNING_SECRET") or "").strip()
     if signing_secret:
         return hmac.new(signing_secret.encode(), b"oncelink/v1/binding-key", "sha256").digest()
