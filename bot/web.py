@@ -81,6 +81,14 @@ class RedactingAccessLogger(AbstractAccessLogger):
         )
 
 
+def _forwarded_for(request: web.BaseRequest) -> str | None:
+    """Every X-Forwarded-For line, joined in order. Some proxies (HAProxy's `forwardfor`) add
+    a line of their own instead of appending to the client's; reading only the first line
+    would then believe what the client wrote, and each forged value would buy a fresh limit."""
+    lines = request.headers.getall("X-Forwarded-For", ())
+    return ",".join(lines) if lines else None
+
+
 def _html(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
 
@@ -192,9 +200,7 @@ async def reveal(request: web.Request) -> web.Response:
             # wrong passphrase still cost the secret one of its attempts in the store (see
             # docs/SECURITY.md), else being limited would buy unlimited guesses.
             settings = request.app[SETTINGS_KEY]
-            client = request.app[CLIENTS_KEY].of(
-                request.remote, request.headers.get("X-Forwarded-For")
-            )
+            client = request.app[CLIENTS_KEY].of(request.remote, _forwarded_for(request))
             await request.app[LIMITER_KEY].count_failure(
                 "reveal", client, settings.rate_limit_reveal
             )

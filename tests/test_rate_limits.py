@@ -9,6 +9,7 @@ from ipaddress import ip_network
 
 import aiohttp
 import pytest
+from multidict import CIMultiDict
 
 from bot.config import ConfigError, Limit, Settings
 from bot.ratelimit import client_address
@@ -244,6 +245,35 @@ async def test_a_trusted_proxy_tells_clients_apart_and_is_not_warned_about(store
             assert await _fail(http, served, link, bob) == 403  # another client, own count
             assert await _fail(http, served, link, {"X-Forwarded-For": "203.0.113.7"}) == 429
         assert not [r for r in caplog.records if r.name == "bot.ratelimit" and r.levelno >= 30]
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_a_forged_line_before_the_proxys_own_buys_no_fresh_limit(store):
+    """A proxy that adds its own X-Forwarded-For line (HAProxy's `forwardfor`) leaves the
+    client's forged line first: every line is read, so the proxy's entry still decides."""
+    settings = make_settings(
+        rate_limit_reveal=Limit(3, 60), trusted_proxies=(ip_network("127.0.0.0/8"),)
+    )
+    served = await serve(settings, store=store, clock=frozen_clock())
+    try:
+        link = (await served.service.create("intact", ttl=60)).link
+        async with aiohttp.ClientSession() as http:
+            answers = [
+                await _fail(
+                    http,
+                    served,
+                    link,
+                    CIMultiDict(
+                        [
+                            ("X-Forwarded-For", f"203.0.113.{n}"),  # the client's, forged
+                            ("X-Forwarded-For", "198.51.100.66"),  # the proxy's own line
+                        ]
+                    ),
+                )
+                for n in range(6)
+            ]
+        assert answers == [403, 403, 403, 429, 429, 429]
     finally:
         await served.runner.cleanup()
 
