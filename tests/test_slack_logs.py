@@ -198,7 +198,9 @@ def test_loggers_handed_to_slack_libraries_skip_debug_formatting_even_at_debug()
         "from bot.app import create_app\n"
         "app = create_app(settings)\n"
         "route = next(r for r in app.router.routes() if r.resource.canonical == '/slack/events')\n"
-        "bolt = route.handler.__closure__[0].cell_contents\n"
+        "from slack_bolt.async_app import AsyncApp\n"
+        "cells = [cell.cell_contents for cell in route.handler.__closure__]\n"
+        "bolt = next(cell for cell in cells if isinstance(cell, AsyncApp))\n"
         "assert bolt.client.logger is SDK_LOGGER and bolt.logger.name == 'slack_bolt.oncelink'\n"
         "print('ok')\n"
     )
