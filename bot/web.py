@@ -58,9 +58,15 @@ _STATIC_TYPES = {"reveal.js": "text/javascript", "reveal.css": "text/css"}
 _ID_IN_PATH = re.compile(r"(/s/)([A-Za-z0-9_-]{6})[A-Za-z0-9_-]*")
 
 
-def redact_path(path: str) -> str:
-    """Shorten ids in a path, so access logs never hold a whole id."""
-    return _ID_IN_PATH.sub(r"\1\2…", path)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def redact_path(raw_path: str) -> str:
+    """The path as it came in (still percent-encoded: a `%0A` stays three characters and
+    cannot start a forged log line), without its query, with ids shortened so logs never
+    hold a whole id, and any raw control character escaped."""
+    path = _ID_IN_PATH.sub(r"\1\2…", raw_path.partition("?")[0])
+    return _CONTROL.sub(lambda match: f"%{ord(match.group()):02X}", path)
 
 
 class RedactingAccessLogger(AbstractAccessLogger):
@@ -75,7 +81,7 @@ class RedactingAccessLogger(AbstractAccessLogger):
         self.logger.info(
             "%s %s %s %.1fms",
             request.method,
-            redact_path(request.path),
+            redact_path(request.raw_path),
             response.status,
             time * 1000,
         )
@@ -117,7 +123,7 @@ def _security_headers(public_url: str):
                 )
         except Exception:
             # One place for the unexpected: logged (without the request), calm page out.
-            log.exception("unhandled error on %s %s", request.method, redact_path(request.path))
+            log.exception("unhandled error on %s %s", request.method, redact_path(request.raw_path))
             response = _html(pages.ERROR_PAGE, 500)
         response.headers.update(_SECURITY_HEADERS)
         if hsts:

@@ -4,9 +4,11 @@ JSON logs."""
 from __future__ import annotations
 
 import json
+import logging
 
 import aiohttp
 
+from bot.web import redact_path
 from tests.conftest import ServerProcess, free_port, make_settings, serve
 from tests.support import parse_link, reveal_body
 
@@ -87,3 +89,21 @@ async def test_json_logs_are_one_object_per_line(tmp_path):
     entries = [json.loads(line) for line in server.logs().splitlines() if line.strip()]
     assert entries and all({"time", "level", "logger", "message"} <= set(e) for e in entries)
     assert any(e["message"].startswith("GET /s/AAECAw…") for e in entries)
+
+
+async def test_a_path_cannot_write_a_forged_log_line(served, caplog):
+    """aiohttp decodes `%0A` in `request.path` into a newline; the access log writes the path
+    as it came in, so a request cannot start a line of its own in a text log."""
+    forged = "/x%0A2099-01-01%2000:00:00%20ERROR%20forged.line:%20token%0D%0Aleaked"
+    with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+        async with aiohttp.ClientSession() as http:
+            async with http.get(served.url + forged) as response:
+                assert response.status == 404
+    lines = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert lines and all("\n" not in line and "\r" not in line for line in lines)
+    assert any("%0A2099" in line for line in lines)
+
+
+def test_logged_paths_keep_no_query_no_whole_id_and_no_control_character():
+    assert redact_path("/s/AbCdEf1234567890abcdef?k=secret") == "/s/AbCdEf…"
+    assert redact_path("/a\x1b[31mred\x7f") == "/a%1B[31mred%7F"
