@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 
 SLACK_NOT_CONNECTED = "Slack is not connected: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN.\n"
 
+UNCHECKED_PROXY_DEPTH = (
+    "TRUSTED_PROXY_DEPTH is set without TRUSTED_PROXIES: X-Forwarded-For is believed from "
+    "any peer, so a client reaching the app directly picks its own address for the reveal "
+    "limit. Set TRUSTED_PROXIES to your reverse proxies' addresses."
+)
 PURGE_INTERVAL = 60.0
 # What aiohttp reads of a body for any route: none needs more. /slack/events raises it for
 # itself (handlers/endpoint.py MAX_SLACK_BODY); the reveal POST reads at most 1 KiB by hand.
@@ -68,6 +73,8 @@ def create_app(
         )
         app.router.add_post("/slack/events", _slack_not_connected)
     app.cleanup_ctx.append(_lifecycle(service, store, clock))
+    if settings.trusted_proxy_depth and not settings.trusted_proxies:
+        log.warning(UNCHECKED_PROXY_DEPTH)
     return app
 
 

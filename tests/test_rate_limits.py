@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from ipaddress import ip_network
 
@@ -11,9 +12,11 @@ import aiohttp
 import pytest
 from multidict import CIMultiDict
 
+from bot.app import UNCHECKED_PROXY_DEPTH, create_app
 from bot.config import ConfigError, Limit, Settings
 from bot.ratelimit import client_address
 from handlers import blocks
+from storage.sqlite_store import SqliteStore
 from tests.conftest import ServerProcess, make_settings, serve, slack_settings
 from tests.slack_harness import SlackHarness, form_values
 from tests.support import decrypt_answer, parse_link, reveal_body
@@ -379,3 +382,15 @@ async def test_asking_for_secrets_counts_against_the_creation_limit(store, fake_
         assert (status, body) == (200, "")  # another person is not affected
     finally:
         await served.runner.cleanup()
+
+
+def test_a_proxy_depth_without_trusted_proxies_is_warned_about_at_start(caplog):
+    with caplog.at_level(logging.WARNING, logger="bot.app"):
+        create_app(make_settings(trusted_proxy_depth=1), store=SqliteStore(":memory:"))
+        create_app(
+            make_settings(trusted_proxy_depth=1, trusted_proxies=(ip_network("10.0.0.0/8"),)),
+            store=SqliteStore(":memory:"),
+        )
+        create_app(make_settings(), store=SqliteStore(":memory:"))
+    messages = [r.getMessage() for r in caplog.records if r.name == "bot.app"]
+    assert messages.count(UNCHECKED_PROXY_DEPTH) == 1
