@@ -5,10 +5,11 @@ slow answers, dropped connections). Requests *to* the app are signed exactly as 
 them: `v0=` + HMAC-SHA256(signing secret, `v0:{timestamp}:{raw body}`).
 
 It is as strict as Slack: every view and message goes through tests/slack_rules.py, and one
-that breaks a documented limit is refused as Slack refuses it (`invalid_arguments` from the
-Web API, HTTP 400 `invalid_blocks` from a response_url). The call is still recorded. A
-refusal nobody took with `take_refusals()` fails the test when the fake stops, so no test
-passes while the app sends something a real workspace would refuse.
+that breaks a documented limit is refused as Slack refuses it (`invalid_arguments` from
+`views.*`, `invalid_blocks` from `chat.*`, HTTP 400 `invalid_blocks` from a response_url).
+The call is still recorded. A refusal nobody took with `take_refusals()` fails the test when
+the fake stops, so no test passes while the app sends something a real workspace would
+refuse.
 """
 
 from __future__ import annotations
@@ -79,6 +80,21 @@ def command_body(**fields) -> str:
 def interactive_body(data: dict) -> str:
     """Interactive payloads arrive as JSON in the `payload` form field."""
     return urlencode({"payload": json.dumps(data)})
+
+
+def refusal(method: str, problems: list[str]) -> dict:
+    """Slack's answer to a view or message that breaks a Block Kit rule: `views.*` answer
+    `invalid_arguments` with the problems in `response_metadata.messages`; `chat.*` answer
+    `invalid_blocks` (chat.postMessage's error table), listing them in `errors` as well, as
+    Slack's SDK maintainers show real answers (slackapi/java-slack-sdk#1017)."""
+    answer: dict = {"ok": False, "error": "invalid_arguments"}
+    if method.startswith("chat."):
+        answer = {
+            "ok": False,
+            "error": "invalid_blocks",
+            "errors": [problem.removeprefix("[ERROR] ") for problem in problems],
+        }
+    return {**answer, "response_metadata": {"messages": problems}}
 
 
 @dataclass
@@ -269,14 +285,7 @@ class FakeSlack:
                 headers={"Retry-After": str(wait)},
             )
         if problems:
-            # Slack's answer to a view or message that breaks a Block Kit rule.
-            return web.json_response(
-                {
-                    "ok": False,
-                    "error": "invalid_arguments",
-                    "response_metadata": {"messages": problems},
-                }
-            )
+            return web.json_response(refusal(method, problems))
         if method == "oauth.v2.access":
             return web.json_response(self._exchange(params))
         if method == "apps.connections.open":

@@ -34,7 +34,8 @@ MESSAGE_BLOCKS_MAX = 50
 TEXT_MAX = 3000
 # docs.slack.dev/reference/block-kit/composition-objects/option-object: text and description at most
 # 75 characters, value at most 150; selects and overflow menus take plain_text option text only, the
-# description is plain_text.
+# description is plain_text. (node-slack-sdk's types still say 75 for the value; the page's 150
+# is taken, and the app's option values are far shorter either way.)
 OPTION_TEXT_MAX = 75
 OPTION_VALUE_MAX = 150
 # docs.slack.dev/reference/block-kit/composition-objects/option-group-object: label at most 75, at
@@ -216,9 +217,10 @@ class Check:
             except ValueError:
                 self.fail(f"{where}/blocks", "must be valid JSON")
                 return
-        # docs.slack.dev/reference/methods/chat.postMessage: `text` is required, and with blocks it
-        # is the fallback that notifications and screen readers show. (Long text is truncated, not
-        # refused: no maximum here.) A response_url post that deletes needs none.
+        # docs.slack.dev/reference/methods/chat.postMessage: with blocks, `text` becomes optional
+        # but is the fallback that notifications and screen readers show, and Slack warns when it
+        # is missing; this fake requires it (stricter than Slack, as the app always sends one).
+        # Long text is truncated, not refused: no maximum here. A deleting post needs none.
         if not message.get("delete_original"):
             self.string(message.get("text"), f"{where}/text")
         if blocks is not None:
@@ -456,21 +458,29 @@ REQUIRED_ARGUMENTS = {
     "chat.postMessage": ("channel",),
     "chat.postEphemeral": ("channel", "user"),
     "chat.update": ("channel", "ts"),
+    # docs.slack.dev/reference/methods/views.open, views.push, views.update, views.publish
+    "views.open": ("trigger_id",),
+    "views.push": ("trigger_id",),
+    "views.publish": ("user_id",),
 }
 
 
+MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update", "response_url")
+
+
 def check_call(method: str, params: dict) -> list[str]:
-    """The problems Slack would answer `invalid_arguments` for; [] when it would accept."""
+    """The problems Slack would refuse this call for; [] when it would accept."""
+    check = Check()
+    for name in REQUIRED_ARGUMENTS.get(method, ()):
+        if not params.get(name):
+            check.fail(pointer(name), "is required")
+    if method == "views.update" and not (params.get("view_id") or params.get("external_id")):
+        check.fail(pointer("view_id"), "view_id or external_id is required")
     if method in VIEW_KINDS:
-        return check_view(_loaded(params.get("view")), VIEW_KINDS[method])
-    if method in REQUIRED_ARGUMENTS or method == "response_url":
-        check = Check()
-        for name in REQUIRED_ARGUMENTS.get(method, ()):
-            if not params.get(name):
-                check.fail(pointer(name), "is required")
+        return check.problems + check_view(_loaded(params.get("view")), VIEW_KINDS[method])
+    if method in MESSAGE_METHODS:
         check.message(params)
-        return check.problems
-    return []
+    return check.problems
 
 
 def check_ack(answer: Any) -> list[str]:

@@ -297,8 +297,11 @@ async def call(fake: FakeSlack, method: str, params: dict) -> dict:
 
 async def assert_refused(fake: FakeSlack, method: str, params: dict) -> list[str]:
     answer = await call(fake, method, params)
-    assert answer["ok"] is False and answer["error"] == "invalid_arguments", answer
+    expected = "invalid_blocks" if method.startswith("chat.") else "invalid_arguments"
+    assert answer["ok"] is False and answer["error"] == expected, answer
     messages = answer["response_metadata"]["messages"]
+    if method.startswith("chat."):
+        assert answer["errors"] == [m.removeprefix("[ERROR] ") for m in messages]
     assert messages and all(m.startswith("[ERROR] ") and "[json-pointer:/" in m for m in messages)
     refusals = fake.take_refusals()
     assert [r.method for r in refusals] == [method]
