@@ -45,6 +45,7 @@ from handlers.workspace import Workspaces
 log = logging.getLogger(__name__)
 
 INSTALLATIONS_KEY = web.AppKey("slack_installations", object)
+RUNTIME_KEY = web.AppKey("slack_runtime", object)
 BOT_SCOPES = [
     "commands",
     "chat:write",
@@ -243,6 +244,7 @@ def mount(
 ) -> AsyncApp:
     slack_app, runtime = build_slack_app(service, settings, limiter, client)
     web_app[INSTALLATIONS_KEY] = runtime.installations
+    web_app[RUNTIME_KEY] = runtime  # tests wait on its work after acks (SlackHarness.settle)
     if settings.slack_signing_secret:
         web_app.router.add_post(
             "/slack/events", slack_endpoint(slack_app, settings.slack_signing_secret)

@@ -8,7 +8,7 @@ import time
 
 import aiohttp
 
-from handlers import blocks
+from handlers import RUNTIME_KEY, blocks
 from tests.slack_fake import command_body, interactive_body, payload, sign
 from tests.slack_payloads import message_action, typed_message
 from tests.slack_rules import check_ack
@@ -72,6 +72,10 @@ class SlackHarness:
     @property
     def service(self):
         return self.served.service
+
+    async def settle(self) -> None:
+        """Wait until every piece of work started after an ack has finished."""
+        await self.served.app[RUNTIME_KEY].after_ack.drain()
 
     async def send(self, body: str, headers: dict | None = None) -> tuple[int, str]:
         """Post as Slack does; an answer Slack would show (a view, a message) must pass
