@@ -1,6 +1,7 @@
-"""One identity for burn and ownership, also in Slack Connect channels: a person is their
-own workspace plus their user id (handlers.payloads.actor). In a shared channel a payload's
-`team.id` names the workspace it was sent for, while `user.team_id` names the person's own."""
+"""One identity for burn and ownership, also in Slack Connect channels and Enterprise Grid: a
+person is their Grid org (else their own workspace) plus their user id
+(handlers.payloads.actor). In a shared channel a payload's `team.id` names the workspace it
+was sent for, while `user.team_id` names the person's own."""
 
 from __future__ import annotations
 
@@ -33,8 +34,20 @@ def test_the_identity_is_the_persons_own_workspace_and_id():
     click["team"] = {"id": HOST, "domain": "partner"}
     assert actor(click) == ("T0EXT", "U0EXT0001")
     assert actor(payload("slash_command", team_id="T0001", user_id=CREATOR)) == ("T0001", CREATOR)
-    grid = in_grid(payload("view_submission"), "E0001", "T0003")
-    assert actor(grid) == ("T0003", "U2147483697")
+    # In Enterprise Grid the person is of their org, whichever way Slack names their team.
+    grid_command = in_grid(payload("slash_command"), "E0001", "T0003", command=True)
+    assert actor(grid_command) == ("E0001", "U2147483697")
+    for org_wide in (False, True):
+        for name in ("view_submission", "block_actions", "message_action"):
+            grid = in_grid(payload(name), "E0001", "T0003", org_wide=org_wide)
+            assert actor(grid) == ("E0001", "U2147483697"), (name, org_wide)
+            named = in_grid(payload(name), "E0001", "T0003", org_wide=org_wide, user_team="T0003")
+            assert actor(named) == ("E0001", "U2147483697"), (name, org_wide)
+    # A visitor of another workspace in a Grid org's shared channel keeps their own.
+    visitor = from_shared_channel(
+        in_grid(payload("block_actions"), "E0001", "T0003"), "U0EXT0001", "T0EXT"
+    )
+    assert actor(visitor) == ("T0EXT", "U0EXT0001")
 
 
 async def test_the_creator_burns_from_a_shared_channel_payload(slack):
