@@ -48,8 +48,13 @@ def user(user_id: str) -> Element:
     return {"type": "user", "user_id": user_id}
 
 
-def emoji(name: str, unicode: str = "") -> Element:
-    return {"type": "emoji", "name": name, **({"unicode": unicode} if unicode else {})}
+def emoji(name: str, unicode: str = "", skin_tone: int | None = None) -> Element:
+    element: Element = {"type": "emoji", "name": name}
+    if unicode:
+        element["unicode"] = unicode
+    if skin_tone is not None:
+        element["skin_tone"] = skin_tone
+    return element
 
 
 def section(*elements: Element) -> Element:
