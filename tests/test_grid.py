@@ -241,3 +241,46 @@ async def test_a_bound_secret_opens_for_its_recipient_only(grid):
     await grid.click(blocks.REVEAL_ACTION, reveal["value"], BOB, hook="bob")
     update = (await grid.fake.wait_for("views.update"))[0]
     assert "for bob in grid" in json.dumps(update["view"])
+
+
+async def test_receipts_turned_off_on_the_home_tab_stay_off_for_later_receipts(grid):
+    await grid.click(home_blocks.PREF_RECEIPTS, "", ADMIN, home=True, selected="off")
+    await grid.fake.wait_for("views.publish")
+    link, _ = await command_secret(grid, "no receipt please")
+    assert (await post_reveal(grid.slack.served.url, link))[0] == 200
+    await grid.slack.service.drain()
+    assert [m for m in grid.fake.of("chat.postMessage") if "revealed" in m.get("text", "")] == []
+
+
+async def test_a_request_is_answered_and_revealed_within_the_org(grid):
+    assert (await grid.command(f"request <@{BOB}|bob> the grid key"))[0] == 200
+    modal = (await grid.fake.wait_for("views.open"))[-1]["view"]
+    values = {
+        blocks.ASK_BLOCK: {blocks.ASK_SELECT: {"type": "users_select", "selected_user": BOB}},
+        blocks.NOTE_BLOCK: {blocks.NOTE_INPUT: {"type": "plain_text_input", "value": "key"}},
+    }
+    status, body = await grid.submit(
+        values, modal["private_metadata"], callback_id=blocks.REQUEST_MODAL
+    )
+    assert (status, body) == (200, "")
+    asked = (await grid.fake.wait_for("chat.postMessage"))[0]
+    (answer,) = buttons(asked, blocks.ANSWER_ACTION)
+    await grid.click(blocks.ANSWER_ACTION, answer["value"], BOB, hook="bob")
+    answer_modal = (await grid.fake.wait_for("views.open", 2))[-1]["view"]
+    assert answer_modal["callback_id"] == blocks.ANSWER_MODAL
+    typed = {
+        blocks.SECRET_BLOCK: {blocks.SECRET_INPUT: {"type": "plain_text_input", "value": "g1d"}}
+    }
+    status, body = await grid.submit(
+        typed, answer_modal["private_metadata"], BOB, callback_id=blocks.ANSWER_MODAL
+    )
+    assert (status, body) == (200, "")
+    to_requester = [
+        m
+        for m in await grid.fake.wait_for("chat.postMessage", 2)
+        if m["channel"] == CREATOR and "blocks" in m
+    ][0]
+    (reveal,) = buttons(to_requester, blocks.REVEAL_ACTION)
+    await grid.click(blocks.REVEAL_ACTION, reveal["value"], CREATOR, hook="requester")
+    update = (await grid.fake.wait_for("views.update"))[0]
+    assert "g1d" in json.dumps(update["view"])
