@@ -98,15 +98,14 @@ def register(
         else None
     )
 
-    async def token_for(team_id: str) -> str | None:
-        """The bot token that speaks to a person of workspace `team_id`: its own install's,
-        or in Enterprise Grid its org's (a Grid workspace install is stored under the org
-        and the team, an org-wide one under the org alone; the store knows which). With
-        token rotation, a token about to expire is refreshed first: receipts leave without
-        a request from Slack that would have made bolt refresh it."""
+    async def token_for(place: str) -> str | None:
+        """The bot token that speaks at `place` (handlers.payloads.address: "E…/T…" in
+        Enterprise Grid, else the workspace): the workspace's own install, or its org's
+        org-wide one. With token rotation, a token about to expire is refreshed first:
+        receipts leave without a request from Slack that would have made bolt refresh it."""
         if installations is None or rotator is None:
             return settings.slack_bot_token
-        bot = await installations.find_bot_for_team(team_id)
+        bot = await installations.find_bot_at(place)
         if bot is None:
             return None
         if bot.bot_refresh_token:

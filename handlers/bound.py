@@ -5,12 +5,24 @@ Slack, as a link would be); the server decrypts in memory for this one reveal. T
 itself refuses anyone but the intended person: it opens a bound record only on this path,
 never through a link, and the proof it checks needs the server's binding key and the
 identity Slack signed. A forwarded message, a mail scanner or a crafted request burns nothing.
+
+Whom a secret is bound to: the recipient's identity as the app will see it when they click
+(handlers.payloads.actor: their Grid org, else their own workspace, and their user id). The
+form's person picker gives only a user id, so the scope is asked of Slack (users.info, with
+the install the secret was made through) when the secret is made: a recipient from another
+organisation in a Slack Connect channel, or from a Grid org, is bound to their own scope,
+not the creator's. A Grid person's click names their org in some payloads and their
+workspace in others; a click naming a workspace counts as the bound org only when
+users.info says this very user id belongs to that org AND to the workspace the signed click
+names. A bare matching user id never suffices: user ids are only unique within one
+workspace or org, while Slack signs each click with the clicker's own team.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -29,6 +41,56 @@ NOT_YOURS = "This secret was sent to someone else. Only they can open it; nothin
 GONE = "This secret is gone: it was revealed, burned or has expired."
 NO_WINDOW = "Slack couldn't open a window for the secret; nothing was used up. Click Reveal again."
 STORE_DOWN = "Couldn't reach the secret store; the secret was not used up. Try again."
+
+
+@dataclass(frozen=True, slots=True)
+class Whereabouts:
+    """Where Slack says a user belongs: their scope (org, else workspace) and the
+    workspaces they are a member of."""
+
+    scope: str
+    teams: frozenset[str]
+
+
+async def whereabouts(client: AsyncWebClient, user_id: str) -> Whereabouts | None:
+    """users.info's word on `user_id` (https://api.slack.com/methods/users.info: `user.team_id`,
+    and for Grid users `user.enterprise_user.enterprise_id` and `.teams`); None when Slack
+    did not answer."""
+    try:
+        response = await client.users_info(user=user_id)
+    except SLACK_CALL_FAILURES as exc:
+        log.warning("users.info failed: %s", failure_kind(exc))
+        return None
+    user = field(response.data, "user")
+    team = text(user, "team_id")
+    org = text(user, "enterprise_user", "enterprise_id")
+    listed = field(user, "enterprise_user", "teams")
+    teams = {team}
+    if isinstance(listed, list):
+        teams.update(listed_team for listed_team in listed if isinstance(listed_team, str))
+    scope = org or team
+    return Whereabouts(scope, frozenset(teams - {""})) if scope else None
+
+
+async def recipient_scope(client: AsyncWebClient, user_id: str, creator_scope: str) -> str:
+    """The scope a recipient picked in the form is bound to: theirs, as Slack names it. When
+    Slack cannot say, the creator's (most recipients are of the creator's own workspace or
+    org; anyone else is then refused, never let in)."""
+    found = await whereabouts(client, user_id)
+    return found.scope if found is not None else creator_scope
+
+
+async def holder_of(client: AsyncWebClient, body: dict, bound_scope: str) -> str:
+    """The identity a click reveals as: the clicker's own (handlers.payloads.actor), or
+    the bound Grid org when the click names the clicker's workspace instead and Slack
+    says that workspace and this user id belong to the org."""
+    scope, user_id = actor(body)
+    if bound_scope == scope or not bound_scope.startswith("E") or scope.startswith("E"):
+        return creator_of(scope, user_id)
+    found = await whereabouts(client, user_id)
+    if found is not None and found.scope == bound_scope and scope in found.teams:
+        return creator_of(bound_scope, user_id)
+    return creator_of(scope, user_id)
 
 
 def register(
@@ -57,7 +119,7 @@ def register(
         return shown
 
     async def open_reveal(body: dict, action: dict, client: AsyncWebClient) -> None:
-        team_id, user_id = actor(body)
+        _, user_id = actor(body)
         value = string_fields(text(action, "value"))
         response_url = text(body, "response_url")
         if value.get("r") != user_id:
@@ -87,14 +149,16 @@ def register(
             await delivery.respond(response_url, blocks.notice(NO_WINDOW))
             return
         view_id = str(field(opened.data, "view", "id") or "")
-        if await reveal_into(client, view_id, value, creator_of(team_id, user_id)):
+        holder = await holder_of(client, body, value.get("o", ""))
+        if await reveal_into(client, view_id, value, holder):
             await delivery.respond(response_url, blocks.revealed_in_slack_message(time.time()))
 
     app.action(blocks.REVEAL_ACTION)(after_ack.on_click(open_reveal))
 
     @app.view(blocks.PASSPHRASE_MODAL)
-    async def passphrase_submitted(ack: AsyncAck, body: dict, view: dict) -> None:
-        team_id, user_id = actor(body)
+    async def passphrase_submitted(
+        ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient
+    ) -> None:
         value = string_fields(text(view, "private_metadata"))
         passphrase = text(
             view, "state", "values", blocks.PASSPHRASE_BLOCK, blocks.PASSPHRASE_INPUT, "value"
@@ -102,8 +166,9 @@ def register(
         try:
             # Key derivation runs in a thread; Slack waits up to 3 s for this answer, and the
             # secret travels in it, so no later call can lose it.
+            holder = await holder_of(client, body, value.get("o", ""))
             plaintext = await service.reveal_for(
-                value.get("s", ""), value.get("k", ""), creator_of(team_id, user_id), passphrase
+                value.get("s", ""), value.get("k", ""), holder, passphrase
             )
         except WrongPassphrase as exc:
             await ack(

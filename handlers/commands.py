@@ -67,7 +67,7 @@ def register(
                 payloads.text(command, "response_url"), payloads.text(command, "channel_id"), False
             )
 
-        policy = await workspaces.policy(team_id)
+        policy = await workspaces.policy(payloads.workspace_of(command))
         if subcommand == "help" and len(words) == 1:
             await ack(
                 text=help_text(COMMAND, policy.expiry_choices, policy.default_ttl),
@@ -114,6 +114,7 @@ def register(
                 ttl=policy.default_ttl,
                 team_id=team_id,
                 user_id=user_id,
+                where=payloads.address(command),
                 channel_id=payloads.text(command, "channel_id"),
                 response_url=payloads.text(command, "response_url") or None,
                 generated=generated,

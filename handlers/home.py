@@ -13,7 +13,7 @@ from handlers import home_blocks
 from handlers.background import AfterAck
 from handlers.blocks import notice
 from handlers.delivery import Delivery
-from handlers.payloads import actor, text
+from handlers.payloads import actor, address, text, workspace_of
 from handlers.sharing import creator_of, made_in_slack
 from handlers.workspace import Prefs, Workspaces, is_admin
 
@@ -22,12 +22,12 @@ STORE_DOWN = "Couldn't reach the secret store. Try again in a moment."
 
 async def send_list(command: dict, service: SecretService, delivery: Delivery) -> None:
     """`/secret list`, after its ack: the caller's secrets, where they asked."""
-    team_id, user_id = actor(command)
+    scope, user_id = actor(command)
     try:
-        message = home_blocks.list_message(await service.my_secrets(creator_of(team_id, user_id)))
+        message = home_blocks.list_message(await service.my_secrets(creator_of(scope, user_id)))
     except StoreUnavailable:
         message = notice(STORE_DOWN)
-    await delivery.to_person(text(command, "response_url"), user_id, message, team_id)
+    await delivery.to_person(text(command, "response_url"), user_id, message, address(command))
 
 
 def register(
@@ -38,11 +38,15 @@ def register(
     after_ack: AfterAck,
     workspaces: Workspaces,
 ) -> None:
-    async def publish_home(client: AsyncWebClient, team_id: str, user_id: str) -> None:
-        summaries = await service.my_secrets(creator_of(team_id, user_id))
+    async def publish_home(client: AsyncWebClient, body: dict) -> None:
+        """The Home tab of the person behind `body`: their secrets (under their identity,
+        the same as `/secret list`'s), and for admins the settings of the workspace the tab
+        is in (the same key commands read them under: handlers.payloads.workspace_of)."""
+        scope, user_id = actor(body)
+        summaries = await service.my_secrets(creator_of(scope, user_id))
         admin_settings = None
         if await is_admin(client, user_id):
-            prefs = await workspaces.prefs(team_id)
+            prefs = await workspaces.prefs(workspace_of(body))
             admin_settings = home_blocks.settings_blocks(
                 prefs, workspaces.apply(prefs), settings.expiry_choices
             )
@@ -54,24 +58,23 @@ def register(
     async def home_opened(event: dict, body: dict, client: AsyncWebClient) -> None:
         if text(event, "tab") != "home":
             return
-        team_id = text(body, "team_id")
-        user_id = text(event, "user")
-        if team_id and user_id:
-            after_ack.run(publish_home(client, team_id, user_id), body)
+        scope, user_id = actor(body)
+        if scope and user_id:
+            after_ack.run(publish_home(client, body), body)
 
     async def burn_from_list(body: dict, action: dict, client: AsyncWebClient) -> None:
-        team_id, user_id = actor(body)
+        scope, user_id = actor(body)
         try:
-            await service.burn(text(action, "value"), creator_of(team_id, user_id))
+            await service.burn(text(action, "value"), creator_of(scope, user_id))
         except (NotCreator, SecretGone):
             pass  # the refreshed list shows what became of it
         except StoreUnavailable:
             await delivery.respond(text(body, "response_url"), notice(STORE_DOWN))
             return
         if text(body, "container", "type") == "view":  # the App Home tab
-            await publish_home(client, team_id, user_id)
+            await publish_home(client, body)
             return
-        summaries = await service.my_secrets(creator_of(team_id, user_id))
+        summaries = await service.my_secrets(creator_of(scope, user_id))
         await delivery.respond(
             text(body, "response_url"), home_blocks.list_message(summaries, replace_original=True)
         )
@@ -79,11 +82,14 @@ def register(
     app.action(home_blocks.LIST_BURN_ACTION)(after_ack.on_click(burn_from_list))
 
     async def change_prefs(body: dict, action: dict, client: AsyncWebClient) -> None:
-        team_id, user_id = actor(body)
+        _, user_id = actor(body)
         if not await is_admin(client, user_id):
             return  # the controls are only shown to admins; anyone else changes nothing
         chosen = text(action, "selected_option", "value")
-        prefs = await workspaces.prefs(team_id)
+        workspace = workspace_of(body)
+        if not workspace:
+            return  # a payload that names no workspace: nothing to file the choice under
+        prefs = await workspaces.prefs(workspace)
         action_id = text(action, "action_id")
         if action_id == home_blocks.PREF_RECEIPTS:
             prefs = Prefs(prefs.default_ttl, prefs.max_ttl, chosen == "on")
@@ -96,8 +102,8 @@ def register(
             else:
                 default = min(prefs.default_ttl, ttl) if prefs.default_ttl else None
                 prefs = Prefs(default, ttl, prefs.receipts)
-        await workspaces.save(team_id, prefs)
-        await publish_home(client, team_id, user_id)
+        await workspaces.save(workspace, prefs)
+        await publish_home(client, body)
 
     for action_id in (
         home_blocks.PREF_DEFAULT_TTL,

@@ -131,6 +131,25 @@ class StoreInstallationStore(AsyncInstallationStore):
                 return bot
         return None
 
+    async def find_bot_at(self, place: str) -> Bot | None:
+        """The install that speaks at `place`, a handlers.payloads.address: "E…/T…" in
+        Enterprise Grid, a workspace (or an org) alone outside it, as older secrets stored
+        it. In Grid the workspace's own install is tried first, then the org-wide one: the
+        payload said which org, so nothing has to be remembered to find either."""
+        enterprise_id, _, team_id = place.rpartition("/")
+        if not enterprise_id:
+            return await self.find_bot_for_team(team_id)
+        if team_id:
+            bot = await self.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
+            if bot is not None:
+                return bot
+        bot = await self.async_find_bot(
+            enterprise_id=enterprise_id, team_id=team_id or None, is_enterprise_install=True
+        )
+        if bot is not None:
+            return bot
+        return await self.find_bot_for_team(team_id) if team_id else None
+
     async def async_save(self, installation: Installation) -> None:
         await self.async_save_bot(installation.to_bot())
 

@@ -14,7 +14,8 @@ What comes back for each kind of element:
 - user mentions: `@` and the user id (`@U0123ABCD`). The payload has no names, and asking
   Slack for one would spend the 3 seconds the form has to open in; a plain id never turns
   into a mention or a notification when the text is shown again;
-- channel mentions `#` and the id; `@here`, `@channel`, `@everyone`; emoji as `:name:`;
+- channel mentions `#` and the id; `@here`, `@channel`, `@everyone`; emoji as `:name:`,
+  with `:skin-tone-N:` after it when the element has a skin tone;
 - list items on their own lines (`- ` or `1. `), quotes with `> `.
 An element this module does not know makes it fall back to the markup rather than drop text.
 """
@@ -110,7 +111,11 @@ def _element(element: dict) -> str:
     if kind == "broadcast":
         return _BROADCAST.get(_string(element, "range"), "@" + _string(element, "range"))
     if kind == "emoji":
-        return f":{_string(element, 'name')}:"
+        # A skin tone is its own code after the name (":+1::skin-tone-2:" as typed); the
+        # element carries it as a number beside the name.
+        tone = element.get("skin_tone")
+        suffix = f":skin-tone-{tone}:" if isinstance(tone, int) and 1 <= tone <= 6 else ""
+        return f":{_string(element, 'name')}:{suffix}"
     if kind == "date":
         return _string(element, "fallback") or _string(element, "timestamp")
     if kind == "color":

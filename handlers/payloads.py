@@ -47,20 +47,95 @@ def command_text(command: Any) -> str:
     return slack_unescape(text(command, "text"))
 
 
-def actor(body: Any) -> tuple[str, str]:
-    """(team id, user id) of the person behind an interactive payload or a command: the
-    identity a secret's creator, burn and bindings are keyed on.
+def enterprise_of(body: Any) -> str:
+    """The Enterprise Grid org a payload was sent for, "" outside Grid, read wherever Slack
+    puts it (as bolt reads it): `enterprise_id` in commands and events (an event's
+    `authorizations` first), `enterprise` (an object, or null) in interactive payloads,
+    `team.enterprise_id` in some view payloads."""
+    org = field(body, "enterprise")
+    if isinstance(org, dict):
+        org = org.get("id")
+    if isinstance(org, str) and org:
+        return org
+    authorizations = field(body, "authorizations")
+    if isinstance(authorizations, list) and authorizations:
+        return text(authorizations[0], "enterprise_id")
+    return text(body, "enterprise_id") or text(body, "team", "enterprise_id")
 
-    The team is the person's OWN workspace: `user.team_id` in interactive payloads (in a
-    Slack Connect channel someone from another organisation carries their workspace there,
-    while `team.id` names the workspace the payload was sent for), and `team_id` in a slash
-    command (a command always runs in the invoking person's own workspace's install, so
-    that is theirs). User ids are only unique within their workspace or org, so the team is
-    part of the identity: the same user id from another workspace is somebody else."""
+
+def workspace_of(body: Any) -> str:
+    """The workspace (T…) a payload was sent for: a command's `team_id`, an interactive
+    payload's `team.id`, or, when an org-wide install's payload has `team: null`, the
+    view's `team_id`. Never the org's id: workspace settings and installs are per workspace."""
     if text(body, "user_id"):  # slash commands are flat form fields
-        return text(body, "team_id"), text(body, "user_id")
-    team = text(body, "user", "team_id") or text(body, "team", "id")
-    return team, text(body, "user", "id")
+        return text(body, "team_id")
+    for found in (
+        text(body, "team", "id"),
+        text(body, "view", "team_id"),
+        text(body, "team_id"),  # Events API callbacks
+    ):
+        if found.startswith("T"):
+            return found
+    return ""
+
+
+def is_org_wide(body: Any) -> bool:
+    flag = field(body, "is_enterprise_install")
+    authorizations = field(body, "authorizations")
+    if isinstance(authorizations, list) and authorizations:
+        flag = field(authorizations[0], "is_enterprise_install")
+    return flag is True or flag == "true"
+
+
+def address(body: Any) -> str:
+    """Where the app speaks back to the person behind a payload, as handlers.token_for reads
+    it: "E…/T…" in Enterprise Grid (the org and the workspace; either kind of install then
+    serves it), the workspace alone outside it. Stored with each secret, so receipts sent
+    long after the request find the install that was asked."""
+    enterprise = enterprise_of(body)
+    workspace = workspace_of(body)
+    return f"{enterprise}/{workspace}" if enterprise else workspace
+
+
+def workspace_in(place: str) -> str:
+    """The workspace part of an `address` ("" when an org-wide payload named none)."""
+    return place.rpartition("/")[2]
+
+
+def actor(body: Any) -> tuple[str, str]:
+    """(scope, user id) of the person behind an interactive payload, a command or an event:
+    the identity a secret's creator, burn, lists and bindings are keyed on.
+
+    The scope is the person's Enterprise Grid org when they are in one, else their own
+    workspace. Grid user ids are org-wide, and Slack names the same person's team
+    differently by payload: a command carries the workspace (`team_id`, T…) beside
+    `enterprise_id`, while an interactive payload's `user.team_id` may be the org (E…).
+    Keyed on the org, both are the same person. Outside Grid it is (workspace, user id), as
+    it always was, so stored owners and bindings keep working.
+
+    The person's OWN team comes from `user.team_id` in interactive payloads: in a Slack
+    Connect channel someone from another organisation carries theirs there, while `team`
+    and `enterprise` name the side the payload was sent for. So the payload's org is taken
+    as the person's only when their team is the payload's own workspace: a visitor whose
+    `user.team_id` names another workspace keeps that workspace as their scope (it can
+    never equal someone else's). User ids are only unique within their workspace or org,
+    so the scope is part of the identity: the same user id elsewhere is somebody else."""
+    if text(body, "user_id"):  # slash commands: always the invoking person's own workspace
+        return text(body, "enterprise_id") or text(body, "team_id"), text(body, "user_id")
+    user = field(body, "user")
+    if isinstance(user, dict):
+        user_id = text(user, "id")
+        own = text(user, "team_id")
+    else:  # Events API callbacks (app_home_opened): the user is the event's
+        user_id = text(body, "event", "user")
+        own = ""
+    own = own or workspace_of(body) or text(body, "team", "id")
+    if own.startswith("E"):
+        return own, user_id
+    enterprise = enterprise_of(body)
+    if enterprise and own == workspace_of(body):
+        return enterprise, user_id
+    return own, user_id
 
 
 def string_fields(raw: str | None) -> dict[str, str]:

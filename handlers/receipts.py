@@ -7,25 +7,29 @@ from __future__ import annotations
 from bot.service import ExpiryNotice, RevealReceipt, SecretService
 from handlers.blocks import expiry_receipt_message, receipt_message
 from handlers.delivery import Delivery
-from handlers.payloads import string_fields
+from handlers.payloads import string_fields, workspace_in
 from handlers.sharing import made_in_slack
 from handlers.workspace import Workspaces
 
 
 def register(service: SecretService, delivery: Delivery, workspaces: Workspaces) -> None:
-    async def wanted(creator: str) -> tuple[str, str] | None:
-        team_id, _, user_id = creator.partition(":")
-        if not team_id or not user_id:
+    async def wanted(creator: str, declared: dict[str, str]) -> tuple[str, str] | None:
+        """(where to speak, whom to tell), or None when nobody is to be told. Where is the
+        install the secret was made through ("w", handlers.payloads.address), else the
+        creator's scope, as secrets made outside Enterprise Grid (or before "w") have it."""
+        scope, _, user_id = creator.partition(":")
+        if not scope or not user_id:
             return None  # made outside Slack (the CLI): nobody to tell
-        if not (await workspaces.policy(team_id)).receipts:
+        where = declared.get("w") or scope
+        if not (await workspaces.policy(workspace_in(where))).receipts:
             return None
-        return team_id, user_id
+        return where, user_id
 
     async def send_receipt(receipt: RevealReceipt) -> None:
-        who = await wanted(receipt.creator)
+        declared = string_fields(receipt.metadata)  # note and channel: declared not secret
+        who = await wanted(receipt.creator, declared)
         if who is None:
             return
-        declared = string_fields(receipt.metadata)  # note and channel: declared not secret
         message = receipt_message(
             revealed_at=receipt.revealed_at,
             note=declared.get("n", ""),
@@ -34,10 +38,10 @@ def register(service: SecretService, delivery: Delivery, workspaces: Workspaces)
         await delivery.dm_in_turn(who[1], message, who[0])
 
     async def send_expiry_receipt(notice: ExpiryNotice) -> None:
-        who = await wanted(notice.creator)
+        declared = string_fields(notice.metadata)
+        who = await wanted(notice.creator, declared)
         if who is None:
             return
-        declared = string_fields(notice.metadata)
         message = expiry_receipt_message(
             expires_at=notice.expires_at,
             note=declared.get("n", ""),

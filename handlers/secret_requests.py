@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,9 +20,10 @@ from bot.errors import StoreUnavailable
 from bot.service import SecretService, compact_json
 from handlers import blocks
 from handlers.background import AfterAck
+from handlers.bound import holder_of, recipient_scope
 from handlers.delivery import Delivery
-from handlers.payloads import actor, field, string_fields, text
-from handlers.sharing import CreationLimit, ShareRequest, share
+from handlers.payloads import actor, address, field, string_fields, text, workspace_of
+from handlers.sharing import CreationLimit, ShareRequest, creator_of, share
 from handlers.workspace import Workspaces
 
 log = logging.getLogger(__name__)
@@ -35,21 +36,36 @@ STORE_DOWN = "Couldn't reach the secret store; nothing was sent. Try again."
 
 @dataclass(frozen=True, slots=True)
 class SecretRequest:
-    team_id: str
+    team_id: str  # the requester's scope (handlers.payloads.actor)
     requester: str
     asked: str
     what_for: str
+    where: str = ""  # where the app speaks to the requester (handlers.payloads.address)
+    # The asked person's scope as Slack named it when they were asked (handlers.bound):
+    # theirs, not the requester's, when they are of another organisation.
+    asked_scope: str = ""
+
+    @property
+    def place(self) -> str:
+        return self.where or self.team_id
+
+    @property
+    def answerer_scope(self) -> str:
+        return self.asked_scope or self.team_id
 
     def to_bytes(self) -> bytes:
-        return json.dumps([self.team_id, self.requester, self.asked, self.what_for]).encode()
+        fields = [self.team_id, self.requester, self.asked, self.what_for]
+        return json.dumps([*fields, self.where, self.asked_scope]).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes | None) -> SecretRequest | None:
         try:
-            team_id, requester, asked, what_for = json.loads(raw or b"null")
+            fields = json.loads(raw or b"null")
+            team_id, requester, asked, what_for, *more = fields
         except (ValueError, TypeError):
             return None
-        return cls(str(team_id), str(requester), str(asked), str(what_for))
+        where, asked_scope = [*map(str, more[:2]), "", ""][:2]  # requests stored before
+        return cls(str(team_id), str(requester), str(asked), str(what_for), where, asked_scope)
 
 
 def request_key(request_id: str) -> str:
@@ -80,13 +96,19 @@ def register(
 ) -> None:
     store = service.store
 
-    async def send_request(body: dict, request: SecretRequest, response_url: str) -> None:
-        policy = await workspaces.policy(request.team_id)
+    async def send_request(
+        body: dict, request: SecretRequest, response_url: str, client: AsyncWebClient
+    ) -> None:
+        policy = await workspaces.policy(workspace_of(body))
         request_id = crypto.new_secret_id()
         expires_at = service.now() + policy.default_ttl
         tell = lambda message: delivery.to_person(  # noqa: E731
-            response_url, request.requester, blocks.notice(message), request.team_id
+            response_url, request.requester, blocks.notice(message), request.place
         )
+        # Only the asked person can answer, as the app will see them when they click: their
+        # own scope, which for someone of another organisation is not the requester's.
+        asked_scope = await recipient_scope(client, request.asked, request.team_id)
+        request = replace(request, asked_scope=asked_scope)
         try:
             await store.put(request_key(request_id), request.to_bytes(), ttl=policy.default_ttl)
         except StoreUnavailable:
@@ -100,7 +122,7 @@ def register(
                 what_for=request.what_for,
                 expires_at=expires_at,
             ),
-            request.team_id,
+            request.place,
         )
         if not sent:
             await store.delete(request_key(request_id))
@@ -112,7 +134,9 @@ def register(
         )
 
     @app.view(blocks.REQUEST_MODAL)
-    async def request_submitted(ack: AsyncAck, body: dict, view: dict) -> None:
+    async def request_submitted(
+        ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient
+    ) -> None:
         values = field(view, "state", "values")
         team_id, user_id = actor(body)
         asked = text(values, blocks.ASK_BLOCK, blocks.ASK_SELECT, "selected_user")
@@ -135,11 +159,11 @@ def register(
             return
         await ack()
         metadata = string_fields(text(view, "private_metadata"))
-        request = SecretRequest(team_id, user_id, asked, what_for)
-        after_ack.run(send_request(body, request, metadata.get("response_url", "")), body)
+        request = SecretRequest(team_id, user_id, asked, what_for, address(body))
+        response_url = metadata.get("response_url", "")
+        after_ack.run(send_request(body, request, response_url, client), body)
 
     async def open_answer(body: dict, action: dict, client: AsyncWebClient) -> None:
-        team_id, user_id = actor(body)
         request_id = text(action, "value")
         response_url = text(body, "response_url")
         try:
@@ -150,7 +174,8 @@ def register(
         if request is None:
             await delivery.respond(response_url, blocks.notice(EXPIRED, replace_original=True))
             return
-        if (request.team_id, request.asked) != (team_id, user_id):
+        answerer = creator_of(request.answerer_scope, request.asked)
+        if await holder_of(client, body, request.answerer_scope) != answerer:
             await delivery.respond(response_url, blocks.notice(NOT_YOURS))
             return
         metadata = compact_json({"i": request_id, "u": response_url})
@@ -166,7 +191,9 @@ def register(
     app.action(blocks.ANSWER_ACTION)(after_ack.on_click(open_answer))
 
     @app.view(blocks.ANSWER_MODAL)
-    async def answer_submitted(ack: AsyncAck, body: dict, view: dict) -> None:
+    async def answer_submitted(
+        ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient
+    ) -> None:
         team_id, user_id = actor(body)
         metadata = string_fields(text(view, "private_metadata"))
         secret = text(view, "state", "values", blocks.SECRET_BLOCK, blocks.SECRET_INPUT, "value")
@@ -179,7 +206,9 @@ def register(
         except StoreUnavailable:
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: STORE_DOWN})
             return
-        if request is None or (request.team_id, request.asked) != (team_id, user_id):
+        if request is None or await holder_of(client, body, request.answerer_scope) != creator_of(
+            request.answerer_scope, request.asked
+        ):
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: EXPIRED})
             return
         refusal = await creation_limit.refusal(team_id, user_id)
@@ -195,14 +224,16 @@ def register(
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: EXPIRED})
             return
         await ack()
-        policy = await workspaces.policy(team_id)
+        policy = await workspaces.policy(workspace_of(body))
         share_now = share(
             ShareRequest(
                 text=secret,
                 ttl=policy.default_ttl,
                 team_id=team_id,
                 user_id=user_id,
+                where=address(body),
                 recipient=request.requester,
+                recipient_scope=request.team_id,  # the requester, as they asked
                 note=request.what_for,
                 bound=True,
             ),

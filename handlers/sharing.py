@@ -62,11 +62,12 @@ class CreationLimit:
         return None
 
 
-def creator_of(team_id: str, user_id: str) -> str:
-    """The identity burn, lists and bindings are checked against: a person's own workspace
-    and their user id, from handlers.payloads.actor (`user.team_id`, not `team.id`, so it
-    holds in Slack Connect channels, where the two differ)."""
-    return f"{team_id}:{user_id}"
+def creator_of(scope: str, user_id: str) -> str:
+    """The identity burn, lists and bindings are checked against: a person's scope (their
+    Enterprise Grid org, else their own workspace) and their user id, from
+    handlers.payloads.actor (`user.team_id`, not `team.id`, so it holds in Slack Connect
+    channels, where the two differ)."""
+    return f"{scope}:{user_id}"
 
 
 def made_in_slack(receipt: RevealReceipt) -> bool:
@@ -79,7 +80,7 @@ def made_in_slack(receipt: RevealReceipt) -> bool:
 class ShareRequest:
     text: str
     ttl: int
-    team_id: str
+    team_id: str  # the creator's scope (handlers.payloads.actor), not necessarily a T…
     user_id: str
     channel_id: str = ""
     response_url: str | None = None
@@ -89,6 +90,19 @@ class ShareRequest:
     from_shortcut: bool = False
     generated: bool = False  # the text is a password we made: show it to the creator once
     bound: bool = False  # only the recipient can open it, with a Reveal button in Slack
+    # Where the app speaks back (handlers.payloads.address); the scope when not given.
+    where: str = ""
+    # The recipient's scope as the app will see it when they click (handlers.bound), for
+    # a bound secret; the creator's when not given.
+    recipient_scope: str = ""
+
+    @property
+    def place(self) -> str:
+        return self.where or self.team_id
+
+    @property
+    def bound_to(self) -> str:
+        return creator_of(self.recipient_scope or self.team_id, self.recipient)
 
     def __repr__(self) -> str:  # the text and passphrase must never reach a log or traceback
         return f"ShareRequest(team={self.team_id}, user={self.user_id}, ttl={self.ttl})"
@@ -97,14 +111,17 @@ class ShareRequest:
         """Stored beside the ciphertext for receipts; the note is declared not secret.
 
         Short keys and no empty fields: this rides along with every stored secret, and the
-        creator (team and user) is stored on its own already."""
-        fields = {"c": self.channel_id, "n": self.note, "r": self.recipient}
+        creator (scope and user) is stored on its own already. "w" is where the creator's
+        install speaks, for receipts: in Enterprise Grid the creator's scope is their org,
+        which alone does not say which install to speak through."""
+        where = self.where if self.where != self.team_id else ""
+        fields = {"c": self.channel_id, "n": self.note, "r": self.recipient, "w": where}
         return compact_json({k: v for k, v in fields.items() if v})
 
 
 async def share(request: ShareRequest, service: SecretService, delivery: Delivery) -> None:
     tell = lambda text: delivery.to_person(  # noqa: E731
-        request.response_url, request.user_id, notice(text), request.team_id
+        request.response_url, request.user_id, notice(text), request.place
     )
     creator = creator_of(request.team_id, request.user_id)
     bound = request.bound and bool(request.recipient)
@@ -115,7 +132,7 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
             passphrase=request.passphrase or None,
             creator=creator,
             metadata=request.metadata(),
-            bound_to=creator_of(request.team_id, request.recipient) if bound else "",
+            bound_to=request.bound_to if bound else "",
             track=True,  # `/secret list`, the App Home tab and expiry receipts
         )
     except StoreUnavailable:
@@ -137,7 +154,7 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
                 expires_at=created.expires_at,
                 has_passphrase=bool(request.passphrase),
             ),
-            request.team_id,
+            request.place,
         )
         if not recipient_sent:
             # The button was the only way to it: without it, nobody can ever open it.
@@ -153,7 +170,7 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
                 note=request.note,
                 expires_at=created.expires_at,
             ),
-            request.team_id,
+            request.place,
         )
     details = LinkDetails(
         secret_id=created.secret_id,
@@ -168,7 +185,7 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
         bound=bound,
     )
     if await delivery.to_person(
-        request.response_url, request.user_id, link_message(details), request.team_id
+        request.response_url, request.user_id, link_message(details), request.place
     ):
         return
     if recipient_sent:
@@ -181,8 +198,12 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
 
 def reveal_value(secret_id: str, key: str, request: ShareRequest) -> str:
     """The Reveal button's value: which secret, its key, and whom it is for (to refuse
-    others at once; the store refuses them anyway, the proof being bound to the recipient)."""
-    return compact_json({"s": secret_id, "k": key, "r": request.recipient, "c": request.user_id})
+    others at once; the store refuses them anyway, the proof being bound to the recipient),
+    and the scope it is bound to ("o"), which a click must prove (handlers.bound)."""
+    scope = request.recipient_scope or request.team_id
+    return compact_json(
+        {"s": secret_id, "k": key, "r": request.recipient, "o": scope, "c": request.user_id}
+    )
 
 
 async def _burn_undeliverable(service: SecretService, secret_id: str, creator: str) -> None:

@@ -10,7 +10,7 @@ from handlers.blocks import SHORTCUT_CALLBACK, SLACK_INPUT_MAX, notice, share_mo
 from handlers.commands import modal_metadata
 from handlers.delivery import Delivery
 from handlers.message_text import typed_text
-from handlers.payloads import actor, field, text
+from handlers.payloads import actor, address, field, text, workspace_of
 from handlers.workspace import Workspaces
 
 TOO_LONG = (
@@ -36,8 +36,8 @@ def register(
 ) -> None:
     @app.shortcut(SHORTCUT_CALLBACK)
     async def share_message(ack: AsyncAck, shortcut: dict, client: AsyncWebClient) -> None:
-        team_id, user_id = actor(shortcut)
-        policy = await workspaces.policy(team_id)
+        _, user_id = actor(shortcut)
+        policy = await workspaces.policy(workspace_of(shortcut))
         await ack()
         # What the author typed, not Slack's markup of it: a pasted password must come back
         # into the form character for character.
@@ -46,7 +46,7 @@ def register(
         if refusal:
             after_ack.run(
                 delivery.to_person(
-                    text(shortcut, "response_url"), user_id, notice(refusal), team_id
+                    text(shortcut, "response_url"), user_id, notice(refusal), address(shortcut)
                 ),
                 shortcut,
             )

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import format_duration
 from bot.service import MIN_PASSPHRASE_LENGTH, SecretService
 from handlers import blocks
 from handlers.background import AfterAck
+from handlers.bound import recipient_scope
 from handlers.delivery import Delivery
-from handlers.payloads import actor, field, text
+from handlers.payloads import actor, address, field, text, workspace_of
 from handlers.sharing import CreationLimit, ShareRequest, share
 from handlers.workspace import Policy, Workspaces
 
@@ -97,10 +99,12 @@ def register(
     workspaces: Workspaces,
 ) -> None:
     @app.view(blocks.MODAL_CALLBACK)
-    async def share_submitted(ack: AsyncAck, body: dict, view: dict) -> None:
+    async def share_submitted(
+        ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient
+    ) -> None:
         values = field(view, "state", "values")
         team_id, user_id = actor(body)
-        policy = await workspaces.policy(team_id)
+        policy = await workspaces.policy(workspace_of(body))
         form, errors = read_form(values if isinstance(values, dict) else {}, policy)
         if form is None:
             await ack(response_action="errors", errors=errors)
@@ -114,21 +118,28 @@ def register(
             return
         await ack()  # closes the modal; the rest happens after Slack has its answer
         metadata = read_metadata(text(view, "private_metadata"))
-        share_now = share(
-            ShareRequest(
-                text=form.text,
-                ttl=form.ttl,
-                team_id=team_id,
-                user_id=user_id,
-                channel_id=str(metadata.get("channel") or ""),
-                response_url=str(metadata.get("response_url") or "") or None,
-                passphrase=form.passphrase or None,
-                recipient=form.recipient,
-                note=form.note,
-                from_shortcut=bool(metadata.get("shortcut")),
-                bound=form.bound,
-            ),
-            service,
-            delivery,
+        request = ShareRequest(
+            text=form.text,
+            ttl=form.ttl,
+            team_id=team_id,
+            user_id=user_id,
+            where=address(body),
+            channel_id=str(metadata.get("channel") or ""),
+            response_url=str(metadata.get("response_url") or "") or None,
+            passphrase=form.passphrase or None,
+            recipient=form.recipient,
+            note=form.note,
+            from_shortcut=bool(metadata.get("shortcut")),
+            bound=form.bound,
         )
-        after_ack.run(share_now, body)
+
+        async def share_now() -> None:
+            if request.bound and request.recipient:
+                # Bound to the recipient as they will click: another organisation's person
+                # in a Slack Connect channel carries their own scope (handlers.bound).
+                scope = await recipient_scope(client, request.recipient, team_id)
+                await share(replace(request, recipient_scope=scope), service, delivery)
+                return
+            await share(request, service, delivery)
+
+        after_ack.run(share_now(), body)

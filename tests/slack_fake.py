@@ -135,6 +135,13 @@ class FakeSlack:
         self.socket_acks: dict[str, dict] = {}
         self.bot_tokens = {BOT_TOKEN: "T0001"}  # token -> the workspace it speaks for
         self.admins: set[str] = {ADMIN}  # users.info says these are workspace admins
+        # user id -> what users.info says of them beyond the defaults: their own `team_id`
+        # and, in Enterprise Grid, `enterprise_user` {"enterprise_id", "teams": [...]}
+        # (https://api.slack.com/methods/users.info, https://api.slack.com/types/user).
+        self.people: dict[str, dict] = {}
+        # Grid tokens -> (org, workspace): users.info through them answers for a person of
+        # that org, with `enterprise_user` as Slack adds it for every Grid user.
+        self.orgs: dict[str, tuple[str, str]] = {}
         self.rotating = 0  # > 0: installs get tokens that expire in this many seconds
         self.refused: list[Refusal] = []
         self.latency: dict[str, float] = {}  # method -> seconds every call of it takes
@@ -316,6 +323,8 @@ class FakeSlack:
                     "is_admin": params.get("user") in self.admins,
                     "is_owner": False,
                     "is_primary_owner": False,
+                    **self._grid_user(token),
+                    **self.people.get(params.get("user", ""), {}),
                 },
             },
             "chat.postMessage": {
@@ -405,12 +414,30 @@ class FakeSlack:
             "is_enterprise_install": False,
         }
 
+    def _grid_user(self, token: str) -> dict:
+        if token not in self.orgs:
+            return {}
+        enterprise, workspace = self.orgs[token]
+        return {
+            "team_id": workspace,
+            "enterprise_user": {
+                "id": "W0000001",
+                "enterprise_id": enterprise,
+                "enterprise_name": "Example Org",
+                "is_admin": False,
+                "is_owner": False,
+                "teams": [workspace],
+            },
+        }
+
     def _grid_exchange(self, org_wide: bool) -> dict:
         """oauth.v2.access in Enterprise Grid (https://api.slack.com/methods/oauth.v2.access,
         https://api.slack.com/enterprise/apps): `enterprise` is the org; an org-wide install
         has `is_enterprise_install` true and `team` null."""
         token, enterprise = (ORG_TOKEN, "E0002") if org_wide else (GRID_TOKEN, "E0001")
         self.bot_tokens[token] = enterprise if org_wide else "T0003"
+        # The org-wide install's people are of T0004 in the tests' payloads.
+        self.orgs[token] = (enterprise, "T0004" if org_wide else "T0003")
         return {
             "ok": True,
             "app_id": "A123456",

@@ -48,8 +48,13 @@ def user(user_id: str) -> Element:
     return {"type": "user", "user_id": user_id}
 
 
-def emoji(name: str, unicode: str = "") -> Element:
-    return {"type": "emoji", "name": name, **({"unicode": unicode} if unicode else {})}
+def emoji(name: str, unicode: str = "", skin_tone: int | None = None) -> Element:
+    element: Element = {"type": "emoji", "name": name}
+    if unicode:
+        element["unicode"] = unicode
+    if skin_tone is not None:
+        element["skin_tone"] = skin_tone
+    return element
 
 
 def section(*elements: Element) -> Element:
@@ -81,13 +86,30 @@ def message_action(base: dict, *, text: str, blocks: list[dict] | None = None) -
 
 
 def in_grid(
-    data: dict, enterprise_id: str, team_id: str, *, org_wide: bool = False, command: bool = False
+    data: dict,
+    enterprise_id: str,
+    team_id: str,
+    *,
+    org_wide: bool = False,
+    command: bool = False,
+    user_team: str | None = None,
 ) -> dict:
     """The same payload from workspace `team_id` of Enterprise Grid org `enterprise_id`, for
-    an app installed in that workspace or (org_wide) on the whole org.
+    an app installed in that workspace or (org_wide) on the whole org, as Slack sends it.
 
-    Commands are flat form fields (`enterprise_id`, `is_enterprise_install` as "true");
-    interactive payloads carry `enterprise` and `is_enterprise_install` as JSON values."""
+    Commands are flat form fields (`team_id` the workspace, `enterprise_id`,
+    `is_enterprise_install` as "true"). Interactive payloads carry `enterprise` and
+    `is_enterprise_install` as JSON values, and:
+    - `user.team_id` is the ORG's id by default: "The user.team_id will report an enterprise
+      organization ID (which starts with an E) instead of team ID (which starts with a T),
+      when using an Enterprise organization."
+      (https://docs.slack.dev/reference/interaction-payloads/block_suggestion-payload).
+      The docs state it for one payload type only, so `user_team=team_id` gives the variant
+      that names the workspace; the app must take both for the same person.
+    - `team` is null in view payloads of an org-wide install ("Null if the app is
+      org-installed": https://docs.slack.dev/reference/interaction-payloads/view-interactions-payload);
+      the view still names its workspace in `view.team_id`, and the install in
+      `view.app_installed_team_id` (the org, for an org-wide install)."""
     data = copy.deepcopy(data)
     if command:
         data.update(
@@ -99,11 +121,17 @@ def in_grid(
         return data
     data["enterprise"] = {"id": enterprise_id, "name": "Example Org"}
     data["is_enterprise_install"] = org_wide
-    data["team"] = {"id": team_id, "domain": "example", "enterprise_id": enterprise_id}
+    in_view = isinstance(data.get("view"), dict)
+    if org_wide and in_view:
+        data["team"] = None
+    else:
+        data["team"] = {"id": team_id, "domain": "example", "enterprise_id": enterprise_id}
     if isinstance(data.get("user"), dict):
-        data["user"]["team_id"] = team_id
-    if isinstance(data.get("view"), dict):
-        data["view"].update(team_id=team_id, app_installed_team_id=team_id)
+        data["user"]["team_id"] = user_team or enterprise_id
+    if in_view:
+        data["view"].update(
+            team_id=team_id, app_installed_team_id=enterprise_id if org_wide else team_id
+        )
     return data
 
 

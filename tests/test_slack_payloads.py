@@ -79,6 +79,7 @@ def test_rich_message_fixture_prefill_is_what_the_author_typed():
         ([link("mailto:a@b.c")], "a@b.c"),
         ([user("U0123ABCD"), plain(" hi")], "@U0123ABCD hi"),
         ([emoji("lock"), plain("<&>")], ":lock:<&>"),
+        ([emoji("+1", "1f44d-1f3fc", skin_tone=3), plain("!")], ":+1::skin-tone-3:!"),
         ([plain("x", code=True), plain("y", bold=True)], "xy"),
         ([{"type": "broadcast", "range": "here"}], "@here"),
         ([{"type": "channel", "channel_id": "C0001"}], "#C0001"),
