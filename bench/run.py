@@ -54,7 +54,8 @@ def write_report(section: str, text: str, page: Path = REPORT) -> None:
     The page's hand-written parts (the method, the reading of past runs) sit outside the
     markers and are never touched. A page without the section gets it at its end."""
     begin, end = f"<!-- {section}: begin -->", f"<!-- {section}: end -->"
-    body = f"{begin}\n{text.strip()}\n{end}"
+    # Blank lines around the text, so a table at its end is not run into the end marker.
+    body = f"{begin}\n\n{text.strip()}\n\n{end}"
     old = page.read_text("utf-8") if page.exists() else "# Benchmarks\n"
     start = old.find(begin)
     stop = old.find(end, start) if start >= 0 else -1

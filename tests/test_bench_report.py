@@ -14,13 +14,17 @@ PAGE = """# Benchmarks
 How it is measured, by hand.
 
 <!-- bench.run: begin -->
+
 old wrk table
+
 <!-- bench.run: end -->
 
 Between the sections, by hand.
 
 <!-- bench.instructions: begin -->
+
 old instruction counts
+
 <!-- bench.instructions: end -->
 
 What the runs showed, by hand.
@@ -56,7 +60,7 @@ def test_a_page_without_the_section_gets_it_at_its_end(tmp_path):
 
     assert page.read_text() == (
         "# Benchmarks\n\nMethod, by hand.\n\n"
-        "<!-- bench.run: begin -->\nthe table\n<!-- bench.run: end -->\n"
+        "<!-- bench.run: begin -->\n\nthe table\n\n<!-- bench.run: end -->\n"
     )
 
 
