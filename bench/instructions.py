@@ -10,6 +10,9 @@ N. Kernel time is not counted, so this complements the wrk figures, it does not 
 The reveal POST is also counted against bench.baselines' `reveal-floor`, the least any reveal
 POST can do here: what the app costs beyond it is its own code.
 
+Its report goes into docs/benchmarks.md, between its own marker comments (bench.run's
+`write_report`), and is printed too.
+
     python -m bench.instructions        (make bench runs it after bench.run)
 """
 
@@ -37,6 +40,7 @@ from bench.run import (
     start_redis_and_sink,
     wait_for_hook_posts,
     wait_port,
+    write_report,
 )
 
 REQUESTS = int(os.environ.get("BENCH_COUNTED_REQUESTS", "1000"))
@@ -222,16 +226,22 @@ def main() -> int:
 
     base = {name: ir for name, ir, _ in rows}
     a, b = base[BASELINE_NAMES["bare"]], base[BASELINE_NAMES["redis"]]
-    print(f"\nInstructions per request under callgrind ({count} counted requests each)\n")
-    print("| path | instructions | (a) / path | (b) / path | answers |")
-    print("|---|---|---|---|---|")
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    report = [
+        f"Counted {date}, {count} requests per path under callgrind.",
+        "",
+        "| path | instructions | (a) / path | (b) / path | answers |",
+        "|---|---|---|---|---|",
+    ]
     for name, ir, statuses in rows:
         answers = ", ".join(f"{n}× {status}" for status, n in sorted(statuses.items()))
-        print(f"| {name} | {ir:,.0f} | {a / ir:.0%} | {b / ir:.0%} | {answers} |")
+        report.append(f"| {name} | {ir:,.0f} | {a / ir:.0%} | {b / ir:.0%} | {answers} |")
+    print("\n" + "\n".join(report))
+    write_report("bench.instructions", "\n".join(report))
     out = Path(__file__).parent / "results" / "instructions.json"
     out.parent.mkdir(exist_ok=True)
     summary = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "date": date,
         "counted_requests": count,
         "rows": [
             {"path": name, "instructions": round(ir), "vs_a": round(a / ir, 3),
@@ -240,7 +250,7 @@ def main() -> int:
         ],
     }  # fmt: skip
     out.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"\n{summary['date']}; written to {out}")
+    print(f"\n{date}; written to docs/benchmarks.md and {out}")
     return 0
 
 

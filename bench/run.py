@@ -1,7 +1,8 @@
 """oncelink benchmark: the hot paths against the framework's own ceiling, in ONE run.
 
 Starts everything itself on loopback (a private redis-server, the app, a Slack sink),
-drives it with Debian's `wrk`, and prints a table plus bench/results/latest.json. Every
+drives it with Debian's `wrk`, and writes its report into docs/benchmarks.md (between its
+marker comments; `write_report`) as well as printing it, plus bench/results/latest.json. Every
 figure is also given as a ratio to two baselines measured in the same run, since the
 machines are shared and noisy. Bounded: each load lasts DURATION seconds.
 
@@ -11,6 +12,7 @@ machines are shared and noisy. Bounded: each load lasts DURATION seconds.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import platform
@@ -34,6 +36,7 @@ from storage.base import SecretRecord
 from tests.slack_fake import BOT_TOKEN, SIGNING_SECRET, sign
 
 HERE = Path(__file__).parent
+REPORT = HERE.parent / "docs" / "benchmarks.md"
 DURATION = int(os.environ.get("BENCH_SECONDS", "5"))
 CONNECTIONS = 64
 SLACK_CONNECTIONS = 32
@@ -43,6 +46,24 @@ CREATOR = "T0001:U2147483697"
 
 # bench.baselines' kinds, as both reports (wrk's and the instruction counts') name them.
 BASELINE_NAMES = {"bare": "baseline (a) bare", "redis": "baseline (b) 1 EVALSHA"}
+
+
+def write_report(section: str, text: str, page: Path = REPORT) -> None:
+    """Put `text` between `section`'s marker comments on `page`, replacing the previous run's.
+
+    The page's hand-written parts (the method, the reading of past runs) sit outside the
+    markers and are never touched. A page without the section gets it at its end."""
+    begin, end = f"<!-- {section}: begin -->", f"<!-- {section}: end -->"
+    # Blank lines around the text, so a table at its end is not run into the end marker.
+    body = f"{begin}\n\n{text.strip()}\n\n{end}"
+    old = page.read_text("utf-8") if page.exists() else "# Benchmarks\n"
+    start = old.find(begin)
+    stop = old.find(end, start) if start >= 0 else -1
+    if start >= 0 and stop >= 0:
+        new = old[:start] + body + old[stop + len(end) :]
+    else:
+        new = old.rstrip("\n") + "\n\n" + body + "\n"
+    page.write_text(new, "utf-8")
 
 
 def free_port() -> int:
@@ -605,14 +626,19 @@ def main() -> int:
         procs.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print(
-        "\n| path | store | procs | req/s | p50 ms | p99 ms | errors | vs (a) | vs (b) | wrk CPU "
-        "| links in load | backlog s |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    fast = "installed" if importlib.util.find_spec("uvloop") else "not installed"
+    report = [
+        f"Run of {date} on {machine} (`BENCH_SECONDS={DURATION}`, the fast extra {fast}).",
+        "",
+        "| path | store | procs | req/s | p50 ms | p99 ms | errors | vs (a) | vs (b) | wrk CPU "
+        "| links in load | backlog s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for (kind, n), runs in baseline_runs.items():
         mean = sum(runs) / len(runs)
-        print(
+        report.append(
             f"| {BASELINE_NAMES[kind]} | - | {n} | {mean:.0f} "
             f"(mean of {len(runs)}, {min(runs):.0f}-{max(runs):.0f}) | | | | | | | | |"
         )
@@ -625,7 +651,7 @@ def main() -> int:
             {**asdict(r), "baseline_a_rps": round(base["a"]), "baseline_b_rps": round(base["b"]),
              "vs_a": round(a, 3), "vs_b": round(b, 3)}
         )  # fmt: skip
-        print(
+        report.append(
             f"| {r.name} | {r.store} | {r.processes} | {r.rps:.0f} | {r.p50_ms:.2f} | "
             f"{r.p99_ms:.2f} | {r.errors} | {a:.0%} | {b:.0%} | {r.wrk_cpu_share:.0%} | "
             + (
@@ -634,22 +660,28 @@ def main() -> int:
                 else "- | - |"
             )
         )
-    print("\n| plaintext | Redis MEMORY USAGE | overhead | ciphertext alone | its overhead |")
-    print("|---|---|---|---|---|")
+    report += [
+        "",
+        "Redis memory per stored secret:",
+        "",
+        "| plaintext | Redis MEMORY USAGE | overhead | ciphertext alone | its overhead |",
+        "|---|---|---|---|---|",
+    ]
     for row in memory:
-        print(
+        report.append(
             f"| {row['plaintext']} B | {row['bytes']} B | +{row['overhead']} B | "
             f"{row['ciphertext_only']} B | +{row['ciphertext_only_overhead']} B |"
         )
-    print(
-        f"\napp RSS with 100,000 live secrets: Redis {rss.get('redis', 0) / 1024:.1f} MiB, "
-        f"SQLite {rss.get('sqlite', 0) / 1024:.1f} MiB"
-    )
+    report += [
+        "",
+        f"App RSS with 100,000 live secrets: Redis {rss.get('redis', 0) / 1024:.1f} MiB, "
+        f"SQLite {rss.get('sqlite', 0) / 1024:.1f} MiB.",
+    ]
+    print("\n" + "\n".join(report))
+    write_report("bench.run", "\n".join(report))
     summary = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": (
-            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        ),
+        "date": date,
+        "machine": machine,
         "duration_s": DURATION,
         "baselines": {f"{kind} x{n}": runs for (kind, n), runs in baseline_runs.items()},
         "results": table,
@@ -659,7 +691,7 @@ def main() -> int:
     out = HERE / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"\n{summary['date']} on {summary['machine']}; written to {out}")
+    print(f"\n{date} on {machine}; written to {REPORT} and {out}")
     return 0
 
 
