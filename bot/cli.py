@@ -43,8 +43,8 @@ def event_loop() -> asyncio.AbstractEventLoop:
 
 # Python's default (700) collected the youngest objects every few requests: with 32 Slack
 # commands in flight, objects still in use were walked again and again and promoted, which
-# then made the older generations' collections costly. Under `/secret` load the collector
-# took 9% of the CPU; at 5,000 it takes about 1%, with pauses of at most ~3 ms (bench/).
+# then made the older generations' collections costly. A larger threshold lets short-lived
+# request objects die young; docs/benchmarks.md has the measured effect.
 YOUNG_OBJECTS_PER_COLLECTION = 5_000
 
 

@@ -30,7 +30,6 @@ PBKDF2_ITERATIONS = 600_000
 _LABEL = b"oncelink/v1/"
 ID_LENGTH = 22  # base64url of 16 bytes, unpadded
 KEY_LENGTH = 43  # base64url of 32 bytes, unpadded
-PROOF_LENGTH = 43
 
 
 def b64encode(raw: bytes) -> str:

@@ -276,7 +276,7 @@ _GONE_MESSAGE = (
 
 async def healthz(request: web.Request) -> web.Response:
     """Liveness: the process serves requests, whatever the store does. A liveness probe must
-    not restart every healthy process during a Redis outage (issue 6 made /healthz this)."""
+    not restart every healthy process during a Redis outage (readiness is /readyz)."""
     return web.Response(text="ok\n")
 
 

@@ -221,7 +221,7 @@ def build_slack_app(
     )
     runtime = register(app, service, settings, limiter, installations)
     # After ours: bolt tries listeners in order, and every try builds the listener's
-    # arguments anew (~20 us); these two rare events placed first cost every command two.
+    # arguments anew; these two rare events placed first would cost every command two.
     if installations is not None:
         app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked
     else:

@@ -175,16 +175,16 @@ class Delivery:
         try:
             response = await webhook.send_dict(message)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            log.warning("response_url delivery failed: %s", type(exc).__name__)
+            self._failed("response_url delivery failed", type(exc).__name__)
             return False
         # Slack answers 404 once a response_url has expired (30 minutes, 5 posts), 400 for
         # blocks it refuses, and sometimes 200 with {"ok": false}: none of them delivered.
         if response.status_code != 200:
-            log.warning("response_url delivery refused: HTTP %s", response.status_code)
+            self._failed("response_url delivery refused", f"HTTP {response.status_code}")
             return False
         refusal = refused_by_hook(response.body or "")
         if refusal:
-            log.warning("response_url delivery refused: %s", refusal)
+            self._failed("response_url delivery refused", refusal)
             return False
         return True
 
@@ -204,7 +204,7 @@ class Delivery:
         try:
             await self._client.chat_postMessage(channel=user_id, **token, **_as_dm(message))
         except SLACK_CALL_FAILURES as exc:
-            log.warning("DM failed: %s", failure_kind(exc))
+            self._failed("DM failed", failure_kind(exc))
             return False
         return True
 
@@ -225,14 +225,20 @@ class Delivery:
                     return True
                 except SlackApiError as exc:
                     if exc.response.status_code != 429:
-                        log.warning("DM failed: %s", failure_kind(exc))
+                        self._failed("DM failed", failure_kind(exc))
                         return False
                     self._hold_back(retry_after(exc.response.headers))
                 except (TimeoutError, aiohttp.ClientError) as exc:
-                    log.warning("DM failed: %s", failure_kind(exc))
+                    self._failed("DM failed", failure_kind(exc))
                     return False
-        log.warning("DM failed: still rate limited after %s tries", RATE_LIMITED_TRIES)
+        self._failed("DM failed", f"still rate limited after {RATE_LIMITED_TRIES} tries")
         return False
+
+    def _failed(self, what: str, kind: str) -> None:
+        """A Slack call that failed after its retries: logged by kind (a message holds links,
+        so never its content) and counted in oncelink_slack_api_errors_total."""
+        log.warning("%s: %s", what, kind)
+        self._metrics.inc("oncelink_slack_api_errors_total")
 
     def _hold_back(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()

@@ -1,7 +1,7 @@
 """A time bound for every store step, kept by one watcher instead of a timer per step.
 
-`asyncio.timeout` starts and stops an event-loop timer for each step: 4.5 µs under uvloop,
-a tenth of a reveal's own work (bench/). Here a step only notes its deadline in a dict, and
+`asyncio.timeout` starts and stops an event-loop timer for each step, a measurable share
+of a reveal's own work (docs/benchmarks.md). Here a step only notes its deadline in a dict, and
 one callback, rescheduled while steps are in flight, cancels the steps that overran. The
 bound is coarser by up to one tick, so deadlines are set one tick early: a step is cut off
 between `limit - TICK` and `limit` seconds, never later.

@@ -35,6 +35,8 @@ async def test_a_response_url_that_did_not_post_falls_back_to_a_dm(slack, answer
     _, revealed = await post_reveal(slack.served.url, link)
     assert decrypt_answer(link, revealed) == "via dm"
     assert len(slack.fake.of("response_url")) == 1  # refused for good: not retried
+    counted = slack.service.metrics.render()
+    assert "oncelink_slack_api_errors_total 1\n" in counted  # the refused post, not the DM
 
 
 def test_what_a_response_url_answer_means():

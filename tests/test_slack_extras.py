@@ -1,4 +1,5 @@
-"""Issue 7's flows end to end: signed requests in, the fake Slack's records out."""
+"""Bound secrets, requests, lists, App Home and workspace settings end to end: signed
+requests in, the fake Slack's records out."""
 
 from __future__ import annotations
 
