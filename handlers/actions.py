@@ -9,6 +9,7 @@ from bot.service import SecretService
 from handlers.background import AfterAck
 from handlers.blocks import BURN_ACTION, notice
 from handlers.delivery import Delivery
+from handlers.messages import for_error
 from handlers.payloads import actor, text
 from handlers.sharing import creator_of
 
@@ -21,15 +22,10 @@ def register(
         try:
             await service.burn(text(action, "value"), creator_of(team_id, user_id))
             message = notice(":fire: Burned. The link no longer works.", replace_original=True)
-        except NotCreator:
-            message = notice("Only the person who created this secret can burn it.")
-        except SecretGone:
-            message = notice(
-                "This secret is already gone: revealed, burned or expired.",
-                replace_original=True,
-            )
-        except StoreUnavailable:
-            message = notice("Couldn't reach the secret store; nothing was burned. Try again.")
+        except (NotCreator, StoreUnavailable) as exc:
+            message = notice(for_error(exc))
+        except SecretGone as exc:
+            message = notice(for_error(exc), replace_original=True)
         await delivery.respond(text(body, "response_url"), message)
 
     app.action(BURN_ACTION)(after_ack.on_click(burn))

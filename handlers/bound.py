@@ -32,15 +32,13 @@ from bot.service import SecretService, compact_json
 from handlers import blocks
 from handlers.background import AfterAck
 from handlers.delivery import SLACK_CALL_FAILURES, Delivery, failure_kind
+from handlers.messages import NOT_YOURS, for_error
 from handlers.payloads import actor, field, string_fields, text
 from handlers.sharing import creator_of
 
 log = logging.getLogger(__name__)
 
-NOT_YOURS = "This secret was sent to someone else. Only they can open it; nothing was used up."
-GONE = "This secret is gone: it was revealed, burned or has expired."
 NO_WINDOW = "Slack couldn't open a window for the secret; nothing was used up. Click Reveal again."
-STORE_DOWN = "Couldn't reach the secret store; the secret was not used up. Try again."
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +101,8 @@ def register(
         try:
             plaintext = await service.reveal_for(value.get("s", ""), value.get("k", ""), holder)
             view, shown = blocks.secret_modal(plaintext), True
-        except BrokenLink:
-            view, shown = blocks.sorry_modal(NOT_YOURS), False
-        except SecretGone:
-            view, shown = blocks.sorry_modal(GONE), False
-        except StoreUnavailable:
-            view, shown = blocks.sorry_modal(STORE_DOWN), False
+        except (BrokenLink, SecretGone, StoreUnavailable) as exc:
+            view, shown = blocks.sorry_modal(for_error(exc)), False
         try:
             await client.views_update(view_id=view_id, view=view)
         except SLACK_CALL_FAILURES as exc:
@@ -127,11 +121,13 @@ def register(
             return
         try:
             status = await service.status(value.get("s", ""))
-        except SecretGone:
-            await delivery.respond(response_url, blocks.notice(GONE, replace_original=True))
+        except SecretGone as exc:
+            await delivery.respond(
+                response_url, blocks.notice(for_error(exc), replace_original=True)
+            )
             return
-        except StoreUnavailable:
-            await delivery.respond(response_url, blocks.notice(STORE_DOWN))
+        except StoreUnavailable as exc:
+            await delivery.respond(response_url, blocks.notice(for_error(exc)))
             return
         trigger_id = text(body, "trigger_id")
         if status.has_passphrase:
@@ -170,25 +166,12 @@ def register(
             plaintext = await service.reveal_for(
                 value.get("s", ""), value.get("k", ""), holder, passphrase
             )
-        except WrongPassphrase as exc:
-            await ack(
-                response_action="errors",
-                errors={
-                    blocks.PASSPHRASE_BLOCK: (
-                        f"Wrong passphrase. {exc.attempts_left} tries left before the secret "
-                        "is destroyed."
-                    )
-                },
-            )
+        except (WrongPassphrase, StoreUnavailable) as exc:
+            # Shown under the field: the window stays open for another try.
+            await ack(response_action="errors", errors={blocks.PASSPHRASE_BLOCK: for_error(exc)})
             return
-        except BrokenLink:
-            await ack(response_action="update", view=blocks.sorry_modal(NOT_YOURS))
-            return
-        except SecretGone:
-            await ack(response_action="update", view=blocks.sorry_modal(GONE))
-            return
-        except StoreUnavailable:
-            await ack(response_action="errors", errors={blocks.PASSPHRASE_BLOCK: STORE_DOWN})
+        except (BrokenLink, SecretGone) as exc:
+            await ack(response_action="update", view=blocks.sorry_modal(for_error(exc)))
             return
         await ack(response_action="update", view=blocks.secret_modal(plaintext))
         after_ack.run(

@@ -13,11 +13,10 @@ from handlers import home_blocks
 from handlers.background import AfterAck
 from handlers.blocks import notice
 from handlers.delivery import Delivery
+from handlers.messages import for_error
 from handlers.payloads import actor, address, text, workspace_of
 from handlers.sharing import creator_of, made_in_slack
 from handlers.workspace import Prefs, Workspaces, is_admin
-
-STORE_DOWN = "Couldn't reach the secret store. Try again in a moment."
 
 
 async def send_list(command: dict, service: SecretService, delivery: Delivery) -> None:
@@ -25,8 +24,8 @@ async def send_list(command: dict, service: SecretService, delivery: Delivery) -
     scope, user_id = actor(command)
     try:
         message = home_blocks.list_message(await service.my_secrets(creator_of(scope, user_id)))
-    except StoreUnavailable:
-        message = notice(STORE_DOWN)
+    except StoreUnavailable as exc:
+        message = notice(for_error(exc))
     await delivery.to_person(text(command, "response_url"), user_id, message, address(command))
 
 
@@ -68,8 +67,8 @@ def register(
             await service.burn(text(action, "value"), creator_of(scope, user_id))
         except (NotCreator, SecretGone):
             pass  # the refreshed list shows what became of it
-        except StoreUnavailable:
-            await delivery.respond(text(body, "response_url"), notice(STORE_DOWN))
+        except StoreUnavailable as exc:
+            await delivery.respond(text(body, "response_url"), notice(for_error(exc)))
             return
         if text(body, "container", "type") == "view":  # the App Home tab
             await publish_home(client, body)

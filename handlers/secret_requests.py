@@ -22,6 +22,7 @@ from handlers import blocks
 from handlers.background import AfterAck
 from handlers.bound import holder_of, recipient_scope
 from handlers.delivery import Delivery
+from handlers.messages import STORE_DOWN
 from handlers.payloads import actor, address, field, string_fields, text, workspace_of
 from handlers.sharing import CreationLimit, ShareRequest, creator_of, share
 from handlers.workspace import Workspaces
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 EXPIRED = "This request has expired or was already answered."
 NOT_YOURS = "This request was sent to someone else."
-STORE_DOWN = "Couldn't reach the secret store; nothing was sent. Try again."
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,7 @@ def register(
         try:
             await store.put(request_key(request_id), request.to_bytes(), ttl=policy.default_ttl)
         except StoreUnavailable:
-            await tell("Couldn't store the request; nothing was sent. Try again.")
+            await tell(STORE_DOWN)
             return
         sent = await delivery.dm(
             request.asked,
@@ -153,7 +153,7 @@ def register(
                 errors={blocks.NOTE_BLOCK: f"At most {blocks.NOTE_MAX} characters."},
             )
             return
-        refusal = await creation_limit.refusal(team_id, user_id, asking=True)
+        refusal = await creation_limit.refusal(team_id, user_id)
         if refusal:  # the form stays open with the choice made: nothing is lost
             await ack(response_action="errors", errors={blocks.ASK_BLOCK: refusal})
             return

@@ -21,10 +21,10 @@ from handlers.blocks import (
     recipient_message,
 )
 from handlers.delivery import Delivery
+from handlers.messages import for_error
 
 log = logging.getLogger(__name__)
 
-STORE_DOWN = "Couldn't create the secret; nothing was stored. Try again."
 UNDELIVERED_TO_RECIPIENT = (
     "Couldn't send the secret to <@{recipient}>, so it was deleted right away. Nothing can "
     "be read. Please try again."
@@ -42,23 +42,15 @@ class CreationLimit:
         self._limiter = limiter
         self._limit = limit
 
-    async def refusal(self, team_id: str, user_id: str, *, asking: bool = False) -> str | None:
+    async def refusal(self, team_id: str, user_id: str) -> str | None:
         """None when this user may create a secret now, else the sentence saying why not.
 
-        Asking someone for a secret (`asking`) counts too, in the same count: a request is a
+        Asking someone for a secret counts too, in the same count: a request is a
         DM to anyone in the workspace under the app's name, which unlimited is spam."""
         try:
             await self._limiter.check("create", creator_of(team_id, user_id), self._limit)
         except RateLimited as exc:
-            if asking:
-                return (
-                    "You've asked for or shared many secrets in a short time. Wait "
-                    f"{exc.retry_after} seconds and try again; nothing was sent."
-                )
-            return (
-                f"You've created many secrets in a short time. Wait {exc.retry_after} "
-                "seconds and try again; nothing was stored."
-            )
+            return for_error(exc)
         return None
 
 
@@ -135,12 +127,10 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
             bound_to=request.bound_to if bound else "",
             track=True,  # `/secret list`, the App Home tab and expiry receipts
         )
-    except StoreUnavailable:
-        log.warning("store unavailable: secret not created")
-        await tell(STORE_DOWN)
-        return
-    except InvalidSecret as exc:
-        await tell(f"{exc} Nothing was stored.")
+    except (StoreUnavailable, InvalidSecret) as exc:
+        if isinstance(exc, StoreUnavailable):
+            log.warning("store unavailable: secret not created")
+        await tell(for_error(exc))
         return
 
     recipient_sent = False

@@ -374,7 +374,7 @@ async def test_asking_for_secrets_counts_against_the_creation_limit(store, fake_
         answer = json.loads(body)
         assert answer["response_action"] == "errors"
         refusal = answer["errors"][blocks.ASK_BLOCK]
-        assert "Wait" in refusal and "nothing was sent" in refusal
+        assert "Wait" in refusal and "nothing was stored or sent" in refusal
         await fake_slack.wait_for("response_url", 3)  # two "Asked Alice" and the link
         dms = [call for call in fake_slack.calls if call.method == "chat.postMessage"]
         assert len(dms) == 2  # the refused request reached nobody

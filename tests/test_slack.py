@@ -9,7 +9,7 @@ import time
 import aiohttp
 import pytest
 
-from handlers import blocks
+from handlers import blocks, messages
 from storage.redis_store import RedisStore
 from tests.conftest import RedisServer, serve, slack_settings
 from tests.slack_fake import command_body, interactive_body, payload, sign
@@ -217,7 +217,7 @@ async def test_store_outage_gets_a_clear_ephemeral_and_the_ack_is_fast(tmp_path,
         status, _ = await slack.command("will not be stored")
         assert status == 200 and time.monotonic() - started < 3
         message = (await fake_slack.wait_for("response_url"))[0]
-        assert message["text"] == "Couldn't create the secret; nothing was stored. Try again."
+        assert message["text"] == messages.STORE_DOWN  # one sentence for every listener
         assert message["response_type"] == "ephemeral"
     finally:
         await served.runner.cleanup()

@@ -1,0 +1,50 @@
+"""What a Slack user reads when something went wrong: each domain error's one sentence.
+
+`bot/web.py` maps the same errors to pages for the browser; this is the Slack side, and every
+listener uses it, so one failure reads the same wherever it happens. Sentences claim only what
+is known: a store that did not answer in time may still have done the work.
+"""
+
+from __future__ import annotations
+
+from bot.errors import (
+    BrokenLink,
+    InvalidSecret,
+    NotCreator,
+    SecretGone,
+    StoreUnavailable,
+    WrongPassphrase,
+)
+from bot.ratelimit import RateLimited
+
+STORE_DOWN = "The secret store didn't answer in time. Please try again in a moment."
+GONE = "This secret is gone: it was revealed, burned or has expired."
+# In Slack a proof fails only for someone the secret was not bound to (the key travels in the
+# button): a mistyped link cannot happen there.
+NOT_YOURS = "This secret was sent to someone else. Only they can open it; nothing was used up."
+NOT_CREATOR = "Only the person who created this secret can burn it."
+
+
+def for_error(error: Exception) -> str:
+    """The sentence for a domain error. Anything else is not the user's to read: it goes on
+    to the one error reporter, which logs it and says something calm."""
+    match error:
+        case StoreUnavailable():
+            return STORE_DOWN
+        case SecretGone():
+            return GONE
+        case BrokenLink():
+            return NOT_YOURS
+        case NotCreator():
+            return NOT_CREATOR
+        case WrongPassphrase(attempts_left=left):
+            tries = "try" if left == 1 else "tries"
+            return f"Wrong passphrase. {left} {tries} left before the secret is destroyed."
+        case InvalidSecret():
+            return f"{error} Nothing was stored."
+        case RateLimited(retry_after=seconds):
+            return (
+                f"You've shared or asked for many secrets in a short time. Wait {seconds} "
+                "seconds and try again; nothing was stored or sent."
+            )
+    raise error
