@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -182,7 +183,7 @@ def build_slack_app(
     bolt_logger = logging.getLogger(BOLT_LOGGER_NAME)
     bolt_logger.addFilter(_TOKEN_WARNING_FILTER)  # the same object: adding twice is a no-op
     installations = None
-    oauth = {}
+    oauth: dict[str, Any] = {}
     if settings.oauth_enabled:
         installations = StoreInstallationStore(
             service.store, TokenCipher(settings.token_encryption_key or b"")

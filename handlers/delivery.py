@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -65,7 +66,7 @@ def retry_handlers(*, rate_limits: bool = True) -> list[AsyncRetryHandler]:
 
 def retry_after(headers: object) -> float:
     """Seconds Slack asks us to wait after a 429 (at least 1, as Slack counts in seconds)."""
-    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    value: Any = headers.get("Retry-After") if hasattr(headers, "get") else None
     if isinstance(value, list):  # some slack_sdk responses hold each header as a list
         value = value[0] if value else None
     try:

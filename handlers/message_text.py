@@ -76,8 +76,9 @@ def _block(block: dict) -> str:
 
 def _bullets(part: dict) -> str:
     ordered = part.get("style") == "ordered"
-    indent = part.get("indent") if isinstance(part.get("indent"), int) else 0
-    start = part.get("offset") if isinstance(part.get("offset"), int) else 0
+    indent, start = part.get("indent"), part.get("offset")
+    indent = indent if isinstance(indent, int) else 0
+    start = start if isinstance(start, int) else 0
     lines = []
     for number, item in enumerate(_list(part.get("elements")), start + 1):
         mark = f"{number}. " if ordered else "- "

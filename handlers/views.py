@@ -64,8 +64,10 @@ def read_form(values: dict, policy: Policy) -> tuple[ShareForm | None, dict[str,
             f"Use at least {MIN_PASSPHRASE_LENGTH} characters, or leave it empty."
         )
 
-    recipient = _value(values, blocks.RECIPIENT_BLOCK, blocks.RECIPIENT_SELECT).get("selected_user")
-    note = _value(values, blocks.NOTE_BLOCK, blocks.NOTE_INPUT).get("value") or ""
+    recipient = text(
+        _value(values, blocks.RECIPIENT_BLOCK, blocks.RECIPIENT_SELECT), "selected_user"
+    )
+    note = text(_value(values, blocks.NOTE_BLOCK, blocks.NOTE_INPUT), "value")
     if len(note) > blocks.NOTE_MAX:
         errors[blocks.NOTE_BLOCK] = f"At most {blocks.NOTE_MAX} characters."
     chosen = _value(values, blocks.BOUND_BLOCK, blocks.BOUND_CHECK).get("selected_options")
