@@ -74,8 +74,13 @@ class SlackHarness:
         return self.served.service
 
     async def settle(self) -> None:
-        """Wait until every piece of work started after an ack has finished."""
-        await self.served.app[RUNTIME_KEY].after_ack.drain()
+        """Wait until every piece of work started after an ack has finished, and every step
+        the core started in turn (receipts after a reveal or an expiry): after it, a call
+        that has not reached the fake Slack will never come, so a test may assert its absence."""
+        runtime = self.served.app[RUNTIME_KEY]
+        while not (runtime.after_ack.idle and runtime.service.idle):
+            await runtime.after_ack.drain()
+            await runtime.service.drain()
 
     async def send(self, body: str, headers: dict | None = None) -> tuple[int, str]:
         """Post as Slack does; an answer Slack would show (a view, a message) must pass

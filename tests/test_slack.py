@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -110,7 +109,7 @@ async def test_help_is_answered_ephemerally_in_the_ack(slack):
     answer = json.loads(body)
     assert answer["response_type"] == "ephemeral"
     assert "/secret" in answer["text"] and "Share as one-time secret" in answer["text"]
-    await asyncio.sleep(0.2)
+    await slack.settle()
     assert [c.method for c in slack.fake.calls if c.method != "auth.test"] == []
 
 
@@ -174,8 +173,7 @@ async def test_receipts_can_be_turned_off(store, fake_slack):
         slack = SlackHarness(served, fake_slack)
         link, _ = await modal_link(slack)
         assert (await reveal(served, link))[0] == 200
-        await served.service.drain()
-        await asyncio.sleep(0.2)
+        await slack.settle()
         assert fake_slack.of("chat.postMessage") == []
     finally:
         await served.runner.cleanup()
@@ -202,7 +200,7 @@ async def test_modal_errors_are_shown_on_the_right_field_and_nothing_is_stored(
     answer = json.loads(body)
     assert answer["response_action"] == "errors"
     assert list(answer["errors"]) == [block] and says in answer["errors"][block]
-    await asyncio.sleep(0.2)
+    await slack.settle()
     assert slack.fake.of("response_url") == []
 
 
@@ -303,7 +301,7 @@ async def test_bad_signatures_get_401_and_cause_nothing(slack, make):
     body, headers = make(interactive_body(data).replace("hunter2", "hunter2"))
     status, _ = await slack.send(body, headers)
     assert status == 401
-    await asyncio.sleep(0.3)
+    await slack.settle()
     assert [c.method for c in slack.fake.calls] == []
 
 
@@ -358,7 +356,7 @@ async def test_generate_with_bad_arguments_says_how_to_use_it(slack, args):
     status, body = await slack.command(args)
     answer = json.loads(body)
     assert "Usage: `/secret generate [length] [--no-symbols]`" in answer["text"]
-    await asyncio.sleep(0.2)
+    await slack.settle()
     assert slack.fake.of("response_url") == []
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -266,7 +265,8 @@ async def test_app_home_lists_secrets_and_shows_settings_to_admins_only(slack):
 async def test_admin_narrows_expiry_and_turns_receipts_off_for_the_workspace(slack):
     # A non-admin's forged change does nothing.
     await slack.click(home_blocks.PREF_MAX_TTL, "", CREATOR, container="view", selected="300")
-    await asyncio.sleep(0.3)
+    await slack.settle()
+    assert slack.fake.of("views.publish") == []
     view = await slack.open_modal()
     assert [o["value"] for o in view["blocks"][1]["element"]["options"]][-1] == "604800"
 
@@ -297,8 +297,7 @@ async def test_admin_narrows_expiry_and_turns_receipts_off_for_the_workspace(sla
     await slack.submit(form_values(ttl=300, note="never read"), view["private_metadata"])
     await slack.fake.wait_for("response_url", 2)
     assert await slack.service.sweep_expired(time.time() + 400) == 1  # it did expire unread
-    await slack.service.drain()
-    await asyncio.sleep(0.2)
+    await slack.settle()
     receipts = [
         m
         for m in slack.fake.of("chat.postMessage")
