@@ -180,7 +180,9 @@ class SlackHarness:
         return await self.send(interactive_body(data))
 
     async def open_modal(self, text: str = "") -> dict:
-        """`/secret` → views.open; returns the modal view that Slack would show."""
+        """`/secret` → views.open; returns the modal view that Slack would show: the one this
+        command opened, not one an earlier command did."""
+        opened = len(self.fake.of("views.open"))
         status, _ = await self.command(text)
         assert status == 200
-        return (await self.fake.wait_for("views.open"))[-1]["view"]
+        return (await self.fake.wait_for("views.open", opened + 1))[-1]["view"]
