@@ -13,8 +13,10 @@ from bot.service import SecretService
 from bot.web import _revealed_json
 from storage import StoreUnavailable, make_store
 from storage.redis_store import RedisStore
-from tests.conftest import RedisServer, ServerProcess, free_port
-from tests.support import decrypt_answer, parse_link, proofs, reveal_body
+from tests.support.links import decrypt_answer, parse_link, proofs, reveal_body
+from tests.support.ports import free_port
+from tests.support.process import ServerProcess
+from tests.support.redis_servers import RedisServer
 
 
 async def reveal(http: aiohttp.ClientSession, url: str, link: str) -> tuple[int, dict]:
@@ -124,8 +126,8 @@ async def test_sigterm_during_load_finishes_in_flight_reveals_and_loses_nothing(
 
 
 async def test_slack_unreachable_burns_the_undeliverable_secret(store, fake_slack):
-    from tests.conftest import serve, slack_settings
     from tests.slack_harness import SlackHarness
+    from tests.support.app import serve, slack_settings
 
     served = await serve(slack_settings(fake_slack), store=store)
     try:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import pytest
 
 from handlers import blocks, home_blocks
-from tests.conftest import serve
 from tests.slack_fake import (
     ADMIN,
     GRID_CODE,
@@ -28,7 +27,8 @@ from tests.slack_fake import (
 )
 from tests.slack_harness import SlackHarness, find_link, form_values
 from tests.slack_payloads import in_grid
-from tests.support import decrypt_answer, parse_link, post_reveal
+from tests.support.app import serve
+from tests.support.links import decrypt_answer, parse_link, post_reveal
 from tests.test_oauth import install, oauth_settings
 
 CREATOR = "U2147483697"

@@ -13,9 +13,9 @@ import pytest
 from bot.errors import BrokenLink, NotCreator, SecretGone, WrongPassphrase
 from bot.service import SecretService
 from storage import make_store
-from tests.conftest import ServerProcess
-from tests.support import parse_link, proofs, reveal_body
 from tests.support.clock import FakeClock
+from tests.support.links import parse_link, proofs, reveal_body
+from tests.support.process import ServerProcess
 
 SECRETS_PER_STORE = 200
 CLICKS_PER_SECRET = 100

@@ -16,10 +16,11 @@ from bot.config import ConfigError, Limit, Settings
 from bot.ratelimit import client_address
 from handlers import blocks
 from storage.sqlite_store import SqliteStore
-from tests.conftest import ServerProcess, make_settings, serve, slack_settings
 from tests.slack_harness import SlackHarness, form_values
-from tests.support import decrypt_answer, parse_link, reveal_body
+from tests.support.app import make_settings, serve, slack_settings
 from tests.support.clock import FakeClock
+from tests.support.links import decrypt_answer, parse_link, reveal_body
+from tests.support.process import ServerProcess
 
 
 @pytest.mark.parametrize(
@@ -132,7 +133,7 @@ async def test_a_hanging_store_does_not_hold_up_the_limit_check():
 
 
 async def test_successful_reveals_are_never_limited(store):
-    from tests.conftest import make_settings
+    from tests.support.app import make_settings
 
     served = await serve(
         make_settings(rate_limit_reveal=Limit(2, 60)), store=store, clock=FakeClock()

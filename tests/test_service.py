@@ -9,8 +9,8 @@ import pytest
 from bot import crypto
 from bot.errors import BrokenLink, InvalidSecret, NotCreator, SecretGone, WrongPassphrase
 from bot.service import MAX_SECRET_BYTES, SecretService
-from tests.support import parse_link
 from tests.support.clock import FakeClock
+from tests.support.links import parse_link
 
 
 def service_on(store) -> SecretService:

@@ -10,10 +10,11 @@ import pytest
 
 from handlers import blocks
 from storage.redis_store import RedisStore
-from tests.conftest import RedisServer, serve, slack_settings
 from tests.slack_fake import command_body, interactive_body, payload, sign
 from tests.slack_harness import SlackHarness, find_link, form_values
-from tests.support import decrypt_answer, parse_link, post_reveal
+from tests.support.app import serve, slack_settings
+from tests.support.links import decrypt_answer, parse_link, post_reveal
+from tests.support.redis_servers import RedisServer
 
 CREATOR = "U2147483697"
 

@@ -12,7 +12,7 @@ import pytest
 from bot.service import compact_json
 from handlers.delivery import RECEIPTS_IN_FLIGHT, refused_by_hook, retry_after
 from tests.slack_harness import find_link
-from tests.support import decrypt_answer, post_reveal
+from tests.support.links import decrypt_answer, post_reveal
 
 CREATOR = "U2147483697"
 

@@ -95,7 +95,7 @@ async def test_someone_else_clicking_is_refused_and_nothing_burns(slack):
 
     # The same link shape in a browser cannot open it either.
     link = f"{slack.served.url}/s/{value['s']}#{value['k']}"
-    from tests.support import post_reveal
+    from tests.support.links import post_reveal
 
     status, answer = await post_reveal(slack.served.url, link)
     assert (status, answer["error"]) == (403, "broken_link")
@@ -229,7 +229,7 @@ async def test_secret_list_shows_waiting_and_outcomes_and_burns_from_the_list(sl
             form_values(secret=secret, note=f"note {secret}"), view["private_metadata"]
         )
     messages = await slack.fake.wait_for("response_url", 2)
-    from tests.support import post_reveal
+    from tests.support.links import post_reveal
 
     assert (await post_reveal(slack.served.url, find_link(messages[0])))[0] == 200
     await slack.service.drain()
@@ -290,7 +290,7 @@ async def test_admin_narrows_expiry_and_turns_receipts_off_for_the_workspace(sla
     secret_id = link.split("/s/")[1].split("#")[0]
     assert (await slack.service.status(secret_id)).expires_at <= before + 3601
 
-    from tests.support import post_reveal
+    from tests.support.links import post_reveal
 
     assert (await post_reveal(slack.served.url, link))[0] == 200
     view = await slack.open_modal()

@@ -23,7 +23,7 @@ from tests.slack_payloads import (
     typed_message,
     user,
 )
-from tests.support import decrypt_answer, post_reveal
+from tests.support.links import decrypt_answer, post_reveal
 
 TYPED = "p&ss<w>rd &amp; &lt;b&gt; <@U0001> <https://x.example>"
 RICH_TYPED = (
