@@ -248,7 +248,7 @@ async def test_receipts_turned_off_on_the_home_tab_stay_off_for_later_receipts(g
     await grid.fake.wait_for("views.publish")
     link, _ = await command_secret(grid, "no receipt please")
     assert (await post_reveal(grid.slack.served.url, link))[0] == 200
-    await grid.slack.service.drain()
+    await grid.slack.settle()
     assert [m for m in grid.fake.of("chat.postMessage") if "revealed" in m.get("text", "")] == []
 
 

@@ -78,6 +78,7 @@ async def test_modal_submission_delivers_an_ephemeral_link_that_reveals_once(sla
     status, answer = await reveal(slack.served, link)
     assert status == 200 and decrypt_answer(link, answer) == "db: p@ss&<word>"
     assert (await reveal(slack.served, link))[0] == 410
+    await slack.settle()
     assert slack.fake.of("chat.postEphemeral") == []
 
 
@@ -101,6 +102,7 @@ async def test_inline_command_creates_a_secret_with_the_default_expiry(slack):
     assert 86000 < expires - time.time() <= 86400
     code, answer = await reveal(slack.served, link)
     assert decrypt_answer(link, answer) == "  hunter2 two words  "
+    await slack.settle()
     assert slack.fake.of("views.open") == []
 
 

@@ -34,6 +34,7 @@ async def test_a_response_url_that_did_not_post_falls_back_to_a_dm(slack, answer
     link = find_link(dm)
     _, revealed = await post_reveal(slack.served.url, link)
     assert decrypt_answer(link, revealed) == "via dm"
+    await slack.settle()
     assert len(slack.fake.of("response_url")) == 1  # refused for good: not retried
 
 

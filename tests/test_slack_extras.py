@@ -73,6 +73,7 @@ async def test_bound_secret_reaches_only_the_recipient_as_a_button_never_as_a_li
     # A second click (say, on another device's stale copy) finds it gone.
     await slack.click(blocks.REVEAL_ACTION, json.dumps(value), BOB, "dm2")
     gone = (await slack.fake.wait_for("response_url", 3))[-1]
+    await slack.settle()
     assert "gone" in gone["text"] and len(slack.fake.of("views.update")) == 1
 
 
@@ -112,6 +113,7 @@ async def test_bound_secret_with_a_passphrase_asks_for_it_in_the_modal(slack):
     await slack.click(blocks.REVEAL_ACTION, value, BOB, "dm")
     modal = (await slack.fake.wait_for("views.open", 2))[-1]["view"]
     assert modal["callback_id"] == blocks.PASSPHRASE_MODAL
+    await slack.settle()
     assert shown_secret(modal) == "" and slack.fake.of("views.update") == []
 
     def typed(passphrase: str) -> dict:

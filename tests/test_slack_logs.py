@@ -286,6 +286,7 @@ async def test_refused_signatures_log_neither_the_body_nor_forged_lines(slack, c
         assert "\n" not in message and headers["X-Slack-Signature"] not in message
     assert SIGNATURE_MARKER not in caplog.text and "FORGED" not in caplog.text
     assert messages.count(SIGNATURE_REFUSED) == 3, messages  # and one fixed line each
+    await slack.settle()
     assert [call.method for call in slack.fake.calls] == []
 
 
