@@ -490,6 +490,11 @@ class SecretService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    @property
+    def idle(self) -> bool:
+        """No receipt or other step after a reveal or expiry is still running."""
+        return not self._background
+
     async def drain(self) -> None:
         """Let receipts in flight finish: called on shutdown."""
         if self._background:

@@ -43,6 +43,10 @@ class AfterAck:
 
         return clicked
 
+    @property
+    def idle(self) -> bool:
+        return not self._tasks
+
     async def drain(self) -> None:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)

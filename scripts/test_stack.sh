@@ -9,7 +9,7 @@
 # what is missing and the command that installs it. It never lets tests be skipped instead.
 set -euo pipefail
 
-# The browser fixture's path (tests/conftest.py). Overridable only so this script's own test can
+# The browser fixture's path (tests/support/browser.py). Overridable only so this script's own test can
 # play a machine without Chromium.
 chromium=${TEST_STACK_CHROMIUM:-/usr/bin/chromium}
 

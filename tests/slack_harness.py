@@ -74,8 +74,13 @@ class SlackHarness:
         return self.served.service
 
     async def settle(self) -> None:
-        """Wait until every piece of work started after an ack has finished."""
-        await self.served.app[RUNTIME_KEY].after_ack.drain()
+        """Wait until every piece of work started after an ack has finished, and every step
+        the core started in turn (receipts after a reveal or an expiry): after it, a call
+        that has not reached the fake Slack will never come, so a test may assert its absence."""
+        runtime = self.served.app[RUNTIME_KEY]
+        while not (runtime.after_ack.idle and runtime.service.idle):
+            await runtime.after_ack.drain()
+            await runtime.service.drain()
 
     async def send(self, body: str, headers: dict | None = None) -> tuple[int, str]:
         """Post as Slack does; an answer Slack would show (a view, a message) must pass
@@ -175,7 +180,9 @@ class SlackHarness:
         return await self.send(interactive_body(data))
 
     async def open_modal(self, text: str = "") -> dict:
-        """`/secret` → views.open; returns the modal view that Slack would show."""
+        """`/secret` → views.open; returns the modal view that Slack would show: the one this
+        command opened, not one an earlier command did."""
+        opened = len(self.fake.of("views.open"))
         status, _ = await self.command(text)
         assert status == 200
-        return (await self.fake.wait_for("views.open"))[-1]["view"]
+        return (await self.fake.wait_for("views.open", opened + 1))[-1]["view"]

@@ -11,8 +11,8 @@ from redis.asyncio import Redis
 from bot import crypto
 from storage.redis_store import RedisStore
 from storage.sqlite_store import SqliteStore
-from tests.conftest import make_settings, serve
-from tests.support import parse_link, reveal_body
+from tests.support.app import make_settings, serve
+from tests.support.links import parse_link, reveal_body
 
 PLAINTEXT = "AT-REST-CANARY-4f1d 🔑 correct-battery"
 PASSPHRASE = "PASSPHRASE-CANARY-77"

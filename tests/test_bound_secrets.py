@@ -17,9 +17,9 @@ import pytest
 from bot import crypto
 from bot.config import ConfigError, Settings
 from handlers import blocks
-from tests.conftest import serve, slack_settings
 from tests.slack_harness import SlackHarness
-from tests.support import post_reveal
+from tests.support.app import serve, slack_settings
+from tests.support.links import post_reveal
 from tests.test_slack_extras import BOB, bound_secret, button, shown_secret
 
 TEAM = "T0001"  # the workspace of every payload in tests/payloads

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from tests.conftest import make_settings, serve
-from tests.support import parse_link, reveal_body
+from tests.support.app import make_settings, serve
+from tests.support.links import parse_link, reveal_body
 
 VECTOR = json.loads((Path(__file__).parent / "vectors" / "v1.json").read_text("utf-8"))
 TRICKY = 'pässwörd 🔐🦄\nsecond line\n\ttabbed <b>not bold</b> & "quoted"\n'

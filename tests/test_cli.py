@@ -9,8 +9,8 @@ import sys
 import aiohttp
 import pytest
 
-from tests.conftest import ServerProcess
-from tests.support import decrypt_answer, parse_link, post_reveal, reveal_body, run_in_child
+from tests.support.links import decrypt_answer, parse_link, post_reveal, reveal_body
+from tests.support.process import ServerProcess, run_in_child
 
 
 def oncelink(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
@@ -91,7 +91,7 @@ def test_bad_input_stops_with_one_clear_line(sqlite_env, args, stdin, env, says)
 
 
 def test_share_reports_a_store_outage_and_stores_nothing(tmp_path):
-    from tests.conftest import free_port
+    from tests.support.ports import free_port
 
     result = oncelink("share", stdin="x", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     assert result.returncode == 1

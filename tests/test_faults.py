@@ -13,8 +13,10 @@ from bot.service import SecretService
 from bot.web import _revealed_json
 from storage import StoreUnavailable, make_store
 from storage.redis_store import RedisStore
-from tests.conftest import RedisServer, ServerProcess, free_port
-from tests.support import decrypt_answer, parse_link, proofs, reveal_body
+from tests.support.links import decrypt_answer, parse_link, proofs, reveal_body
+from tests.support.ports import free_port
+from tests.support.process import ServerProcess
+from tests.support.redis_servers import RedisServer
 
 
 async def reveal(http: aiohttp.ClientSession, url: str, link: str) -> tuple[int, dict]:
@@ -124,8 +126,8 @@ async def test_sigterm_during_load_finishes_in_flight_reveals_and_loses_nothing(
 
 
 async def test_slack_unreachable_burns_the_undeliverable_secret(store, fake_slack):
-    from tests.conftest import serve, slack_settings
     from tests.slack_harness import SlackHarness
+    from tests.support.app import serve, slack_settings
 
     served = await serve(slack_settings(fake_slack), store=store)
     try:
@@ -160,7 +162,7 @@ async def test_slow_slack_is_waited_for_within_bounds(slack):
     slack.fake.fail("response_url", delay=1.5, status=200, body={"ok": True})
     await slack.command("patience")
     await slack.fake.wait_for("response_url")
-    await asyncio.sleep(1.7)
+    await slack.settle()  # the delivery has finished: had it retried, the retry is recorded
     assert len(slack.fake.of("response_url")) == 1  # slow but fine: delivered once, no retry
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import pytest
 
 from handlers import blocks, home_blocks
-from tests.conftest import serve
 from tests.slack_fake import (
     ADMIN,
     GRID_CODE,
@@ -28,7 +27,8 @@ from tests.slack_fake import (
 )
 from tests.slack_harness import SlackHarness, find_link, form_values
 from tests.slack_payloads import in_grid
-from tests.support import decrypt_answer, parse_link, post_reveal
+from tests.support.app import serve
+from tests.support.links import decrypt_answer, parse_link, post_reveal
 from tests.test_oauth import install, oauth_settings
 
 CREATOR = "U2147483697"
@@ -248,7 +248,7 @@ async def test_receipts_turned_off_on_the_home_tab_stay_off_for_later_receipts(g
     await grid.fake.wait_for("views.publish")
     link, _ = await command_secret(grid, "no receipt please")
     assert (await post_reveal(grid.slack.served.url, link))[0] == 200
-    await grid.slack.service.drain()
+    await grid.slack.settle()
     assert [m for m in grid.fake.of("chat.postMessage") if "revealed" in m.get("text", "")] == []
 
 

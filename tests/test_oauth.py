@@ -14,7 +14,6 @@ from slack_sdk.oauth.installation_store import Bot
 
 from handlers import INSTALLATIONS_KEY
 from handlers.installations import StoreInstallationStore, TokenCipher
-from tests.conftest import make_settings, serve
 from tests.slack_fake import (
     GRID_CODE,
     GRID_TOKEN,
@@ -31,7 +30,8 @@ from tests.slack_fake import (
 )
 from tests.slack_harness import SlackHarness, find_link, form_values
 from tests.slack_payloads import in_grid
-from tests.support import decrypt_answer, post_reveal
+from tests.support.app import make_settings, serve
+from tests.support.links import decrypt_answer, post_reveal
 
 CLIENT_ID = "4724469134.4644010092847"
 

@@ -9,8 +9,10 @@ import logging
 import aiohttp
 
 from bot.web import redact_path
-from tests.conftest import ServerProcess, free_port, make_settings, serve
-from tests.support import parse_link, reveal_body
+from tests.support.app import make_settings, serve
+from tests.support.links import parse_link, reveal_body
+from tests.support.ports import free_port
+from tests.support.process import ServerProcess
 
 
 async def get(url: str) -> tuple[int, str]:

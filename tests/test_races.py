@@ -13,8 +13,9 @@ import pytest
 from bot.errors import BrokenLink, NotCreator, SecretGone, WrongPassphrase
 from bot.service import SecretService
 from storage import make_store
-from tests.conftest import ServerProcess
-from tests.support import parse_link, proofs, reveal_body
+from tests.support.clock import FakeClock
+from tests.support.links import parse_link, proofs, reveal_body
+from tests.support.process import ServerProcess
 
 SECRETS_PER_STORE = 200
 CLICKS_PER_SECRET = 100
@@ -85,7 +86,29 @@ async def test_reveal_racing_the_creators_burn_has_one_winner(store):
     assert sum(tally.values()) == 60
 
 
-async def test_reveal_racing_expiry_never_shows_an_expired_secret(store):
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+async def test_reveal_at_the_expiry_instant_never_shows_an_expired_secret(store):
+    """SQLite compares the service's clock with each record's expiry, so the clock is the
+    test's: a reveal racing others just before expiry wins at most once, and after it none do."""
+    clock = FakeClock()
+    service = SecretService(store, public_url="http://x", max_ttl=86400, clock=clock)
+    created = [await service.create("short-lived", ttl=1) for _ in range(20)]
+    clock.advance(0.999)
+    results = await asyncio.gather(
+        *(outcome(service.reveal(c.secret_id, *proofs(c.link))) for c in created for _ in range(5))
+    )
+    for n in range(20):
+        assert results[n * 5 : n * 5 + 5].count("won") == 1
+    later = [await service.create("short-lived", ttl=1) for _ in range(20)]
+    clock.advance(1.0)  # exactly at expiry: gone
+    for c in later:
+        assert await outcome(service.reveal(c.secret_id, *proofs(c.link))) == "gone"
+
+
+@pytest.mark.parametrize("store", ["redis"], indirect=True)
+async def test_reveal_racing_redis_expiry_never_shows_an_expired_secret(store):
+    """Redis expires the record itself (the key's TTL, set at creation), so this race is
+    against Redis's own clock and only real time passing can run it."""
     service = SecretService(store, public_url="http://x", max_ttl=86400)
     created = [await service.create("short-lived", ttl=1) for _ in range(20)]
     expires_at = time.time() + 1

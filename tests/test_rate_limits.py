@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from ipaddress import ip_network
 
 import aiohttp
@@ -17,9 +16,11 @@ from bot.config import ConfigError, Limit, Settings
 from bot.ratelimit import client_address
 from handlers import blocks
 from storage.sqlite_store import SqliteStore
-from tests.conftest import ServerProcess, make_settings, serve, slack_settings
 from tests.slack_harness import SlackHarness, form_values
-from tests.support import decrypt_answer, parse_link, reveal_body
+from tests.support.app import make_settings, serve, slack_settings
+from tests.support.clock import FakeClock
+from tests.support.links import decrypt_answer, parse_link, reveal_body
+from tests.support.process import ServerProcess
 
 
 @pytest.mark.parametrize(
@@ -132,10 +133,10 @@ async def test_a_hanging_store_does_not_hold_up_the_limit_check():
 
 
 async def test_successful_reveals_are_never_limited(store):
-    from tests.conftest import make_settings
+    from tests.support.app import make_settings
 
     served = await serve(
-        make_settings(rate_limit_reveal=Limit(2, 60)), store=store, clock=frozen_clock()
+        make_settings(rate_limit_reveal=Limit(2, 60)), store=store, clock=FakeClock()
     )
     try:
         links = [(await served.service.create(f"s{n}", ttl=60)).link for n in range(6)]
@@ -163,13 +164,6 @@ async def test_successful_reveals_are_never_limited(store):
 
 
 PROXIES = (ip_network("10.0.0.0/8"), ip_network("2001:db8::/32"))
-
-
-def frozen_clock():
-    """The app's clock stopped at the test's start: every count lands in one fixed window,
-    so a test crossing a minute boundary cannot get a fresh limit half-way."""
-    start = time.time()
-    return lambda: start
 
 
 @pytest.mark.parametrize(
@@ -218,7 +212,7 @@ async def test_an_untrusted_forwarded_for_is_ignored_and_warned_about_once(store
     """Rotating a forged header buys no fresh limit, and the operator hears of it once."""
     settings = make_settings(rate_limit_reveal=Limit(3, 60), trusted_proxies=PROXIES)
     served = await serve(
-        settings, store=store, clock=frozen_clock()
+        settings, store=store, clock=FakeClock()
     )  # the test's peer, 127.0.0.1, is no proxy
     try:
         link = (await served.service.create("intact", ttl=60)).link
@@ -238,7 +232,7 @@ async def test_an_untrusted_forwarded_for_is_ignored_and_warned_about_once(store
 async def test_a_trusted_proxy_tells_clients_apart_and_is_not_warned_about(store, caplog):
     loopback = (ip_network("127.0.0.0/8"),)
     settings = make_settings(rate_limit_reveal=Limit(2, 60), trusted_proxies=loopback)
-    served = await serve(settings, store=store, clock=frozen_clock())
+    served = await serve(settings, store=store, clock=FakeClock())
     try:
         link = (await served.service.create("intact", ttl=60)).link
         alice = {"X-Forwarded-For": "203.0.113.7"}
@@ -258,7 +252,7 @@ async def test_a_forged_line_before_the_proxys_own_buys_no_fresh_limit(store):
     settings = make_settings(
         rate_limit_reveal=Limit(3, 60), trusted_proxies=(ip_network("127.0.0.0/8"),)
     )
-    served = await serve(settings, store=store, clock=frozen_clock())
+    served = await serve(settings, store=store, clock=FakeClock())
     try:
         link = (await served.service.create("intact", ttl=60)).link
         async with aiohttp.ClientSession() as http:
@@ -307,7 +301,7 @@ async def test_40_concurrent_failures_against_a_limit_of_5_get_exactly_5_answers
     all at once cannot all pass the check. The 35 others learn nothing but 429."""
     counting = CountingStore(store)
     served = await serve(
-        make_settings(rate_limit_reveal=Limit(5, 60)), store=counting, clock=frozen_clock()
+        make_settings(rate_limit_reveal=Limit(5, 60)), store=counting, clock=FakeClock()
     )
     try:
         link = (await served.service.create("intact", ttl=60)).link
@@ -329,7 +323,7 @@ async def test_a_limited_wrong_passphrase_learns_nothing_and_still_costs_an_atte
     counts against the secret in the store: else a limited address could guess for free,
     its 429s and 200s telling wrong from right."""
     served = await serve(
-        make_settings(rate_limit_reveal=Limit(1, 60)), store=store, clock=frozen_clock()
+        make_settings(rate_limit_reveal=Limit(1, 60)), store=store, clock=FakeClock()
     )
     try:
         other = (await served.service.create("other", ttl=60)).link
@@ -356,7 +350,7 @@ async def test_asking_for_secrets_counts_against_the_creation_limit(store, fake_
     served = await serve(
         slack_settings(fake_slack, rate_limit_create=Limit(3, 60)),
         store=store,
-        clock=frozen_clock(),
+        clock=FakeClock(),
     )
     try:
         slack = SlackHarness(served, fake_slack)

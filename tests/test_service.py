@@ -9,7 +9,8 @@ import pytest
 from bot import crypto
 from bot.errors import BrokenLink, InvalidSecret, NotCreator, SecretGone, WrongPassphrase
 from bot.service import MAX_SECRET_BYTES, SecretService
-from tests.support import parse_link
+from tests.support.clock import FakeClock
+from tests.support.links import parse_link
 
 
 def service_on(store) -> SecretService:
@@ -168,16 +169,14 @@ async def test_bound_secret_with_passphrase_counts_wrong_tries(store):
 
 
 async def test_creators_list_shows_waiting_then_each_outcome_without_secret_material(store):
-    clock = [time.time()]
-    service = SecretService(
-        store, public_url="https://s.example", max_ttl=86400, clock=lambda: clock[0]
-    )
+    clock = FakeClock()
+    service = SecretService(store, public_url="https://s.example", max_ttl=86400, clock=clock)
     service.on_revealed(service.record_revealed)  # as the Slack edge does
     kept = await service.create(
         "pw-kept-1", ttl=600, creator="T1:UA", metadata='{"n":"wifi"}', track=True
     )
     shown = await service.create("pw-shown-2", ttl=600, creator="T1:UA", track=True)
-    clock[0] += 1
+    clock.advance(1)
     burned = await service.create("pw-burned-3", ttl=600, creator="T1:UA", track=True)
     await service.create("someone else's", ttl=600, creator="T1:UZ", track=True)
     await service.create("untracked", ttl=600, creator="T1:UA")
@@ -191,7 +190,7 @@ async def test_creators_list_shows_waiting_then_each_outcome_without_secret_mate
     assert listed[kept.secret_id].metadata == '{"n":"wifi"}'
     assert listed[shown.secret_id].outcome == "revealed"
     assert listed[burned.secret_id].outcome == "burned"
-    raw = b"".join((await store.entries("T1:UA", clock[0])).values())
+    raw = b"".join((await store.entries("T1:UA", clock.now)).values())
     for created in (kept, shown, burned):
         assert created.key.encode() not in raw
     for plaintext in (b"pw-kept-1", b"pw-shown-2", b"pw-burned-3"):
@@ -199,15 +198,13 @@ async def test_creators_list_shows_waiting_then_each_outcome_without_secret_mate
 
 
 async def test_expiry_is_announced_once_for_unread_secrets_only(store):
-    clock = [time.time()]
+    clock = FakeClock()
     heard = []
 
     async def listener(notice):
         heard.append(notice)
 
-    service = SecretService(
-        store, public_url="https://s.example", max_ttl=86400, clock=lambda: clock[0]
-    )
+    service = SecretService(store, public_url="https://s.example", max_ttl=86400, clock=clock)
     service.on_expired(listener)
     service.on_revealed(service.record_revealed)
     unread = await service.create(
@@ -218,8 +215,8 @@ async def test_expiry_is_announced_once_for_unread_secrets_only(store):
     await service.create("no creator", ttl=60, track=True)
     await service.reveal(read.secret_id, *proofs(read.link))
     await service.drain()
-    assert await service.sweep_expired(clock[0] + 61) == 0  # within the grace period
-    clock[0] += 120
+    assert await service.sweep_expired(clock.now + 61) == 0  # within the grace period
+    clock.advance(120)
     assert await service.sweep_expired() == 1
     assert await service.sweep_expired() == 0
     await service.drain()
@@ -233,21 +230,19 @@ async def test_expiry_is_announced_once_for_unread_secrets_only(store):
 async def test_a_sweep_announces_more_expiries_than_one_batch(store):
     from bot.service import SWEEP_BATCH
 
-    clock = [time.time()]
+    clock = FakeClock()
     heard = []
 
     async def listener(notice):
         heard.append(notice.secret_id)
 
-    service = SecretService(
-        store, public_url="https://s.example", max_ttl=86400, clock=lambda: clock[0]
-    )
+    service = SecretService(store, public_url="https://s.example", max_ttl=86400, clock=clock)
     service.on_expired(listener)
     made = [
         (await service.create("x", ttl=60, creator="T1:UA", track=True)).secret_id
         for _ in range(SWEEP_BATCH + 20)
     ]
-    clock[0] += 200
+    clock.advance(200)
     assert await service.sweep_expired() == SWEEP_BATCH + 20
     await service.drain()
     assert sorted(heard) == sorted(made)

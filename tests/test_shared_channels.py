@@ -14,7 +14,7 @@ from handlers.payloads import actor
 from tests.slack_fake import interactive_body, payload
 from tests.slack_harness import find_link, form_values
 from tests.slack_payloads import from_shared_channel, in_grid
-from tests.support import parse_link, post_reveal
+from tests.support.links import parse_link, post_reveal
 
 CREATOR = "U2147483697"  # of workspace T0001, in the fixtures
 HOST = "T0009"  # the other organisation's workspace that hosts the shared channel

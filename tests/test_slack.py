@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -11,10 +10,11 @@ import pytest
 
 from handlers import blocks, messages
 from storage.redis_store import RedisStore
-from tests.conftest import RedisServer, serve, slack_settings
 from tests.slack_fake import command_body, interactive_body, payload, sign
 from tests.slack_harness import SlackHarness, find_link, form_values
-from tests.support import decrypt_answer, parse_link, post_reveal
+from tests.support.app import serve, slack_settings
+from tests.support.links import decrypt_answer, parse_link, post_reveal
+from tests.support.redis_servers import RedisServer
 
 CREATOR = "U2147483697"
 
@@ -78,6 +78,7 @@ async def test_modal_submission_delivers_an_ephemeral_link_that_reveals_once(sla
     status, answer = await reveal(slack.served, link)
     assert status == 200 and decrypt_answer(link, answer) == "db: p@ss&<word>"
     assert (await reveal(slack.served, link))[0] == 410
+    await slack.settle()
     assert slack.fake.of("chat.postEphemeral") == []
 
 
@@ -101,6 +102,7 @@ async def test_inline_command_creates_a_secret_with_the_default_expiry(slack):
     assert 86000 < expires - time.time() <= 86400
     code, answer = await reveal(slack.served, link)
     assert decrypt_answer(link, answer) == "  hunter2 two words  "
+    await slack.settle()
     assert slack.fake.of("views.open") == []
 
 
@@ -110,7 +112,7 @@ async def test_help_is_answered_ephemerally_in_the_ack(slack):
     answer = json.loads(body)
     assert answer["response_type"] == "ephemeral"
     assert "/secret" in answer["text"] and "Share as one-time secret" in answer["text"]
-    await asyncio.sleep(0.2)
+    await slack.settle()
     assert [c.method for c in slack.fake.calls if c.method != "auth.test"] == []
 
 
@@ -174,8 +176,7 @@ async def test_receipts_can_be_turned_off(store, fake_slack):
         slack = SlackHarness(served, fake_slack)
         link, _ = await modal_link(slack)
         assert (await reveal(served, link))[0] == 200
-        await served.service.drain()
-        await asyncio.sleep(0.2)
+        await slack.settle()
         assert fake_slack.of("chat.postMessage") == []
     finally:
         await served.runner.cleanup()
@@ -202,7 +203,7 @@ async def test_modal_errors_are_shown_on_the_right_field_and_nothing_is_stored(
     answer = json.loads(body)
     assert answer["response_action"] == "errors"
     assert list(answer["errors"]) == [block] and says in answer["errors"][block]
-    await asyncio.sleep(0.2)
+    await slack.settle()
     assert slack.fake.of("response_url") == []
 
 
@@ -303,7 +304,7 @@ async def test_bad_signatures_get_401_and_cause_nothing(slack, make):
     body, headers = make(interactive_body(data).replace("hunter2", "hunter2"))
     status, _ = await slack.send(body, headers)
     assert status == 401
-    await asyncio.sleep(0.3)
+    await slack.settle()
     assert [c.method for c in slack.fake.calls] == []
 
 
@@ -358,7 +359,7 @@ async def test_generate_with_bad_arguments_says_how_to_use_it(slack, args):
     status, body = await slack.command(args)
     answer = json.loads(body)
     assert "Usage: `/secret generate [length] [--no-symbols]`" in answer["text"]
-    await asyncio.sleep(0.2)
+    await slack.settle()
     assert slack.fake.of("response_url") == []
 
 

@@ -12,7 +12,7 @@ import pytest
 from bot.service import compact_json
 from handlers.delivery import RECEIPTS_IN_FLIGHT, refused_by_hook, retry_after
 from tests.slack_harness import find_link
-from tests.support import decrypt_answer, post_reveal
+from tests.support.links import decrypt_answer, post_reveal
 
 CREATOR = "U2147483697"
 
@@ -34,6 +34,7 @@ async def test_a_response_url_that_did_not_post_falls_back_to_a_dm(slack, answer
     link = find_link(dm)
     _, revealed = await post_reveal(slack.served.url, link)
     assert decrypt_answer(link, revealed) == "via dm"
+    await slack.settle()
     assert len(slack.fake.of("response_url")) == 1  # refused for good: not retried
     counted = slack.service.metrics.render()
     assert "oncelink_slack_api_errors_total 1\n" in counted  # the refused post, not the DM

@@ -11,8 +11,8 @@ import pytest
 
 from handlers import endpoint
 from storage.sqlite_store import SqliteStore
-from tests.conftest import serve, slack_settings
 from tests.slack_fake import command_body, sign
+from tests.support.app import serve, slack_settings
 
 
 async def _exchange(url: str, head: dict, body: bytes, *, send: int | None = None) -> bytes:

@@ -3,7 +3,6 @@ requests in, the fake Slack's records out."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -75,6 +74,7 @@ async def test_bound_secret_reaches_only_the_recipient_as_a_button_never_as_a_li
     # A second click (say, on another device's stale copy) finds it gone.
     await slack.click(blocks.REVEAL_ACTION, json.dumps(value), BOB, "dm2")
     gone = (await slack.fake.wait_for("response_url", 3))[-1]
+    await slack.settle()
     assert "gone" in gone["text"] and len(slack.fake.of("views.update")) == 1
 
 
@@ -97,7 +97,7 @@ async def test_someone_else_clicking_is_refused_and_nothing_burns(slack):
 
     # The same link shape in a browser cannot open it either.
     link = f"{slack.served.url}/s/{value['s']}#{value['k']}"
-    from tests.support import post_reveal
+    from tests.support.links import post_reveal
 
     status, answer = await post_reveal(slack.served.url, link)
     assert (status, answer["error"]) == (403, "broken_link")
@@ -114,6 +114,7 @@ async def test_bound_secret_with_a_passphrase_asks_for_it_in_the_modal(slack):
     await slack.click(blocks.REVEAL_ACTION, value, BOB, "dm")
     modal = (await slack.fake.wait_for("views.open", 2))[-1]["view"]
     assert modal["callback_id"] == blocks.PASSPHRASE_MODAL
+    await slack.settle()
     assert shown_secret(modal) == "" and slack.fake.of("views.update") == []
 
     def typed(passphrase: str) -> dict:
@@ -231,7 +232,7 @@ async def test_secret_list_shows_waiting_and_outcomes_and_burns_from_the_list(sl
             form_values(secret=secret, note=f"note {secret}"), view["private_metadata"]
         )
     messages = await slack.fake.wait_for("response_url", 2)
-    from tests.support import post_reveal
+    from tests.support.links import post_reveal
 
     assert (await post_reveal(slack.served.url, find_link(messages[0])))[0] == 200
     await slack.service.drain()
@@ -267,7 +268,8 @@ async def test_app_home_lists_secrets_and_shows_settings_to_admins_only(slack):
 async def test_admin_narrows_expiry_and_turns_receipts_off_for_the_workspace(slack):
     # A non-admin's forged change does nothing.
     await slack.click(home_blocks.PREF_MAX_TTL, "", CREATOR, container="view", selected="300")
-    await asyncio.sleep(0.3)
+    await slack.settle()
+    assert slack.fake.of("views.publish") == []
     view = await slack.open_modal()
     assert [o["value"] for o in view["blocks"][1]["element"]["options"]][-1] == "604800"
 
@@ -291,15 +293,14 @@ async def test_admin_narrows_expiry_and_turns_receipts_off_for_the_workspace(sla
     secret_id = link.split("/s/")[1].split("#")[0]
     assert (await slack.service.status(secret_id)).expires_at <= before + 3601
 
-    from tests.support import post_reveal
+    from tests.support.links import post_reveal
 
     assert (await post_reveal(slack.served.url, link))[0] == 200
     view = await slack.open_modal()
     await slack.submit(form_values(ttl=300, note="never read"), view["private_metadata"])
     await slack.fake.wait_for("response_url", 2)
     assert await slack.service.sweep_expired(time.time() + 400) == 1  # it did expire unread
-    await slack.service.drain()
-    await asyncio.sleep(0.2)
+    await slack.settle()
     receipts = [
         m
         for m in slack.fake.of("chat.postMessage")

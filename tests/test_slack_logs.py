@@ -16,7 +16,6 @@ from bot.config import Settings
 from bot.logs import BOLT_LOGGER_NAME, SDK_LOGGER_NAME
 from handlers import blocks
 from handlers.endpoint import SIGNATURE_REFUSED
-from tests.conftest import ServerProcess
 from tests.slack_fake import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -26,7 +25,8 @@ from tests.slack_fake import (
     sign,
 )
 from tests.slack_harness import SlackHarness, find_link, form_values
-from tests.support import parse_link, reveal_body, run_in_child
+from tests.support.links import parse_link, reveal_body
+from tests.support.process import ServerProcess, run_in_child
 
 SECRETS = {
     "modal": "SLACK-CANARY-modal-secret",
@@ -226,7 +226,7 @@ def test_settings_never_render_the_redis_password(url, password):
 def test_serve_at_debug_logs_no_redis_password(tmp_path):
     """The DEBUG start-up line and the store's outage lines, from a real process whose
     REDIS_URL holds a password (nothing listens there, so the store reports outages)."""
-    from tests.conftest import free_port
+    from tests.support.ports import free_port
 
     url = f"redis://:hunter2pass@127.0.0.1:{free_port()}/0"
     server = ServerProcess({"LOG_LEVEL": "DEBUG", "REDIS_URL": url}, tmp_path / "serve.log")
@@ -286,6 +286,7 @@ async def test_refused_signatures_log_neither_the_body_nor_forged_lines(slack, c
         assert "\n" not in message and headers["X-Slack-Signature"] not in message
     assert SIGNATURE_MARKER not in caplog.text and "FORGED" not in caplog.text
     assert messages.count(SIGNATURE_REFUSED) == 3, messages  # and one fixed line each
+    await slack.settle()
     assert [call.method for call in slack.fake.calls] == []
 
 

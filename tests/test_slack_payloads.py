@@ -23,7 +23,7 @@ from tests.slack_payloads import (
     typed_message,
     user,
 )
-from tests.support import decrypt_answer, post_reveal
+from tests.support.links import decrypt_answer, post_reveal
 
 TYPED = "p&ss<w>rd &amp; &lt;b&gt; <@U0001> <https://x.example>"
 RICH_TYPED = (
@@ -153,6 +153,7 @@ async def test_a_message_longer_than_the_field_is_refused_not_cut(slack):
     told = (await slack.fake.wait_for("response_url"))[0]
     assert "3,004 characters" in told["text"] and "Nothing was shared" in told["text"]
     assert told["response_type"] == "ephemeral"
+    await slack.settle()
     assert slack.fake.of("views.open") == []
 
 

@@ -18,7 +18,7 @@ from handlers import blocks, home_blocks
 from handlers.workspace import Policy, Prefs
 from tests.slack_harness import LINK, SlackHarness, find_link, form_values
 from tests.slack_rules import MESSAGE_BLOCKS_MAX, VIEW_BLOCKS_MAX, check_message, check_view
-from tests.support import post_reveal
+from tests.support.links import post_reveal
 
 CREATOR = "U2147483697"
 NOW = 1_800_000_000.0

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import aiohttp
 
-from tests.conftest import make_settings, serve
 from tests.slack_fake import APP_TOKEN, BOT_TOKEN, payload
 from tests.slack_harness import find_link, form_values
-from tests.support import decrypt_answer, post_reveal
+from tests.support.app import make_settings, serve
+from tests.support.links import decrypt_answer, post_reveal
 
 
 async def test_slash_command_and_modal_over_socket_mode(store, fake_slack):

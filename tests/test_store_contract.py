@@ -23,7 +23,7 @@ LV, VF = b"L" * 32, b"V" * 32
 async def store(request, tmp_path):
     """The contract runs against Redis, SQLite, a real 3-master Redis Cluster and a
     Sentinel-managed primary with a replica."""
-    from tests.conftest import open_test_store
+    from tests.support.stores import open_test_store
 
     store = await open_test_store(request.param, request, tmp_path)
     yield store

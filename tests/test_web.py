@@ -18,10 +18,11 @@ from bot.errors import SecretGone
 from bot.service import SecretService
 from handlers.endpoint import MAX_SLACK_BODY
 from storage.redis_store import RedisStore
-from tests.conftest import RedisServer, make_settings, serve, slack_settings
 from tests.slack_fake import interactive_body, payload
 from tests.slack_harness import SlackHarness
-from tests.support import decrypt_answer, parse_link, proofs, reveal_body
+from tests.support.app import make_settings, serve, slack_settings
+from tests.support.links import decrypt_answer, parse_link, proofs, reveal_body
+from tests.support.redis_servers import RedisServer
 
 PREVIEW_AGENTS = [
     "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",

@@ -9,8 +9,8 @@ import aiohttp
 
 from bot.service import SecretService
 from storage.redis_store import RedisStore
-from tests.conftest import ServerProcess
-from tests.support import parse_link, reveal_body
+from tests.support.links import parse_link, reveal_body
+from tests.support.process import ServerProcess
 
 
 async def test_two_workers_share_the_port_and_stop_together_on_sigterm(fresh_redis, tmp_path):

@@ -1,10 +1,8 @@
-"""Test-side helpers: what a browser computes from a link, done in Python; and a snippet
-run in a child interpreter, for process-wide settings a test must not change in its own."""
+"""What a browser computes from a link, done in Python: the proofs a Reveal click posts, and
+the plaintext it decrypts from the answer."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -62,12 +60,3 @@ async def post_reveal(base_url: str, link: str, passphrase: str | None = None) -
             base_url + parse_link(link).path, json=reveal_body(link, passphrase)
         ) as response:
             return response.status, await response.json()
-
-
-def run_in_child(script: str) -> str:
-    """Run `script` in a fresh interpreter; its stdout, after asserting it exited cleanly."""
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
