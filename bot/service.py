@@ -33,8 +33,8 @@ from storage.base import (
     RevealResult,
     SecretRecord,
     SecretStatus,
-    SecretStore,
 )
+from storage.interfaces import SecretStore
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
-from storage.base import SecretStore
+from storage.interfaces import KeyValues
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def _plain(value):
 class StoreInstallationStore(AsyncInstallationStore):
     """Bot installations only: oncelink acts as its bot and never asks for user tokens."""
 
-    def __init__(self, store: SecretStore, cipher: TokenCipher) -> None:
+    def __init__(self, store: KeyValues, cipher: TokenCipher) -> None:
         self._store = store
         self._cipher = cipher
         # (team, enterprise, org-wide) already written to the store by this process: bolt
@@ -227,7 +227,7 @@ class StoreInstallationStore(AsyncInstallationStore):
 
 
 class StoreOAuthStateStore(AsyncOAuthStateStore):
-    def __init__(self, store: SecretStore) -> None:
+    def __init__(self, store: KeyValues) -> None:
         self._store = store
 
     @property

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.errors import StoreUnavailable
-from storage.base import SecretStore
+from storage.interfaces import KeyValues
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ PREFS_CACHED_FOR = 30.0  # seconds an admin's change may take to reach other pro
 class Workspaces:
     def __init__(
         self,
-        store: SecretStore,
+        store: KeyValues,
         settings: Settings,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
