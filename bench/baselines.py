@@ -22,8 +22,8 @@ from redis.asyncio import Redis
 from bot import crypto
 from bot.cli import event_loop
 from bot.logs import configure_logging
+from bot.service import MAX_PASSPHRASE_ATTEMPTS
 from bot.web import RedactingAccessLogger
-from storage.base import MAX_PASSPHRASE_ATTEMPTS
 from storage.redis_store import REVEAL_SCRIPT, record_key
 
 

@@ -11,8 +11,6 @@ import enum
 from dataclasses import dataclass
 from typing import NamedTuple
 
-MAX_PASSPHRASE_ATTEMPTS = 5
-
 
 class StoreUnavailable(Exception):
     """The store did not answer; nothing was changed that the caller can rely on."""

@@ -25,11 +25,13 @@ class SecretRecords(Protocol):
         verifier: bytes,
         now: float,
         *,
+        max_attempts: int,
         bound_allowed: bool = False,
     ) -> RevealResult:
         """Atomically: a record that expired by `now` -> GONE; a bound record unless
         `bound_allowed`, or a wrong link -> BROKEN_LINK (nothing counted); wrong verifier ->
-        count a failed attempt, delete at the MAX_PASSPHRASE_ATTEMPTS-th; match -> delete and return
+        count a failed attempt, delete at the `max_attempts`-th (the
+        core's policy); match -> delete and return
         the record. Only one caller can ever get REVEALED for a record.
 
         `bound_allowed` says the caller reveals for the person a record may be bound to (the
@@ -40,9 +42,9 @@ class SecretRecords(Protocol):
         """Delete the record if `creator` matches the stored creator (as durably as a save);
         GONE if it expired by `now`."""
 
-    async def status(self, secret_id: str, now: float) -> SecretStatus | None:
+    async def status(self, secret_id: str, now: float, *, max_attempts: int) -> SecretStatus | None:
         """What the reveal page needs to know; None if gone or expired by `now`. Never
-        changes anything."""
+        changes anything. `attempts_left` counts down from `max_attempts`."""
 
     async def purge_expired(self, now: float) -> int:
         """Remove what expired by `now` (a no-op where the store expires keys itself)."""

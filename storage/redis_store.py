@@ -25,7 +25,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from storage import redis_record
 from storage.base import (
-    MAX_PASSPHRASE_ATTEMPTS,
     BurnOutcome,
     Listing,
     RevealOutcome,
@@ -380,10 +379,11 @@ class RedisStore:
         verifier: bytes,
         now: float,
         *,
+        max_attempts: int,
         bound_allowed: bool = False,
     ) -> RevealResult:
         keys = [record_key(secret_id)]
-        args = [link_verifier, verifier, MAX_PASSPHRASE_ATTEMPTS, 1 if bound_allowed else 0]
+        args = [link_verifier, verifier, max_attempts, 1 if bound_allowed else 0]
         if self._replicas_to_wait:
             reply = await self._run(
                 lambda: self._confirmed(
@@ -421,7 +421,7 @@ class RedisStore:
         )
         return {0: BurnOutcome.GONE, 1: BurnOutcome.BURNED, 2: BurnOutcome.NOT_CREATOR}[code]
 
-    async def status(self, secret_id: str, now: float) -> SecretStatus | None:
+    async def status(self, secret_id: str, now: float, *, max_attempts: int) -> SecretStatus | None:
         head = await self._run(
             lambda: self._redis.getrange(record_key(secret_id), 0, redis_record.HEAD_SIZE - 1)
         )
@@ -433,7 +433,7 @@ class RedisStore:
         return SecretStatus(
             has_passphrase=has_passphrase,
             expires_at=expires_at,
-            attempts_left=MAX_PASSPHRASE_ATTEMPTS - failed,
+            attempts_left=max_attempts - failed,
         )
 
     async def count_hit(self, key: str, window: int, now: float) -> int:

@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from storage.base import (
-    MAX_PASSPHRASE_ATTEMPTS,
     BurnOutcome,
     Listing,
     RevealOutcome,
@@ -150,6 +149,7 @@ class SqliteStore:
         verifier: bytes,
         now: float,
         *,
+        max_attempts: int,
         bound_allowed: bool = False,
     ) -> RevealResult:
         def work(conn: sqlite3.Connection) -> RevealResult:
@@ -166,7 +166,7 @@ class SqliteStore:
                     conn.execute("DELETE FROM secrets WHERE id = ?", (secret_id,))
                     result = RevealResult(RevealOutcome.REVEALED, record=_record(row))
                 else:
-                    attempts_left = MAX_PASSPHRASE_ATTEMPTS - (row[12] + 1)
+                    attempts_left = max_attempts - (row[12] + 1)
                     if attempts_left > 0:
                         conn.execute(
                             "UPDATE secrets SET failed = failed + 1 WHERE id = ?", (secret_id,)
@@ -198,7 +198,7 @@ class SqliteStore:
 
         return await self._run(work)
 
-    async def status(self, secret_id: str, now: float) -> SecretStatus | None:
+    async def status(self, secret_id: str, now: float, *, max_attempts: int) -> SecretStatus | None:
         def work(conn: sqlite3.Connection) -> SecretStatus | None:
             row = conn.execute(
                 "SELECT has_passphrase, expires_at, failed FROM secrets "
@@ -210,7 +210,7 @@ class SqliteStore:
             return SecretStatus(
                 has_passphrase=bool(row[0]),
                 expires_at=row[1],
-                attempts_left=MAX_PASSPHRASE_ATTEMPTS - row[2],
+                attempts_left=max_attempts - row[2],
             )
 
         return await self._run(work)

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from bot.service import MAX_PASSPHRASE_ATTEMPTS
 from storage.base import (
-    MAX_PASSPHRASE_ATTEMPTS,
     BurnOutcome,
     Listing,
     RevealOutcome,
@@ -17,6 +17,7 @@ from storage.base import (
 )
 
 LV, VF = b"L" * 32, b"V" * 32
+LIMIT = MAX_PASSPHRASE_ATTEMPTS  # the core's policy, which every reveal and status passes
 
 
 @pytest.fixture(params=["redis", "sqlite", "cluster", "sentinel"])
@@ -52,27 +53,27 @@ def record(expires_in: float = 60.0, **fields) -> SecretRecord:
 async def test_saved_secret_has_status_and_reveals_once(store):
     rec = record()
     await store.save(rec)
-    status = await store.status(rec.secret_id, time.time())
+    status = await store.status(rec.secret_id, time.time(), max_attempts=LIMIT)
     assert status.has_passphrase and status.attempts_left == MAX_PASSPHRASE_ATTEMPTS
     assert abs(status.expires_at - rec.expires_at) < 0.01
-    first = await store.reveal(rec.secret_id, LV, VF, time.time())
+    first = await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
     assert first.outcome is RevealOutcome.REVEALED
     assert first.record.ciphertext == rec.ciphertext and first.record.nonce == rec.nonce
     assert first.record.creator == "T1:U1" and first.record.metadata == rec.metadata
-    second = await store.reveal(rec.secret_id, LV, VF, time.time())
+    second = await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
     assert second.outcome is RevealOutcome.GONE
-    assert await store.status(rec.secret_id, time.time()) is None
+    assert await store.status(rec.secret_id, time.time(), max_attempts=LIMIT) is None
 
 
 async def test_wrong_link_verifier_counts_nothing_and_burns_nothing(store):
     rec = record()
     await store.save(rec)
     for _ in range(MAX_PASSPHRASE_ATTEMPTS * 3):
-        result = await store.reveal(rec.secret_id, b"x" * 32, VF, time.time())
+        result = await store.reveal(rec.secret_id, b"x" * 32, VF, time.time(), max_attempts=LIMIT)
         assert result.outcome is RevealOutcome.BROKEN_LINK
-    status = await store.status(rec.secret_id, time.time())
+    status = await store.status(rec.secret_id, time.time(), max_attempts=LIMIT)
     assert status.attempts_left == MAX_PASSPHRASE_ATTEMPTS
-    assert (await store.reveal(rec.secret_id, LV, VF, time.time())).outcome is (
+    assert (await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)).outcome is (
         RevealOutcome.REVEALED
     )
 
@@ -81,20 +82,24 @@ async def test_wrong_verifier_counts_down_and_destroys_at_the_limit(store):
     rec = record()
     await store.save(rec)
     for left in range(MAX_PASSPHRASE_ATTEMPTS - 1, 0, -1):
-        result = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time())
+        result = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time(), max_attempts=LIMIT)
         assert (result.outcome, result.attempts_left) == (RevealOutcome.WRONG_PASSPHRASE, left)
-        assert (await store.status(rec.secret_id, time.time())).attempts_left == left
-    last = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time())
+        assert (
+            await store.status(rec.secret_id, time.time(), max_attempts=LIMIT)
+        ).attempts_left == left
+    last = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time(), max_attempts=LIMIT)
     assert last.outcome is RevealOutcome.GONE
-    assert (await store.reveal(rec.secret_id, LV, VF, time.time())).outcome is RevealOutcome.GONE
+    assert (
+        await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
+    ).outcome is RevealOutcome.GONE
 
 
 async def test_right_passphrase_after_wrong_ones_still_reveals(store):
     rec = record()
     await store.save(rec)
     for _ in range(MAX_PASSPHRASE_ATTEMPTS - 1):
-        await store.reveal(rec.secret_id, LV, b"w" * 32, time.time())
-    result = await store.reveal(rec.secret_id, LV, VF, time.time())
+        await store.reveal(rec.secret_id, LV, b"w" * 32, time.time(), max_attempts=LIMIT)
+    result = await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
     assert result.outcome is RevealOutcome.REVEALED
 
 
@@ -102,19 +107,23 @@ async def test_only_the_creator_can_burn(store):
     rec = record()
     await store.save(rec)
     assert await store.burn(rec.secret_id, "T1:U2", time.time()) is BurnOutcome.NOT_CREATOR
-    assert await store.status(rec.secret_id, time.time()) is not None
+    assert await store.status(rec.secret_id, time.time(), max_attempts=LIMIT) is not None
     assert await store.burn(rec.secret_id, "T1:U1", time.time()) is BurnOutcome.BURNED
     assert await store.burn(rec.secret_id, "T1:U1", time.time()) is BurnOutcome.GONE
-    assert (await store.reveal(rec.secret_id, LV, VF, time.time())).outcome is RevealOutcome.GONE
+    assert (
+        await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
+    ).outcome is RevealOutcome.GONE
 
 
 async def test_expired_secret_is_never_returned(store):
     rec = record(expires_in=0.3)
     await store.save(rec)
-    assert await store.status(rec.secret_id, time.time()) is not None
+    assert await store.status(rec.secret_id, time.time(), max_attempts=LIMIT) is not None
     await asyncio.sleep(0.45)
-    assert await store.status(rec.secret_id, time.time()) is None
-    assert (await store.reveal(rec.secret_id, LV, VF, time.time())).outcome is RevealOutcome.GONE
+    assert await store.status(rec.secret_id, time.time(), max_attempts=LIMIT) is None
+    assert (
+        await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
+    ).outcome is RevealOutcome.GONE
     assert await store.burn(rec.secret_id, "T1:U1", time.time()) is BurnOutcome.GONE
 
 
@@ -124,8 +133,8 @@ async def test_purge_removes_expired_and_keeps_live(store):
     await store.save(live)
     await asyncio.sleep(0.3)
     await store.purge_expired(time.time())
-    assert await store.status(live.secret_id, time.time()) is not None
-    assert await store.status(old.secret_id, time.time()) is None
+    assert await store.status(live.secret_id, time.time(), max_attempts=LIMIT) is not None
+    assert await store.status(old.secret_id, time.time(), max_attempts=LIMIT) is None
 
 
 async def test_exactly_one_of_100_concurrent_reveals_wins(store):
@@ -133,7 +142,10 @@ async def test_exactly_one_of_100_concurrent_reveals_wins(store):
         rec = record()
         await store.save(rec)
         results = await asyncio.gather(
-            *(store.reveal(rec.secret_id, LV, VF, time.time()) for _ in range(100))
+            *(
+                store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
+                for _ in range(100)
+            )
         )
         outcomes = [r.outcome for r in results]
         assert outcomes.count(RevealOutcome.REVEALED) == 1
@@ -141,8 +153,10 @@ async def test_exactly_one_of_100_concurrent_reveals_wins(store):
 
 
 async def test_unknown_id_is_gone_everywhere(store):
-    assert await store.status("nope", time.time()) is None
-    assert (await store.reveal("nope", LV, VF, time.time())).outcome is RevealOutcome.GONE
+    assert await store.status("nope", time.time(), max_attempts=LIMIT) is None
+    assert (
+        await store.reveal("nope", LV, VF, time.time(), max_attempts=LIMIT)
+    ).outcome is RevealOutcome.GONE
     assert await store.burn("nope", "T1:U1", time.time()) is BurnOutcome.GONE
 
 
@@ -154,7 +168,7 @@ async def test_ping_answers(store):
 async def test_binary_fields_survive_byte_for_byte(store, size):
     rec = record(ciphertext=bytes(range(256)) * (size // 256) + b"\x00\xff" * 3)
     await store.save(rec)
-    result = await store.reveal(rec.secret_id, LV, VF, time.time())
+    result = await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
     assert result.record.ciphertext == rec.ciphertext
 
 
@@ -175,7 +189,7 @@ async def test_300_concurrent_saves_and_reveals_all_succeed(store):
     records = [record() for _ in range(300)]
     await asyncio.gather(*(store.save(r) for r in records))
     results = await asyncio.gather(
-        *(store.reveal(r.secret_id, LV, VF, time.time()) for r in records)
+        *(store.reveal(r.secret_id, LV, VF, time.time(), max_attempts=LIMIT) for r in records)
     )
     assert [r.outcome for r in results] == [RevealOutcome.REVEALED] * 300
 
@@ -235,7 +249,7 @@ async def test_a_secret_saved_with_its_listing_is_on_the_list_and_the_timetable(
         due=rec.expires_at,
     )
     await store.save(rec, listing)
-    assert (await store.status(rec.secret_id, time.time())) is not None
+    assert (await store.status(rec.secret_id, time.time(), max_attempts=LIMIT)) is not None
     assert await store.entries("T1:U1", time.time()) == {rec.secret_id: b"summary"}
     assert await store.claim_due(rec.expires_at - 1) == []
     assert await store.claim_due(rec.expires_at) == [f"{rec.secret_id} T1:U1"]
@@ -263,7 +277,7 @@ async def test_redis_saves_a_listed_secret_without_asking_for_scripts_and_after_
             saved.append((rec, owner))
         for rec, owner in saved:
             assert await store.entries(owner, time.time()) == {rec.secret_id: b"s"}
-            assert (await store.status(rec.secret_id, time.time())) is not None
+            assert (await store.status(rec.secret_id, time.time(), max_attempts=LIMIT)) is not None
         stats = fresh_redis.command("INFO", "commandstats")
         assert "script|exists" not in stats
     finally:
@@ -274,17 +288,23 @@ async def test_a_bound_record_is_refused_to_a_link_reveal_and_opens_for_its_hold
     rec = record(bound=True)
     await store.save(rec)
     for verifier in (VF, b"w" * 32):  # the right proofs, and a wrong passphrase: neither counts
-        refused = await store.reveal(rec.secret_id, LV, verifier, time.time())
+        refused = await store.reveal(rec.secret_id, LV, verifier, time.time(), max_attempts=LIMIT)
         assert refused.outcome is RevealOutcome.BROKEN_LINK and refused.record is None
-    assert (await store.status(rec.secret_id, time.time())).attempts_left == (
+    assert (await store.status(rec.secret_id, time.time(), max_attempts=LIMIT)).attempts_left == (
         MAX_PASSPHRASE_ATTEMPTS
     )
-    wrong = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time(), bound_allowed=True)
+    wrong = await store.reveal(
+        rec.secret_id, LV, b"w" * 32, time.time(), max_attempts=LIMIT, bound_allowed=True
+    )
     assert (wrong.outcome, wrong.attempts_left) == (RevealOutcome.WRONG_PASSPHRASE, 4)
-    opened = await store.reveal(rec.secret_id, LV, VF, time.time(), bound_allowed=True)
+    opened = await store.reveal(
+        rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT, bound_allowed=True
+    )
     assert opened.outcome is RevealOutcome.REVEALED and opened.record.bound
     assert opened.record.ciphertext == rec.ciphertext
-    gone = await store.reveal(rec.secret_id, LV, VF, time.time(), bound_allowed=True)
+    gone = await store.reveal(
+        rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT, bound_allowed=True
+    )
     assert gone.outcome is RevealOutcome.GONE
 
 
@@ -292,7 +312,9 @@ async def test_an_unbound_record_opens_on_either_path(store):
     for bound_allowed in (False, True):
         rec = record()
         await store.save(rec)
-        result = await store.reveal(rec.secret_id, LV, VF, time.time(), bound_allowed=bound_allowed)
+        result = await store.reveal(
+            rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT, bound_allowed=bound_allowed
+        )
         assert result.outcome is RevealOutcome.REVEALED and not result.record.bound
 
 
@@ -324,10 +346,10 @@ async def test_a_sqlite_file_from_before_bound_records_is_upgraded_in_place(tmp_
         await asyncio.gather(*(store.open() for store in stores))
         bound = record(bound=True)
         await stores[0].save(bound)
-        assert (await stores[1].reveal(bound.secret_id, LV, VF, time.time())).outcome is (
-            RevealOutcome.BROKEN_LINK
-        )
-        result = await stores[1].reveal(old.secret_id, LV, VF, time.time())
+        assert (
+            await stores[1].reveal(bound.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
+        ).outcome is (RevealOutcome.BROKEN_LINK)
+        result = await stores[1].reveal(old.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
         assert result.outcome is RevealOutcome.REVEALED and not result.record.bound
         assert result.record.ciphertext == old.ciphertext
     finally:
@@ -352,3 +374,21 @@ def test_a_redis_record_packed_before_the_bound_flag_reads_as_it_was_stored():
     assert packed[redis_record.FLAGS_OFFSET] == redis_record.BOUND
     assert redis_record.unpack(bound.secret_id, packed)[0].bound
     assert redis_record.unpack_head(packed)[1] is False  # no passphrase, bound or not
+
+
+async def test_the_attempt_limit_is_the_callers_not_the_stores(store):
+    rec = record()
+    await store.save(rec)
+    assert (await store.status(rec.secret_id, time.time(), max_attempts=2)).attempts_left == 2
+    first = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time(), max_attempts=2)
+    assert (first.outcome, first.attempts_left) == (RevealOutcome.WRONG_PASSPHRASE, 1)
+    assert (await store.status(rec.secret_id, time.time(), max_attempts=9)).attempts_left == 8
+    last = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time(), max_attempts=2)
+    assert last.outcome is RevealOutcome.GONE
+    assert await store.status(rec.secret_id, time.time(), max_attempts=2) is None
+
+
+def test_the_reveal_page_states_the_cores_attempt_limit():
+    from bot import pages
+
+    assert f"After {MAX_PASSPHRASE_ATTEMPTS} wrong tries" in pages._PASSPHRASE_HINT
