@@ -43,7 +43,7 @@ class SecretRecord(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class Listing:
     """Where a new secret is also written, in the same step as the secret: its creator's
-    list (`keep_entry`) and the shared timetable (`schedule`)."""
+    list (`OwnerLists`) and the shared timetable (`Timetable`)."""
 
     owner: str
     entry_id: str

@@ -16,7 +16,8 @@ class SecretRecords(Protocol):
 
     async def save(self, record: SecretRecord, listing: Listing | None = None) -> None:
         """Store a new record that expires by itself at `record.expires_at`, and its listing
-        if given (one round trip where the store allows)."""
+        if given (one round trip where the store allows): the entry on the owner's list and
+        the item on the timetable."""
 
     async def reveal(
         self,
@@ -87,10 +88,9 @@ class OwnerLists(Protocol):
 
 
 class Timetable(Protocol):
-    """Items due at a time, shared by every process (expiry receipts)."""
-
-    async def schedule(self, item: str, due: float) -> None:
-        """Put an item on the timetable."""
+    """Items due at a time, shared by every process (expiry receipts). An item goes on it
+    only with the secret it is about, in the same step (`SecretRecords.save` with a
+    listing): a receipt can never be due for a secret that was not stored."""
 
     async def claim_due(self, now: float, limit: int = 100) -> list[str]:
         """Remove and return items due by `now`. Across every process, each item is returned

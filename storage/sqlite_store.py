@@ -279,9 +279,6 @@ class SqliteStore:
         )
         return {entry_id: value for entry_id, value in rows}
 
-    async def schedule(self, item: str, due: float) -> None:
-        await self._run(lambda conn: _schedule(conn, item, due))
-
     async def claim_due(self, now: float, limit: int = 100) -> list[str]:
         def work(conn: sqlite3.Connection) -> list[str]:
             with _immediate(conn):
@@ -334,17 +331,13 @@ def _keep_entry(
     )
 
 
-def _schedule(conn: sqlite3.Connection, item: str, due: float) -> None:
+def _keep_listed(conn: sqlite3.Connection, listing: Listing) -> None:
+    _keep_entry(conn, listing.owner, listing.entry_id, listing.entry, listing.keep_until)
     conn.execute(
         "INSERT INTO timetable (item, due) VALUES (?, ?) "
         "ON CONFLICT (item) DO UPDATE SET due = excluded.due",
-        (item, due),
+        (listing.due_item, listing.due),
     )
-
-
-def _keep_listed(conn: sqlite3.Connection, listing: Listing) -> None:
-    _keep_entry(conn, listing.owner, listing.entry_id, listing.entry, listing.keep_until)
-    _schedule(conn, listing.due_item, listing.due)
 
 
 @contextlib.contextmanager

@@ -228,8 +228,10 @@ async def test_an_owners_entries_are_kept_replaced_and_dropped_after_their_time(
 
 async def test_due_items_are_claimed_once_in_time_order_and_never_early(store):
     now = time.time()
-    for n in range(30):
-        await store.schedule(f"item-{n:02d}", now + n)
+    for n in range(30):  # items go on the timetable only with their secret
+        rec = record()
+        due = Listing("T1:U1", rec.secret_id, b"s", now + 200, f"item-{n:02d}", now + n)
+        await store.save(rec, due)
     assert await store.claim_due(now - 1) == []
     assert await store.claim_due(now + 2.5, limit=2) == ["item-00", "item-01"]
     claims = await asyncio.gather(*(store.claim_due(now + 100, limit=5) for _ in range(20)))
