@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
+from string import Template
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -40,18 +41,21 @@ from storage.deadlines import Deadlines
 # bound record refuses as a broken link before any proof is compared: no proof, however it
 # was made, opens a bound secret through a link.
 # Returns {0} gone, {1} broken link, {2, attempts_left} wrong passphrase, {3, record}.
-# Only the 69-byte head is read until the verifiers match: a wrong link copies nothing big.
-# Public: bench.baselines runs it too, in the least a reveal can do (a link reveal).
-REVEAL_SCRIPT = """
-local head = redis.call('GETRANGE', KEYS[1], 0, 68)
+# Only the head up to the flags is read until the verifiers match: a wrong link copies
+# nothing big. Public: bench.baselines runs it too, in the least a reveal can do (a link
+# reveal). The $names are the record's byte positions (`LUA_POSITIONS`).
+REVEAL_SCRIPT_TEMPLATE = """
+local head = redis.call('GETRANGE', KEYS[1], 0, $flags_offset)
 if head == '' then return {0} end
-if ARGV[4] ~= '1' and math.floor(string.byte(head, 69) / 2) % 2 == 1 then return {1} end
-if string.sub(head, 2, 33) ~= ARGV[1] then return {1} end
-if string.sub(head, 34, 65) ~= ARGV[2] then
-  local failed = string.byte(head, 1) + 1
+if ARGV[4] ~= '1' and math.floor(string.byte(head, $flags_at) / $bound) % 2 == 1 then
+  return {1}
+end
+if string.sub(head, $link_verifier_from, $link_verifier_to) ~= ARGV[1] then return {1} end
+if string.sub(head, $verifier_from, $verifier_to) ~= ARGV[2] then
+  local failed = string.byte(head, $failed_at) + 1
   local left = tonumber(ARGV[3]) - failed
   if left <= 0 then redis.call('DEL', KEYS[1]); return {2, 0} end
-  redis.call('SETRANGE', KEYS[1], 0, string.char(failed))
+  redis.call('SETRANGE', KEYS[1], $failed_offset, string.char(failed))
   return {2, left}
 end
 return {3, redis.call('GETDEL', KEYS[1])}
@@ -59,14 +63,42 @@ return {3, redis.call('GETDEL', KEYS[1])}
 CHANGED_BY_REVEAL = 2  # reveal replies from this code on changed the record (counted, deleted)
 
 # KEYS[1] record; ARGV[1] creator. Returns 0 gone, 1 burned, 2 not the creator.
-_BURN = """
-local head = redis.call('GETRANGE', KEYS[1], 65, 66)
+BURN_SCRIPT_TEMPLATE = """
+local head = redis.call('GETRANGE', KEYS[1], $creator_length_offset, $creator_length_last)
 if head == '' then return 0 end
 local length = string.byte(head, 1) * 256 + string.byte(head, 2)
-if redis.call('GETRANGE', KEYS[1], 99, 98 + length) ~= ARGV[1] then return 2 end
+local creator = redis.call('GETRANGE', KEYS[1], $creator_offset, $creator_before + length)
+if creator ~= ARGV[1] then return 2 end
 redis.call('DEL', KEYS[1])
 return 1
 """
+
+
+def lua_positions() -> dict[str, int]:
+    """Where the scripts read and write the packed record, from storage/redis_record.py's
+    layout: `_offset`/`_last` are GETRANGE's and SETRANGE's 0-based bytes, `_at`/`_from`/
+    `_to` Lua's 1-based string positions."""
+    offsets, sizes = redis_record.OFFSETS, redis_record.SIZES
+    return {
+        "failed_offset": offsets["failed"],
+        "failed_at": offsets["failed"] + 1,
+        "link_verifier_from": offsets["link_verifier"] + 1,
+        "link_verifier_to": offsets["link_verifier"] + sizes["link_verifier"],
+        "verifier_from": offsets["verifier"] + 1,
+        "verifier_to": offsets["verifier"] + sizes["verifier"],
+        "flags_offset": offsets["flags"],
+        "flags_at": offsets["flags"] + 1,
+        "bound": redis_record.BOUND,
+        "creator_length_offset": offsets["creator_length"],
+        "creator_length_last": offsets["creator_length"] + sizes["creator_length"] - 1,
+        "creator_offset": redis_record.HEAD_SIZE,
+        "creator_before": redis_record.HEAD_SIZE - 1,
+    }
+
+
+LUA_POSITIONS = lua_positions()
+REVEAL_SCRIPT = Template(REVEAL_SCRIPT_TEMPLATE).substitute(LUA_POSITIONS)
+_BURN = Template(BURN_SCRIPT_TEMPLATE).substitute(LUA_POSITIONS)
 
 # KEYS[1] counter; ARGV[1] window in ms. One round trip, and the counter never outlives it.
 _HIT = """
