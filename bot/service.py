@@ -308,6 +308,7 @@ class SecretService:
                 summary.secret_id,
                 summary.to_bytes(),
                 max(summary.expires_at, summary.outcome_at) + OUTCOME_KEPT_FOR,
+                self._clock(),
             )
         except StoreUnavailable:
             log.warning("secret %s: creator's list not updated", short_id(summary.secret_id))

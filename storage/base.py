@@ -43,7 +43,8 @@ class SecretRecord(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class Listing:
     """Where a new secret is also written, in the same step as the secret: its creator's
-    list (`OwnerLists`) and the shared timetable (`Timetable`)."""
+    list (`OwnerLists`) and the shared timetable (`Timetable`). The secret's `created_at`
+    is the caller's now for it: `keep_until` is counted from there."""
 
     owner: str
     entry_id: str

@@ -79,9 +79,11 @@ class OwnerLists(Protocol):
     """Each creator's list of their secrets (what `/secret list` shows). Never holds secret
     material."""
 
-    async def keep_entry(self, owner: str, entry_id: str, value: bytes, keep_until: float) -> None:
+    async def keep_entry(
+        self, owner: str, entry_id: str, value: bytes, keep_until: float, now: float
+    ) -> None:
         """Add or replace one entry in an owner's list; it disappears by itself after
-        `keep_until`."""
+        `keep_until` (Redis keeps the list `keep_until - now` more seconds)."""
 
     async def entries(self, owner: str, now: float) -> dict[str, bytes]:
         """The owner's entries still kept at `now`, by entry id."""

@@ -267,7 +267,9 @@ class SqliteStore:
 
         await self._run(work)
 
-    async def keep_entry(self, owner: str, entry_id: str, value: bytes, keep_until: float) -> None:
+    async def keep_entry(
+        self, owner: str, entry_id: str, value: bytes, keep_until: float, now: float
+    ) -> None:
         await self._run(lambda conn: _keep_entry(conn, owner, entry_id, value, keep_until))
 
     async def entries(self, owner: str, now: float) -> dict[str, bytes]:

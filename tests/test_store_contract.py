@@ -215,11 +215,11 @@ async def test_take_gives_a_value_to_exactly_one_of_many(store):
 
 async def test_an_owners_entries_are_kept_replaced_and_dropped_after_their_time(store):
     now = time.time()
-    await store.keep_entry("T1:U1", "a", b'{"o":"waiting"}', now + 60)
-    await store.keep_entry("T1:U1", "b", b"\x00|bin|\xff", now + 1.2)
-    await store.keep_entry("T1:U2", "c", b"other owner", now + 60)
+    await store.keep_entry("T1:U1", "a", b'{"o":"waiting"}', now + 60, now)
+    await store.keep_entry("T1:U1", "b", b"\x00|bin|\xff", now + 1.2, now)
+    await store.keep_entry("T1:U2", "c", b"other owner", now + 60, now)
     assert await store.entries("T1:U1", now) == {"a": b'{"o":"waiting"}', "b": b"\x00|bin|\xff"}
-    await store.keep_entry("T1:U1", "a", b'{"o":"revealed"}', now + 120)
+    await store.keep_entry("T1:U1", "a", b'{"o":"revealed"}', now + 120, now)
     assert (await store.entries("T1:U1", now))["a"] == b'{"o":"revealed"}'
     assert await store.entries("T1:U1", now + 30) == {"a": b'{"o":"revealed"}'}
     assert await store.entries("T1:U2", now) == {"c": b"other owner"}
@@ -394,3 +394,37 @@ def test_the_reveal_page_states_the_cores_attempt_limit():
     from bot import pages
 
     assert f"After {MAX_PASSPHRASE_ATTEMPTS} wrong tries" in pages._PASSPHRASE_HINT
+
+
+async def test_a_record_past_its_expiry_at_the_callers_now_is_gone_everywhere(store):
+    """The caller's clock decides, on every store: no waiting for the store's own expiry,
+    and the record is still there for a caller whose clock says it is not yet time. The
+    expiry is a whole second, which Redis's ms keep exactly, so the edge is the same."""
+    rec = record(expires_at=float(int(time.time()) + 600))
+    await store.save(rec)
+    later = rec.expires_at + 1
+    assert await store.status(rec.secret_id, later, max_attempts=LIMIT) is None
+    assert await store.status(rec.secret_id, rec.expires_at, max_attempts=LIMIT) is None
+    for bound_allowed in (False, True):
+        result = await store.reveal(
+            rec.secret_id, LV, VF, later, max_attempts=LIMIT, bound_allowed=bound_allowed
+        )
+        assert result.outcome is RevealOutcome.GONE and result.record is None
+    wrong = await store.reveal(rec.secret_id, LV, b"w" * 32, later, max_attempts=LIMIT)
+    assert wrong.outcome is RevealOutcome.GONE  # nothing counted on an expired record
+    assert (
+        await store.reveal(rec.secret_id, b"x" * 32, VF, later, max_attempts=LIMIT)
+    ).outcome is (RevealOutcome.GONE)
+    assert await store.burn(rec.secret_id, "T1:U1", later) is BurnOutcome.GONE
+    assert await store.burn(rec.secret_id, "T1:U2", later) is BurnOutcome.GONE
+    before = rec.expires_at - 1
+    status = await store.status(rec.secret_id, before, max_attempts=LIMIT)
+    assert status is not None and status.attempts_left == LIMIT
+    assert await store.burn(rec.secret_id, "T1:U1", before) is BurnOutcome.BURNED
+
+
+async def test_a_record_is_revealed_by_a_caller_whose_now_is_before_its_expiry(store):
+    rec = record(expires_in=600)
+    await store.save(rec)
+    result = await store.reveal(rec.secret_id, LV, VF, rec.expires_at - 0.01, max_attempts=LIMIT)
+    assert result.outcome is RevealOutcome.REVEALED

@@ -62,13 +62,16 @@ def test_the_scripts_positions_pick_out_the_fields_of_a_packed_record():
     rec = _record()
     packed = redis_record.pack(rec)
     at = LUA_POSITIONS
-    head = packed[: at["flags_offset"] + 1]  # GETRANGE 0..flags_offset
+    head = packed[: at["expires_at_last"] + 1]  # GETRANGE 0..expires_at_last
     assert head[at["link_verifier_from"] - 1 : at["link_verifier_to"]] == rec.link_verifier
     assert head[at["verifier_from"] - 1 : at["verifier_to"]] == rec.verifier
     assert head[at["failed_at"] - 1] == packed[at["failed_offset"]] == 0
     assert head[at["flags_at"] - 1] // at["bound"] % 2 == 1
-    length_bytes = packed[at["creator_length_offset"] : at["creator_length_last"] + 1]
-    length = int.from_bytes(length_bytes, "big")
+    head = packed[: at["expires_at_last"] + 1]  # what both scripts read first
+    start = at["creator_length_at"] - 1
+    length = int.from_bytes(head[start : start + 2], "big")
+    expires = int.from_bytes(head[at["expires_at_from"] - 1 : at["expires_at_to"]], "big")
+    assert expires == round(rec.expires_at * 1000)
     creator = packed[at["creator_offset"] : at["creator_before"] + length + 1]
     assert creator == rec.creator.encode()
 
@@ -78,16 +81,19 @@ def test_the_scripts_text_holds_the_positions_built_from_the_layout():
         assert "$" not in script
     flags, link = redis_record.FLAGS_OFFSET, redis_record.LINK_VERIFIER_OFFSET
     verifier, failed = redis_record.VERIFIER_OFFSET, redis_record.FAILED_OFFSET
-    assert f"GETRANGE', KEYS[1], 0, {flags})" in REVEAL_SCRIPT
     assert f"string.byte(head, {flags + 1})" in REVEAL_SCRIPT
     assert f"string.sub(head, {link + 1}, {link + 32})" in REVEAL_SCRIPT
     assert f"string.sub(head, {verifier + 1}, {verifier + 32})" in REVEAL_SCRIPT
     assert f"string.byte(head, {failed + 1}) + 1" in REVEAL_SCRIPT
     assert f"SETRANGE', KEYS[1], {failed}," in REVEAL_SCRIPT
+    expires = redis_record.EXPIRES_AT_OFFSET
+    for script in (REVEAL_SCRIPT, _BURN):
+        assert f"GETRANGE', KEYS[1], 0, {expires + 7})" in script
+        assert f"for i = {expires + 1}, {expires + 8} do" in script
     length = redis_record.CREATOR_LENGTH_OFFSET
-    assert f"GETRANGE', KEYS[1], {length}, {length + 1})" in _BURN
+    assert f"string.byte(head, {length + 1}, {length + 1} + 1)" in _BURN
     assert f"GETRANGE', KEYS[1], {redis_record.HEAD_SIZE}, {redis_record.HEAD_SIZE - 1} +" in _BURN
-    # No other number in a position: every GETRANGE/SETRANGE/sub/byte argument came from above.
+    # Besides ARGV indexes, return codes and a byte's base, every number is a built position.
     numbers = set(re.findall(r"\b\d+\b", REVEAL_SCRIPT + _BURN))
-    built = {str(n) for n in LUA_POSITIONS.values()} | {"0", "1", "2", "3", "4", "256"}
+    built = {str(n) for n in LUA_POSITIONS.values()} | {"0", "1", "2", "3", "4", "5", "256"}
     assert numbers <= built
