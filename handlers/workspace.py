@@ -80,7 +80,7 @@ class Workspaces:
 
     async def _load(self, team_id: str) -> Prefs | None:
         try:
-            raw = await self._store.get(prefs_key(team_id)) if team_id else None
+            raw = await self._store.get(prefs_key(team_id), time.time()) if team_id else None
         except StoreUnavailable:
             log.warning("workspace defaults unavailable; using the app's")
             return None

@@ -63,14 +63,21 @@ class KeyValues(Protocol):
     """Small values under a key: Slack installations, OAuth states, workspace settings,
     pending secret requests."""
 
-    async def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        """Store `value` under `key`, replacing what was there; gone `ttl` seconds later if
+    async def put(self, key: str, value: bytes, expires_at: float | None = None) -> None:
+        """Store `value` under `key`, replacing what was there; gone at `expires_at` if
         given."""
 
-    async def get(self, key: str) -> bytes | None: ...
+    async def get(self, key: str, now: float) -> bytes | None:
+        """The value, unless it expired by `now`.
 
-    async def take(self, key: str) -> bytes | None:
-        """Get and delete in one atomic step: only one caller ever gets the value."""
+        On Redis `now` is only a bound: the key carries `expires_at` as its own expiry and
+        Redis drops it then, by its clock. SQLite keeps the expiry beside the value and
+        compares it with `now`. Record reveals, which must agree exactly, compare with the
+        caller's `now` on both (`SecretRecords`)."""
+
+    async def take(self, key: str, now: float) -> bytes | None:
+        """Get (as `get`) and delete in one atomic step: only one caller ever gets the
+        value."""
 
     async def delete(self, key: str) -> None: ...
 

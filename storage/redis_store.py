@@ -500,14 +500,14 @@ class RedisStore:
         counter = f"oncelink:rl:{{{key}}}:{int(now // window)}"
         return int(await self._run(lambda: self._hit(keys=[counter], args=[window * 1000])))
 
-    async def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        expiry = math.ceil(ttl * 1000) if ttl else None
-        await self._run(lambda: self._redis.set(kv_key(key), value, px=expiry))
+    async def put(self, key: str, value: bytes, expires_at: float | None = None) -> None:
+        expiry = math.ceil(expires_at * 1000) if expires_at else None
+        await self._run(lambda: self._redis.set(kv_key(key), value, pxat=expiry))
 
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str, now: float) -> bytes | None:
         return await self._run(lambda: self._redis.get(kv_key(key)))
 
-    async def take(self, key: str) -> bytes | None:
+    async def take(self, key: str, now: float) -> bytes | None:
         return await self._run(lambda: self._redis.getdel(kv_key(key)))
 
     async def delete(self, key: str) -> None:

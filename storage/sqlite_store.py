@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -228,8 +227,7 @@ class SqliteStore:
 
         return await self._run(work)
 
-    async def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        expires_at = time.time() + ttl if ttl else None
+    async def put(self, key: str, value: bytes, expires_at: float | None = None) -> None:
         await self._run(
             lambda conn: conn.execute(
                 "INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) "
@@ -238,23 +236,23 @@ class SqliteStore:
             )
         )
 
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str, now: float) -> bytes | None:
         def work(conn: sqlite3.Connection) -> bytes | None:
             row = conn.execute(
                 "SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
-                (key, time.time()),
+                (key, now),
             ).fetchone()
             return row[0] if row else None
 
         return await self._run(work)
 
-    async def take(self, key: str) -> bytes | None:
+    async def take(self, key: str, now: float) -> bytes | None:
         def work(conn: sqlite3.Connection) -> bytes | None:
             with _immediate(conn):
                 row = conn.execute(
                     "DELETE FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?) "
                     "RETURNING value",
-                    (key, time.time()),
+                    (key, now),
                 ).fetchone()
             return row[0] if row else None
 
