@@ -1,53 +1,20 @@
-"""One contract, run unchanged against Redis and SQLite (the `store` fixture)."""
+"""SecretRecords: the contract every store keeps for secrets (save, reveal, burn, status,
+purge), run unchanged against Redis, SQLite, a Redis Cluster and Sentinel (`store`). Each
+other job has its own file: test_store_counters.py, test_store_key_values.py,
+test_store_owner_lists.py, test_store_timetable.py."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 
 import pytest
 
 from bot.service import MAX_PASSPHRASE_ATTEMPTS
-from storage.base import (
-    BurnOutcome,
-    Listing,
-    RevealOutcome,
-    SecretRecord,
-)
+from storage.base import BurnOutcome, RevealOutcome
+from tests.store_kinds import LIMIT, LV, VF, every_store, record
 
-LV, VF = b"L" * 32, b"V" * 32
-LIMIT = MAX_PASSPHRASE_ATTEMPTS  # the core's policy, which every reveal and status passes
-
-
-@pytest.fixture(params=["redis", "sqlite", "cluster", "sentinel"])
-async def store(request, tmp_path):
-    """The contract runs against Redis, SQLite, a real 3-master Redis Cluster and a
-    Sentinel-managed primary with a replica."""
-    from tests.conftest import open_test_store
-
-    store = await open_test_store(request.param, request, tmp_path)
-    yield store
-    await store.close()
-
-
-def record(expires_in: float = 60.0, **fields) -> SecretRecord:
-    now = time.time()
-    base = dict(
-        secret_id=os.urandom(8).hex(),
-        version=1,
-        nonce=os.urandom(12),
-        ciphertext=os.urandom(40),
-        link_verifier=LV,
-        verifier=VF,
-        has_passphrase=True,
-        created_at=now,
-        expires_at=now + expires_in,
-        creator="T1:U1",
-        metadata='{"note": "n"}',
-    )
-    base.update(fields)
-    return SecretRecord(**base)
+store = every_store()
 
 
 async def test_saved_secret_has_status_and_reveals_once(store):
@@ -172,18 +139,6 @@ async def test_binary_fields_survive_byte_for_byte(store, size):
     assert result.record.ciphertext == rec.ciphertext
 
 
-async def test_hits_are_counted_per_key_and_window(store):
-    now = 1_000_000.0
-    assert [await store.count_hit("k", 60, now) for _ in range(3)] == [1, 2, 3]
-    assert await store.count_hit("other", 60, now) == 1
-    assert await store.count_hit("k", 60, now + 60) == 1  # the next window starts afresh
-
-
-async def test_concurrent_hits_are_all_counted(store):
-    counts = await asyncio.gather(*(store.count_hit("busy", 60, 5_000.0) for _ in range(50)))
-    assert sorted(counts) == list(range(1, 51))
-
-
 async def test_300_concurrent_saves_and_reveals_all_succeed(store):
     """More concurrent commands than one process keeps connections for: they wait, not fail."""
     records = [record() for _ in range(300)]
@@ -192,106 +147,6 @@ async def test_300_concurrent_saves_and_reveals_all_succeed(store):
         *(store.reveal(r.secret_id, LV, VF, time.time(), max_attempts=LIMIT) for r in records)
     )
     assert [r.outcome for r in results] == [RevealOutcome.REVEALED] * 300
-
-
-async def test_small_values_put_get_take_delete_and_expire(store):
-    await store.put("install:T1", b"\x00value\xff")
-    assert await store.get("install:T1", time.time()) == b"\x00value\xff"
-    await store.put("install:T1", b"newer")
-    assert await store.get("install:T1", time.time()) == b"newer"
-    await store.delete("install:T1")
-    assert await store.get("install:T1", time.time()) is None
-    await store.put("state:abc", b"1", time.time() + 0.3)
-    assert await store.get("state:abc", time.time()) == b"1"
-    # Both clocks must pass the expiry: Redis drops the key by its own (`KeyValues.get`).
-    await asyncio.sleep(0.45)
-    assert await store.take("state:abc", time.time()) is None
-
-
-async def test_a_value_put_past_its_expiry_is_never_returned(store):
-    now = time.time()
-    await store.put("state:late", b"1", now - 1)
-    assert await store.get("state:late", now) is None
-    assert await store.take("state:late", now) is None
-
-
-async def test_take_gives_a_value_to_exactly_one_of_many(store):
-    await store.put("state:once", b"1", time.time() + 60)
-    taken = await asyncio.gather(*(store.take("state:once", time.time()) for _ in range(50)))
-    assert taken.count(b"1") == 1 and taken.count(None) == 49
-
-
-async def test_an_owners_entries_are_kept_replaced_and_dropped_after_their_time(store):
-    now = time.time()
-    await store.keep_entry("T1:U1", "a", b'{"o":"waiting"}', now + 60, now)
-    await store.keep_entry("T1:U1", "b", b"\x00|bin|\xff", now + 1.2, now)
-    await store.keep_entry("T1:U2", "c", b"other owner", now + 60, now)
-    assert await store.entries("T1:U1", now) == {"a": b'{"o":"waiting"}', "b": b"\x00|bin|\xff"}
-    await store.keep_entry("T1:U1", "a", b'{"o":"revealed"}', now + 120, now)
-    assert (await store.entries("T1:U1", now))["a"] == b'{"o":"revealed"}'
-    assert await store.entries("T1:U1", now + 30) == {"a": b'{"o":"revealed"}'}
-    assert await store.entries("T1:U2", now) == {"c": b"other owner"}
-    assert await store.entries("T9:U9", now) == {}
-
-
-async def test_due_items_are_claimed_once_in_time_order_and_never_early(store):
-    now = time.time()
-    for n in range(30):  # items go on the timetable only with their secret
-        rec = record()
-        due = Listing("T1:U1", rec.secret_id, b"s", now + 200, f"item-{n:02d}", now + n)
-        await store.save(rec, due)
-    assert await store.claim_due(now - 1) == []
-    assert await store.claim_due(now + 2.5, limit=2) == ["item-00", "item-01"]
-    claims = await asyncio.gather(*(store.claim_due(now + 100, limit=5) for _ in range(20)))
-    claimed = [item for claim in claims for item in claim]
-    assert sorted(claimed) == [f"item-{n:02d}" for n in range(2, 30)]
-    assert await store.claim_due(now + 1000) == []
-
-
-async def test_a_secret_saved_with_its_listing_is_on_the_list_and_the_timetable(store):
-    rec = record(expires_in=60)
-    listing = Listing(
-        owner="T1:U1",
-        entry_id=rec.secret_id,
-        entry=b"summary",
-        keep_until=rec.expires_at + 100,
-        due_item=f"{rec.secret_id} T1:U1",
-        due=rec.expires_at,
-    )
-    await store.save(rec, listing)
-    assert (await store.status(rec.secret_id, time.time(), max_attempts=LIMIT)) is not None
-    assert await store.entries("T1:U1", time.time()) == {rec.secret_id: b"summary"}
-    assert await store.claim_due(rec.expires_at - 1) == []
-    assert await store.claim_due(rec.expires_at) == [f"{rec.secret_id} T1:U1"]
-
-
-async def test_redis_saves_a_listed_secret_without_asking_for_scripts_and_after_a_flush(
-    fresh_redis,
-):
-    """The listed save is one script by EVALSHA, never a pipeline holding a script (redis-py
-    sends SCRIPT EXISTS before each of those), and a Redis that lost its scripts (a restart,
-    SCRIPT FLUSH) gets them again, nothing lost."""
-    from storage.redis_store import RedisStore
-
-    fresh_redis.command("CONFIG", "RESETSTAT")
-    store = RedisStore.from_url(fresh_redis.url)
-    try:
-        saved = []
-        for flush_first in (False, True, False):
-            if flush_first:
-                fresh_redis.command("SCRIPT", "FLUSH")
-            rec = record(expires_in=60)
-            owner = f"T1:U{len(saved)}"
-            listing = Listing(owner, rec.secret_id, b"s", rec.expires_at + 1, "due", rec.expires_at)
-            await store.save(rec, listing)
-            saved.append((rec, owner))
-        for rec, owner in saved:
-            assert await store.entries(owner, time.time()) == {rec.secret_id: b"s"}
-            assert (await store.status(rec.secret_id, time.time(), max_attempts=LIMIT)) is not None
-        stats = fresh_redis.command("INFO", "commandstats")
-        assert "script|exists" not in stats
-    finally:
-        await store.close()
 
 
 async def test_a_bound_record_is_refused_to_a_link_reveal_and_opens_for_its_holder(store):
