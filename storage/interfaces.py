@@ -2,7 +2,9 @@
 uses and a reader sees what that is.
 
 Both stores implement every Protocol here; `SecretStore` is all of them at once, what
-`make_store` returns and what the composition root hands out."""
+`make_store` returns and what the composition root hands out. A store takes the time
+from its caller (`now`, unix seconds) wherever an answer depends on it, reads no clock
+itself, and is told policy (the attempt limit) rather than owning it."""
 
 from __future__ import annotations
 
@@ -31,9 +33,8 @@ class SecretRecords(Protocol):
     ) -> RevealResult:
         """Atomically: a record that expired by `now` -> GONE; a bound record unless
         `bound_allowed`, or a wrong link -> BROKEN_LINK (nothing counted); wrong verifier ->
-        count a failed attempt, delete at the `max_attempts`-th (the
-        core's policy); match -> delete and return
-        the record. Only one caller can ever get REVEALED for a record.
+        count a failed attempt, delete at the `max_attempts`-th (the core's policy); match
+        -> delete and return the record. Only one caller can ever get REVEALED for a record.
 
         `bound_allowed` says the caller reveals for the person a record may be bound to (the
         Slack Reveal button); a link reveal leaves it False. Every change is made as durable as
