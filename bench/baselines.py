@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import time
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -22,8 +23,8 @@ from redis.asyncio import Redis
 from bot import crypto
 from bot.cli import event_loop
 from bot.logs import configure_logging
+from bot.service import MAX_PASSPHRASE_ATTEMPTS
 from bot.web import RedactingAccessLogger
-from storage.base import MAX_PASSPHRASE_ATTEMPTS
 from storage.redis_store import REVEAL_SCRIPT, record_key
 
 
@@ -61,6 +62,8 @@ def reveal_floor_app(url: str) -> web.Application:
                 crypto.verifier(crypto.b64decode(body["link_proof"], crypto.KEY_BYTES)),
                 crypto.verifier(crypto.b64decode(body["auth"], crypto.KEY_BYTES)),
                 MAX_PASSPHRASE_ATTEMPTS,
+                0,  # a link reveal
+                repr(time.time() * 1000),  # the caller's now, which the script compares
             ],
         )
         return web.Response(body=reply[-1] if len(reply) > 1 else b"")

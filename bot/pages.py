@@ -13,6 +13,8 @@ from __future__ import annotations
 from html import escape
 from string import Template
 
+from bot.service import MAX_PASSPHRASE_ATTEMPTS
+
 _LAYOUT = Template("""<!doctype html>
 <html lang="en">
 <head>
@@ -61,7 +63,10 @@ _PASSPHRASE_FIELD = """<label for="passphrase">Passphrase</label>
  aria-describedby="passphrase-help">
 <p id="passphrase-help" class="muted">The person who shared it will have told you.</p>"""
 
-_PASSPHRASE_HINT = "<p>It is protected by a passphrase. After 5 wrong tries it is destroyed.</p>"
+_PASSPHRASE_HINT = (
+    "<p>It is protected by a passphrase. "
+    f"After {MAX_PASSPHRASE_ATTEMPTS} wrong tries it is destroyed.</p>"
+)
 
 
 _ID_SLOT = "\x00secret-id\x00"

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from bot.config import Limit, ProxyNetwork
 from bot.errors import SecretError, StoreUnavailable
 from bot.metrics import Metrics
-from storage.base import SecretStore
+from storage.interfaces import Counters
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ CHECK_TIMEOUT = 0.5  # seconds; Slack's ack can wait for a limit check, but not 
 class RateLimiter:
     def __init__(
         self,
-        store: SecretStore,
+        store: Counters,
         clock: Callable[[], float] = time.time,
         timeout: float = CHECK_TIMEOUT,
         metrics: Metrics | None = None,

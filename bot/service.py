@@ -33,13 +33,16 @@ from storage.base import (
     RevealResult,
     SecretRecord,
     SecretStatus,
-    SecretStore,
 )
+from storage.interfaces import SecretStore
 
 log = logging.getLogger(__name__)
 
 MAX_SECRET_BYTES = 32 * 1024  # room for a PEM key or a kubeconfig; Slack's input stops at 3000
 MIN_PASSPHRASE_LENGTH = 6
+# Wrong passphrases a secret survives before it is destroyed: enough for typos, too few to
+# guess a passphrase of MIN_PASSPHRASE_LENGTH. The store counts them; this decides.
+MAX_PASSPHRASE_ATTEMPTS = 5
 OUTCOME_KEPT_FOR = 24 * 3600  # how long a creator's list shows what became of a secret
 EXPIRY_GRACE = 30.0  # a reveal in the last instant is recorded before the expiry is
 SWEEP_BATCH, SWEEP_BATCHES = 100, 50  # up to 5,000 expiry receipts per process per sweep
@@ -305,6 +308,7 @@ class SecretService:
                 summary.secret_id,
                 summary.to_bytes(),
                 max(summary.expires_at, summary.outcome_at) + OUTCOME_KEPT_FOR,
+                self._clock(),
             )
         except StoreUnavailable:
             log.warning("secret %s: creator's list not updated", short_id(summary.secret_id))
@@ -387,7 +391,9 @@ class SecretService:
     async def status(self, secret_id: str) -> SecretStatus:
         if not crypto.is_secret_id(secret_id):
             raise SecretGone()
-        status = await self._store.status(secret_id, self._clock())
+        status = await self._store.status(
+            secret_id, self._clock(), max_attempts=MAX_PASSPHRASE_ATTEMPTS
+        )
         if status is None:
             raise SecretGone()
         return status
@@ -399,7 +405,11 @@ class SecretService:
             raise SecretGone()
         now = self._clock()
         result = await self._store.reveal(
-            secret_id, crypto.verifier(link_proof), crypto.verifier(auth), now
+            secret_id,
+            crypto.verifier(link_proof),
+            crypto.verifier(auth),
+            now,
+            max_attempts=MAX_PASSPHRASE_ATTEMPTS,
         )
         return self._revealed(secret_id, result, now)
 
@@ -453,7 +463,12 @@ class SecretService:
         now = self._clock()
         proof = crypto.derive_holder_proof(link_key, secret_id, holder, self._binding_key)
         result = await self._store.reveal(
-            secret_id, crypto.verifier(proof), auth, now, bound_allowed=True
+            secret_id,
+            crypto.verifier(proof),
+            auth,
+            now,
+            max_attempts=MAX_PASSPHRASE_ATTEMPTS,
+            bound_allowed=True,
         )
         if result.outcome is RevealOutcome.BROKEN_LINK:
             # Stored before the binding key (unmarked, at most MAX_TTL ago): its proof was
@@ -461,7 +476,12 @@ class SecretService:
             # asking twice costs a stranger nothing either.
             proof = crypto.derive_unkeyed_holder_proof(link_key, secret_id, holder)
             result = await self._store.reveal(
-                secret_id, crypto.verifier(proof), auth, now, bound_allowed=True
+                secret_id,
+                crypto.verifier(proof),
+                auth,
+                now,
+                max_attempts=MAX_PASSPHRASE_ATTEMPTS,
+                bound_allowed=True,
             )
         revealed = self._revealed(secret_id, result, now)
         plaintext = crypto.unseal(revealed.nonce, revealed.ciphertext, keys.enc_key, secret_id)

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import secrets
+import time
 from datetime import datetime
 
 from cryptography.exceptions import InvalidTag
@@ -28,7 +29,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
-from storage.base import SecretStore
+from storage.interfaces import KeyValues
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def _plain(value):
 class StoreInstallationStore(AsyncInstallationStore):
     """Bot installations only: oncelink acts as its bot and never asks for user tokens."""
 
-    def __init__(self, store: SecretStore, cipher: TokenCipher) -> None:
+    def __init__(self, store: KeyValues, cipher: TokenCipher) -> None:
         self._store = store
         self._cipher = cipher
         # (team, enterprise, org-wide) already written to the store by this process: bolt
@@ -92,7 +93,7 @@ class StoreInstallationStore(AsyncInstallationStore):
         self._orgs_stored.add(known)
 
     async def _org_of(self, team_id: str) -> tuple[str, bool] | None:
-        raw = await self._store.get(_org_key(team_id))
+        raw = await self._store.get(_org_key(team_id), time.time())
         try:
             enterprise_id, org_wide = json.loads(raw or b"null")
         except (TypeError, ValueError):
@@ -168,7 +169,7 @@ class StoreInstallationStore(AsyncInstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> Bot | None:
         key = _bot_key(enterprise_id, team_id, bool(is_enterprise_install))
-        sealed = await self._store.get(key)
+        sealed = await self._store.get(key, time.time())
         if sealed is None:
             return None
         plain = self._cipher.open(sealed, key)
@@ -227,7 +228,7 @@ class StoreInstallationStore(AsyncInstallationStore):
 
 
 class StoreOAuthStateStore(AsyncOAuthStateStore):
-    def __init__(self, store: SecretStore) -> None:
+    def __init__(self, store: KeyValues) -> None:
         self._store = store
 
     @property
@@ -236,8 +237,8 @@ class StoreOAuthStateStore(AsyncOAuthStateStore):
 
     async def async_issue(self, *args, **kwargs) -> str:
         state = secrets.token_urlsafe(24)
-        await self._store.put(f"oauth-state:{state}", b"1", ttl=STATE_TTL)
+        await self._store.put(f"oauth-state:{state}", b"1", time.time() + STATE_TTL)
         return state
 
     async def async_consume(self, state: str) -> bool:
-        return await self._store.take(f"oauth-state:{state}") is not None
+        return await self._store.take(f"oauth-state:{state}", time.time()) is not None

@@ -110,7 +110,7 @@ def register(
         asked_scope = await recipient_scope(client, request.asked, request.team_id)
         request = replace(request, asked_scope=asked_scope)
         try:
-            await store.put(request_key(request_id), request.to_bytes(), ttl=policy.default_ttl)
+            await store.put(request_key(request_id), request.to_bytes(), expires_at)
         except StoreUnavailable:
             await tell(STORE_DOWN)
             return
@@ -167,7 +167,9 @@ def register(
         request_id = text(action, "value")
         response_url = text(body, "response_url")
         try:
-            request = SecretRequest.from_bytes(await store.get(request_key(request_id)))
+            request = SecretRequest.from_bytes(
+                await store.get(request_key(request_id), service.now())
+            )
         except StoreUnavailable:
             await delivery.respond(response_url, blocks.notice(STORE_DOWN))
             return
@@ -202,7 +204,7 @@ def register(
             return
         key = request_key(metadata.get("i", ""))
         try:
-            request = SecretRequest.from_bytes(await store.get(key))
+            request = SecretRequest.from_bytes(await store.get(key, service.now()))
         except StoreUnavailable:
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: STORE_DOWN})
             return
@@ -216,7 +218,7 @@ def register(
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: refusal})
             return
         try:
-            taken = SecretRequest.from_bytes(await store.take(key))
+            taken = SecretRequest.from_bytes(await store.take(key, service.now()))
         except StoreUnavailable:
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: STORE_DOWN})
             return

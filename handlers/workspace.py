@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.errors import StoreUnavailable
-from storage.base import SecretStore
+from storage.interfaces import KeyValues
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ PREFS_CACHED_FOR = 30.0  # seconds an admin's change may take to reach other pro
 class Workspaces:
     def __init__(
         self,
-        store: SecretStore,
+        store: KeyValues,
         settings: Settings,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -80,7 +80,7 @@ class Workspaces:
 
     async def _load(self, team_id: str) -> Prefs | None:
         try:
-            raw = await self._store.get(prefs_key(team_id)) if team_id else None
+            raw = await self._store.get(prefs_key(team_id), time.time()) if team_id else None
         except StoreUnavailable:
             log.warning("workspace defaults unavailable; using the app's")
             return None

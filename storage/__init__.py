@@ -1,8 +1,9 @@
-"""Persistence behind one small interface: Redis for many processes, SQLite embedded."""
+"""Persistence behind narrow interfaces, one per job: Redis for many processes, SQLite embedded."""
 
 from __future__ import annotations
 
-from storage.base import SecretStore, StoreUnavailable
+from storage.base import StoreUnavailable
+from storage.interfaces import SecretStore
 
 
 def make_store(redis_url: str | None, sqlite_path: str) -> SecretStore:

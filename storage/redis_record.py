@@ -29,11 +29,34 @@ import struct
 
 from storage.base import SecretRecord
 
-_HEAD = struct.Struct(">B32s32sHBBQQH12s")
-HEAD_SIZE = _HEAD.size  # 99
-FAILED_OFFSET = 0
-CREATOR_LENGTH_OFFSET = 65
-FLAGS_OFFSET = 68
+# The head, field by field, in the table's order. The offsets below, and through them the
+# positions the Lua scripts read and write (storage/redis_store.py), are computed from this
+# one list, so a change here moves them all.
+_FIELDS = (
+    ("failed", "B"),
+    ("link_verifier", "32s"),
+    ("verifier", "32s"),
+    ("creator_length", "H"),
+    ("version", "B"),
+    ("flags", "B"),
+    ("created_at", "Q"),
+    ("expires_at", "Q"),
+    ("metadata_length", "H"),
+    ("nonce", "12s"),
+)
+_HEAD = struct.Struct(">" + "".join(code for _, code in _FIELDS))
+OFFSETS = {
+    name: struct.calcsize(">" + "".join(code for _, code in _FIELDS[:n]))
+    for n, (name, _) in enumerate(_FIELDS)
+}
+SIZES = {name: struct.calcsize(">" + code) for name, code in _FIELDS}
+HEAD_SIZE = _HEAD.size  # 99: the creator starts here
+FAILED_OFFSET = OFFSETS["failed"]
+LINK_VERIFIER_OFFSET = OFFSETS["link_verifier"]
+VERIFIER_OFFSET = OFFSETS["verifier"]
+CREATOR_LENGTH_OFFSET = OFFSETS["creator_length"]
+FLAGS_OFFSET = OFFSETS["flags"]
+EXPIRES_AT_OFFSET = OFFSETS["expires_at"]
 HAS_PASSPHRASE, BOUND = 1, 2
 
 

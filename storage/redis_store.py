@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
+from string import Template
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -25,7 +25,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from storage import redis_record
 from storage.base import (
-    MAX_PASSPHRASE_ATTEMPTS,
     BurnOutcome,
     Listing,
     RevealOutcome,
@@ -36,38 +35,93 @@ from storage.base import (
 )
 from storage.deadlines import Deadlines
 
-# KEYS[1] record; ARGV: link verifier, verifier, attempt limit, and 1 when a record bound to
-# one person may be revealed (their own Slack click). Anything else is a link reveal, which a
-# bound record refuses as a broken link before any proof is compared: no proof, however it
-# was made, opens a bound secret through a link.
+# KEYS[1] record; ARGV: link verifier, verifier, attempt limit, 1 when a record bound to
+# one person may be revealed (their own Slack click), and the caller's now (unix ms).
+# Anything but 1 is a link reveal, which a bound record refuses as a broken link before any
+# proof is compared: no proof, however it was made, opens a bound secret through a link.
 # Returns {0} gone, {1} broken link, {2, attempts_left} wrong passphrase, {3, record}.
-# Only the 69-byte head is read until the verifiers match: a wrong link copies nothing big.
+# Only the head is read until the verifiers match: a wrong link copies nothing big.
 # Public: bench.baselines runs it too, in the least a reveal can do (a link reveal).
-REVEAL_SCRIPT = """
-local head = redis.call('GETRANGE', KEYS[1], 0, 68)
+# The $names are the record's byte positions (`LUA_POSITIONS`).
+REVEAL_SCRIPT_TEMPLATE = """
+local head = redis.call('GETRANGE', KEYS[1], 0, $expires_at_last)
 if head == '' then return {0} end
-if ARGV[4] ~= '1' and math.floor(string.byte(head, 69) / 2) % 2 == 1 then return {1} end
-if string.sub(head, 2, 33) ~= ARGV[1] then return {1} end
-if string.sub(head, 34, 65) ~= ARGV[2] then
-  local failed = string.byte(head, 1) + 1
+$expired_by_argv5
+if ARGV[4] ~= '1' and math.floor(string.byte(head, $flags_at) / $bound) % 2 == 1 then
+  return {1}
+end
+if string.sub(head, $link_verifier_from, $link_verifier_to) ~= ARGV[1] then return {1} end
+if string.sub(head, $verifier_from, $verifier_to) ~= ARGV[2] then
+  local failed = string.byte(head, $failed_at) + 1
   local left = tonumber(ARGV[3]) - failed
   if left <= 0 then redis.call('DEL', KEYS[1]); return {2, 0} end
-  redis.call('SETRANGE', KEYS[1], 0, string.char(failed))
+  redis.call('SETRANGE', KEYS[1], $failed_offset, string.char(failed))
   return {2, left}
 end
 return {3, redis.call('GETDEL', KEYS[1])}
 """
 CHANGED_BY_REVEAL = 2  # reveal replies from this code on changed the record (counted, deleted)
 
-# KEYS[1] record; ARGV[1] creator. Returns 0 gone, 1 burned, 2 not the creator.
-_BURN = """
-local head = redis.call('GETRANGE', KEYS[1], 65, 66)
+# KEYS[1] record; ARGV: creator, the caller's now (unix ms). Returns 0 gone, 1 burned, 2
+# not the creator.
+BURN_SCRIPT_TEMPLATE = """
+local head = redis.call('GETRANGE', KEYS[1], 0, $expires_at_last)
 if head == '' then return 0 end
-local length = string.byte(head, 1) * 256 + string.byte(head, 2)
-if redis.call('GETRANGE', KEYS[1], 99, 98 + length) ~= ARGV[1] then return 2 end
+$expired_by_argv2
+local high, low = string.byte(head, $creator_length_at, $creator_length_at + 1)
+local length = high * 256 + low
+local creator = redis.call('GETRANGE', KEYS[1], $creator_offset, $creator_before + length)
+if creator ~= ARGV[1] then return 2 end
 redis.call('DEL', KEYS[1])
 return 1
 """
+
+
+def lua_positions() -> dict[str, int]:
+    """Where the scripts read and write the packed record, from storage/redis_record.py's
+    layout: `_offset`/`_last` are GETRANGE's and SETRANGE's 0-based bytes, `_at`/`_from`/
+    `_to` Lua's 1-based string positions. Both scripts read the head up to the expiry."""
+    offsets, sizes = redis_record.OFFSETS, redis_record.SIZES
+    return {
+        "failed_offset": offsets["failed"],
+        "failed_at": offsets["failed"] + 1,
+        "link_verifier_from": offsets["link_verifier"] + 1,
+        "link_verifier_to": offsets["link_verifier"] + sizes["link_verifier"],
+        "verifier_from": offsets["verifier"] + 1,
+        "verifier_to": offsets["verifier"] + sizes["verifier"],
+        "flags_offset": offsets["flags"],
+        "flags_at": offsets["flags"] + 1,
+        "bound": redis_record.BOUND,
+        "creator_length_at": offsets["creator_length"] + 1,
+        "expires_at_from": offsets["expires_at"] + 1,
+        "expires_at_to": offsets["expires_at"] + sizes["expires_at"],
+        "expires_at_last": offsets["expires_at"] + sizes["expires_at"] - 1,
+        "creator_offset": redis_record.HEAD_SIZE,
+        "creator_before": redis_record.HEAD_SIZE - 1,
+    }
+
+
+def _expired_check(now_argv: int, gone: str) -> str:
+    """Lua that answers `gone` when the head's expiry is at or before ARGV[now_argv]: the
+    caller's clock decides, as in SQLite, not only Redis's own expiry of the key (which may
+    run a moment behind, and which a caller looking at a time to come never sees). Eight
+    bytes of big-endian ms read as a Lua number: exact, as ms since 1970 stay below 2^53."""
+    return Template(
+        "local expires = 0\n"
+        "for i = $expires_at_from, $expires_at_to do\n"
+        "  expires = expires * 256 + string.byte(head, i)\n"
+        "end\n"
+        f"if expires <= tonumber(ARGV[{now_argv}]) then return {gone} end"
+    ).substitute(LUA_POSITIONS)
+
+
+LUA_POSITIONS = lua_positions()
+REVEAL_SCRIPT = Template(REVEAL_SCRIPT_TEMPLATE).substitute(
+    LUA_POSITIONS, expired_by_argv5=_expired_check(5, "{0}")
+)
+_BURN = Template(BURN_SCRIPT_TEMPLATE).substitute(
+    LUA_POSITIONS, expired_by_argv2=_expired_check(2, "0")
+)
 
 # KEYS[1] counter; ARGV[1] window in ms. One round trip, and the counter never outlives it.
 _HIT = """
@@ -169,6 +223,11 @@ def persistence_risk(config: dict[str, str]) -> str | None:
             f"back every secret revealed since the last snapshot; {RECOMMENDED}"
         )
     return None
+
+
+def _ms(now: float) -> str:
+    """The caller's time for a script, in the record's unit (ms since 1970)."""
+    return repr(now * 1000)
 
 
 def kv_key(key: str) -> str:
@@ -315,9 +374,9 @@ class RedisStore:
                 await client.set(key, packed, pxat=expiry)
             elif isinstance(client, RedisCluster):  # three keys, three slots
                 await client.set(key, packed, pxat=expiry)
-                await self._keep_listed(client, listing)
+                await self._keep_listed(client, listing, record.created_at)
             else:  # one keyspace: the three keys may live in one script
-                await self._save_listed(client, key, packed, expiry, listing)
+                await self._save_listed(client, key, packed, expiry, listing, record.created_at)
             return True
 
         async def command() -> None:
@@ -361,11 +420,11 @@ class RedisStore:
             return result
 
     async def _save_listed(
-        self, client: Redis, key: str, packed: bytes, expiry: int, listing: Listing
+        self, client: Redis, key: str, packed: bytes, expiry: int, listing: Listing, now: float
     ) -> None:
         """The record, its list entry and its timetable item in one script: one round trip,
         all or nothing, and a third of the client-side work of a three-command pipeline."""
-        entry_value, keep_ms = self._entry_args(listing.keep_until, listing.entry)
+        entry_value, keep_ms = self._entry_args(listing.keep_until, listing.entry, now)
         await self._save_with_listing(
             keys=[key, entries_key(listing.owner), TIMETABLE_KEY],
             args=[packed, expiry, listing.entry_id, entry_value, keep_ms, listing.due_item,
@@ -380,10 +439,11 @@ class RedisStore:
         verifier: bytes,
         now: float,
         *,
+        max_attempts: int,
         bound_allowed: bool = False,
     ) -> RevealResult:
         keys = [record_key(secret_id)]
-        args = [link_verifier, verifier, MAX_PASSPHRASE_ATTEMPTS, 1 if bound_allowed else 0]
+        args = [link_verifier, verifier, max_attempts, 1 if bound_allowed else 0, _ms(now)]
         if self._replicas_to_wait:
             reply = await self._run(
                 lambda: self._confirmed(
@@ -412,7 +472,7 @@ class RedisStore:
             await self._run(
                 lambda: self._confirmed(
                     lambda client: self._burn(
-                        keys=[record_key(secret_id)], args=[creator], client=client
+                        keys=[record_key(secret_id)], args=[creator, _ms(now)], client=client
                     ),
                     lambda code: int(code) == 1,
                     lone_primary_ok=True,
@@ -421,7 +481,7 @@ class RedisStore:
         )
         return {0: BurnOutcome.GONE, 1: BurnOutcome.BURNED, 2: BurnOutcome.NOT_CREATOR}[code]
 
-    async def status(self, secret_id: str, now: float) -> SecretStatus | None:
+    async def status(self, secret_id: str, now: float, *, max_attempts: int) -> SecretStatus | None:
         head = await self._run(
             lambda: self._redis.getrange(record_key(secret_id), 0, redis_record.HEAD_SIZE - 1)
         )
@@ -433,57 +493,58 @@ class RedisStore:
         return SecretStatus(
             has_passphrase=has_passphrase,
             expires_at=expires_at,
-            attempts_left=MAX_PASSPHRASE_ATTEMPTS - failed,
+            attempts_left=max_attempts - failed,
         )
 
     async def count_hit(self, key: str, window: int, now: float) -> int:
         counter = f"oncelink:rl:{{{key}}}:{int(now // window)}"
         return int(await self._run(lambda: self._hit(keys=[counter], args=[window * 1000])))
 
-    async def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        expiry = math.ceil(ttl * 1000) if ttl else None
-        await self._run(lambda: self._redis.set(kv_key(key), value, px=expiry))
+    async def put(self, key: str, value: bytes, expires_at: float | None = None) -> None:
+        expiry = math.ceil(expires_at * 1000) if expires_at else None
+        await self._run(lambda: self._redis.set(kv_key(key), value, pxat=expiry))
 
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str, now: float) -> bytes | None:
         return await self._run(lambda: self._redis.get(kv_key(key)))
 
-    async def take(self, key: str) -> bytes | None:
+    async def take(self, key: str, now: float) -> bytes | None:
         return await self._run(lambda: self._redis.getdel(kv_key(key)))
 
     async def delete(self, key: str) -> None:
         await self._run(lambda: self._redis.delete(kv_key(key)))
 
-    async def _keep_listed(self, client, listing: Listing) -> None:
+    async def _keep_listed(self, client, listing: Listing, now: float) -> None:
         await self._keep_entry(
-            client, listing.owner, listing.entry_id, listing.entry, listing.keep_until
+            client, listing.owner, listing.entry_id, listing.entry, listing.keep_until, now
         )
         await client.zadd(TIMETABLE_KEY, {listing.due_item: listing.due})
 
     async def _keep_entry(
-        self, client, owner: str, entry_id: str, value: bytes, keep_until: float
+        self, client, owner: str, entry_id: str, value: bytes, keep_until: float, now: float
     ) -> None:
         """One entry on an owner's list, written through `client`."""
-        entry_value, keep_ms = self._entry_args(keep_until, value)
+        entry_value, keep_ms = self._entry_args(keep_until, value, now)
         await self._keep(
             keys=[entries_key(owner)], args=[entry_id, entry_value, keep_ms], client=client
         )
 
     @staticmethod
-    def _entry_args(keep_until: float, value: bytes) -> tuple[bytes, int]:
-        """The stored "keep_until|value" (whole seconds) and the ms to keep it."""
+    def _entry_args(keep_until: float, value: bytes, now: float) -> tuple[bytes, int]:
+        """The stored "keep_until|value" (whole seconds) and the ms to keep it from `now`."""
         whole = math.ceil(keep_until)
-        keep_ms = max(1, math.ceil((whole - time.time()) * 1000))
+        keep_ms = max(1, math.ceil((whole - now) * 1000))
         return f"{whole}|".encode() + value, keep_ms
 
-    async def keep_entry(self, owner: str, entry_id: str, value: bytes, keep_until: float) -> None:
-        await self._run(lambda: self._keep_entry(self._redis, owner, entry_id, value, keep_until))
+    async def keep_entry(
+        self, owner: str, entry_id: str, value: bytes, keep_until: float, now: float
+    ) -> None:
+        await self._run(
+            lambda: self._keep_entry(self._redis, owner, entry_id, value, keep_until, now)
+        )
 
     async def entries(self, owner: str, now: float) -> dict[str, bytes]:
         flat = await self._run(lambda: self._entries(keys=[entries_key(owner)], args=[int(now)]))
         return {flat[i].decode(): flat[i + 1].partition(b"|")[2] for i in range(0, len(flat), 2)}
-
-    async def schedule(self, item: str, due: float) -> None:
-        await self._run(lambda: self._redis.zadd(TIMETABLE_KEY, {item: due}))
 
     async def claim_due(self, now: float, limit: int = 100) -> list[str]:
         due = await self._run(lambda: self._claim(keys=[TIMETABLE_KEY], args=[now, limit]))

@@ -11,13 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from storage.base import (
-    MAX_PASSPHRASE_ATTEMPTS,
     BurnOutcome,
     Listing,
     RevealOutcome,
@@ -150,6 +148,7 @@ class SqliteStore:
         verifier: bytes,
         now: float,
         *,
+        max_attempts: int,
         bound_allowed: bool = False,
     ) -> RevealResult:
         def work(conn: sqlite3.Connection) -> RevealResult:
@@ -166,7 +165,7 @@ class SqliteStore:
                     conn.execute("DELETE FROM secrets WHERE id = ?", (secret_id,))
                     result = RevealResult(RevealOutcome.REVEALED, record=_record(row))
                 else:
-                    attempts_left = MAX_PASSPHRASE_ATTEMPTS - (row[12] + 1)
+                    attempts_left = max_attempts - (row[12] + 1)
                     if attempts_left > 0:
                         conn.execute(
                             "UPDATE secrets SET failed = failed + 1 WHERE id = ?", (secret_id,)
@@ -198,7 +197,7 @@ class SqliteStore:
 
         return await self._run(work)
 
-    async def status(self, secret_id: str, now: float) -> SecretStatus | None:
+    async def status(self, secret_id: str, now: float, *, max_attempts: int) -> SecretStatus | None:
         def work(conn: sqlite3.Connection) -> SecretStatus | None:
             row = conn.execute(
                 "SELECT has_passphrase, expires_at, failed FROM secrets "
@@ -210,7 +209,7 @@ class SqliteStore:
             return SecretStatus(
                 has_passphrase=bool(row[0]),
                 expires_at=row[1],
-                attempts_left=MAX_PASSPHRASE_ATTEMPTS - row[2],
+                attempts_left=max_attempts - row[2],
             )
 
         return await self._run(work)
@@ -228,8 +227,7 @@ class SqliteStore:
 
         return await self._run(work)
 
-    async def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        expires_at = time.time() + ttl if ttl else None
+    async def put(self, key: str, value: bytes, expires_at: float | None = None) -> None:
         await self._run(
             lambda conn: conn.execute(
                 "INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) "
@@ -238,23 +236,23 @@ class SqliteStore:
             )
         )
 
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str, now: float) -> bytes | None:
         def work(conn: sqlite3.Connection) -> bytes | None:
             row = conn.execute(
                 "SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
-                (key, time.time()),
+                (key, now),
             ).fetchone()
             return row[0] if row else None
 
         return await self._run(work)
 
-    async def take(self, key: str) -> bytes | None:
+    async def take(self, key: str, now: float) -> bytes | None:
         def work(conn: sqlite3.Connection) -> bytes | None:
             with _immediate(conn):
                 row = conn.execute(
                     "DELETE FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?) "
                     "RETURNING value",
-                    (key, time.time()),
+                    (key, now),
                 ).fetchone()
             return row[0] if row else None
 
@@ -267,7 +265,9 @@ class SqliteStore:
 
         await self._run(work)
 
-    async def keep_entry(self, owner: str, entry_id: str, value: bytes, keep_until: float) -> None:
+    async def keep_entry(
+        self, owner: str, entry_id: str, value: bytes, keep_until: float, now: float
+    ) -> None:
         await self._run(lambda conn: _keep_entry(conn, owner, entry_id, value, keep_until))
 
     async def entries(self, owner: str, now: float) -> dict[str, bytes]:
@@ -278,9 +278,6 @@ class SqliteStore:
             ).fetchall()
         )
         return {entry_id: value for entry_id, value in rows}
-
-    async def schedule(self, item: str, due: float) -> None:
-        await self._run(lambda conn: _schedule(conn, item, due))
 
     async def claim_due(self, now: float, limit: int = 100) -> list[str]:
         def work(conn: sqlite3.Connection) -> list[str]:
@@ -334,17 +331,13 @@ def _keep_entry(
     )
 
 
-def _schedule(conn: sqlite3.Connection, item: str, due: float) -> None:
+def _keep_listed(conn: sqlite3.Connection, listing: Listing) -> None:
+    _keep_entry(conn, listing.owner, listing.entry_id, listing.entry, listing.keep_until)
     conn.execute(
         "INSERT INTO timetable (item, due) VALUES (?, ?) "
         "ON CONFLICT (item) DO UPDATE SET due = excluded.due",
-        (item, due),
+        (listing.due_item, listing.due),
     )
-
-
-def _keep_listed(conn: sqlite3.Connection, listing: Listing) -> None:
-    _keep_entry(conn, listing.owner, listing.entry_id, listing.entry, listing.keep_until)
-    _schedule(conn, listing.due_item, listing.due)
 
 
 @contextlib.contextmanager

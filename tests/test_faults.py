@@ -206,7 +206,7 @@ async def test_a_hung_redis_is_reported_within_the_step_bound_and_loses_nothing(
             started = asyncio.get_running_loop().time()
             answers = await asyncio.wait_for(
                 asyncio.gather(
-                    *(store.status(created.secret_id, 0) for _ in range(20)),
+                    *(store.status(created.secret_id, 0, max_attempts=5) for _ in range(20)),
                     return_exceptions=True,
                 ),
                 timeout=10,
@@ -319,7 +319,7 @@ async def test_one_warning_when_a_restart_could_bring_a_revealed_secret_back(
     try:
         with caplog.at_level(logging.INFO, logger="storage.redis_store"):
             await store.ping()  # the first step asks; later ones do not
-            await store.status("AAECAwQFBgcICQoLDA0ODw", 0)
+            await store.status("AAECAwQFBgcICQoLDA0ODw", 0, max_attempts=5)
             await store.ping()
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         if warned:

@@ -1,78 +1,46 @@
-"""One contract, run unchanged against Redis and SQLite (the `store` fixture)."""
+"""SecretRecords: the contract every store keeps for secrets (save, reveal, burn, status,
+purge), run unchanged against Redis, SQLite, a Redis Cluster and Sentinel (`store`). Each
+other job has its own file: test_store_counters.py, test_store_key_values.py,
+test_store_owner_lists.py, test_store_timetable.py."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 
 import pytest
 
-from storage.base import (
-    MAX_PASSPHRASE_ATTEMPTS,
-    BurnOutcome,
-    Listing,
-    RevealOutcome,
-    SecretRecord,
-)
+from bot.service import MAX_PASSPHRASE_ATTEMPTS
+from storage.base import BurnOutcome, RevealOutcome
+from tests.store_kinds import LIMIT, LV, VF, every_store, record
 
-LV, VF = b"L" * 32, b"V" * 32
-
-
-@pytest.fixture(params=["redis", "sqlite", "cluster", "sentinel"])
-async def store(request, tmp_path):
-    """The contract runs against Redis, SQLite, a real 3-master Redis Cluster and a
-    Sentinel-managed primary with a replica."""
-    from tests.support.stores import open_test_store
-
-    store = await open_test_store(request.param, request, tmp_path)
-    yield store
-    await store.close()
-
-
-def record(expires_in: float = 60.0, **fields) -> SecretRecord:
-    now = time.time()
-    base = dict(
-        secret_id=os.urandom(8).hex(),
-        version=1,
-        nonce=os.urandom(12),
-        ciphertext=os.urandom(40),
-        link_verifier=LV,
-        verifier=VF,
-        has_passphrase=True,
-        created_at=now,
-        expires_at=now + expires_in,
-        creator="T1:U1",
-        metadata='{"note": "n"}',
-    )
-    base.update(fields)
-    return SecretRecord(**base)
+store = every_store()
 
 
 async def test_saved_secret_has_status_and_reveals_once(store):
     rec = record()
     await store.save(rec)
-    status = await store.status(rec.secret_id, time.time())
+    status = await store.status(rec.secret_id, time.time(), max_attempts=LIMIT)
     assert status.has_passphrase and status.attempts_left == MAX_PASSPHRASE_ATTEMPTS
     assert abs(status.expires_at - rec.expires_at) < 0.01
-    first = await store.reveal(rec.secret_id, LV, VF, time.time())
+    first = await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
     assert first.outcome is RevealOutcome.REVEALED
     assert first.record.ciphertext == rec.ciphertext and first.record.nonce == rec.nonce
     assert first.record.creator == "T1:U1" and first.record.metadata == rec.metadata
-    second = await store.reveal(rec.secret_id, LV, VF, time.time())
+    second = await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
     assert second.outcome is RevealOutcome.GONE
-    assert await store.status(rec.secret_id, time.time()) is None
+    assert await store.status(rec.secret_id, time.time(), max_attempts=LIMIT) is None
 
 
 async def test_wrong_link_verifier_counts_nothing_and_burns_nothing(store):
     rec = record()
     await store.save(rec)
     for _ in range(MAX_PASSPHRASE_ATTEMPTS * 3):
-        result = await store.reveal(rec.secret_id, b"x" * 32, VF, time.time())
+        result = await store.reveal(rec.secret_id, b"x" * 32, VF, time.time(), max_attempts=LIMIT)
         assert result.outcome is RevealOutcome.BROKEN_LINK
-    status = await store.status(rec.secret_id, time.time())
+    status = await store.status(rec.secret_id, time.time(), max_attempts=LIMIT)
     assert status.attempts_left == MAX_PASSPHRASE_ATTEMPTS
-    assert (await store.reveal(rec.secret_id, LV, VF, time.time())).outcome is (
+    assert (await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)).outcome is (
         RevealOutcome.REVEALED
     )
 
@@ -81,20 +49,24 @@ async def test_wrong_verifier_counts_down_and_destroys_at_the_limit(store):
     rec = record()
     await store.save(rec)
     for left in range(MAX_PASSPHRASE_ATTEMPTS - 1, 0, -1):
-        result = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time())
+        result = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time(), max_attempts=LIMIT)
         assert (result.outcome, result.attempts_left) == (RevealOutcome.WRONG_PASSPHRASE, left)
-        assert (await store.status(rec.secret_id, time.time())).attempts_left == left
-    last = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time())
+        assert (
+            await store.status(rec.secret_id, time.time(), max_attempts=LIMIT)
+        ).attempts_left == left
+    last = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time(), max_attempts=LIMIT)
     assert last.outcome is RevealOutcome.GONE
-    assert (await store.reveal(rec.secret_id, LV, VF, time.time())).outcome is RevealOutcome.GONE
+    assert (
+        await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
+    ).outcome is RevealOutcome.GONE
 
 
 async def test_right_passphrase_after_wrong_ones_still_reveals(store):
     rec = record()
     await store.save(rec)
     for _ in range(MAX_PASSPHRASE_ATTEMPTS - 1):
-        await store.reveal(rec.secret_id, LV, b"w" * 32, time.time())
-    result = await store.reveal(rec.secret_id, LV, VF, time.time())
+        await store.reveal(rec.secret_id, LV, b"w" * 32, time.time(), max_attempts=LIMIT)
+    result = await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
     assert result.outcome is RevealOutcome.REVEALED
 
 
@@ -102,19 +74,23 @@ async def test_only_the_creator_can_burn(store):
     rec = record()
     await store.save(rec)
     assert await store.burn(rec.secret_id, "T1:U2", time.time()) is BurnOutcome.NOT_CREATOR
-    assert await store.status(rec.secret_id, time.time()) is not None
+    assert await store.status(rec.secret_id, time.time(), max_attempts=LIMIT) is not None
     assert await store.burn(rec.secret_id, "T1:U1", time.time()) is BurnOutcome.BURNED
     assert await store.burn(rec.secret_id, "T1:U1", time.time()) is BurnOutcome.GONE
-    assert (await store.reveal(rec.secret_id, LV, VF, time.time())).outcome is RevealOutcome.GONE
+    assert (
+        await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
+    ).outcome is RevealOutcome.GONE
 
 
 async def test_expired_secret_is_never_returned(store):
     rec = record(expires_in=0.3)
     await store.save(rec)
-    assert await store.status(rec.secret_id, time.time()) is not None
+    assert await store.status(rec.secret_id, time.time(), max_attempts=LIMIT) is not None
     await asyncio.sleep(0.45)
-    assert await store.status(rec.secret_id, time.time()) is None
-    assert (await store.reveal(rec.secret_id, LV, VF, time.time())).outcome is RevealOutcome.GONE
+    assert await store.status(rec.secret_id, time.time(), max_attempts=LIMIT) is None
+    assert (
+        await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
+    ).outcome is RevealOutcome.GONE
     assert await store.burn(rec.secret_id, "T1:U1", time.time()) is BurnOutcome.GONE
 
 
@@ -124,8 +100,8 @@ async def test_purge_removes_expired_and_keeps_live(store):
     await store.save(live)
     await asyncio.sleep(0.3)
     await store.purge_expired(time.time())
-    assert await store.status(live.secret_id, time.time()) is not None
-    assert await store.status(old.secret_id, time.time()) is None
+    assert await store.status(live.secret_id, time.time(), max_attempts=LIMIT) is not None
+    assert await store.status(old.secret_id, time.time(), max_attempts=LIMIT) is None
 
 
 async def test_exactly_one_of_100_concurrent_reveals_wins(store):
@@ -133,7 +109,10 @@ async def test_exactly_one_of_100_concurrent_reveals_wins(store):
         rec = record()
         await store.save(rec)
         results = await asyncio.gather(
-            *(store.reveal(rec.secret_id, LV, VF, time.time()) for _ in range(100))
+            *(
+                store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
+                for _ in range(100)
+            )
         )
         outcomes = [r.outcome for r in results]
         assert outcomes.count(RevealOutcome.REVEALED) == 1
@@ -141,8 +120,10 @@ async def test_exactly_one_of_100_concurrent_reveals_wins(store):
 
 
 async def test_unknown_id_is_gone_everywhere(store):
-    assert await store.status("nope", time.time()) is None
-    assert (await store.reveal("nope", LV, VF, time.time())).outcome is RevealOutcome.GONE
+    assert await store.status("nope", time.time(), max_attempts=LIMIT) is None
+    assert (
+        await store.reveal("nope", LV, VF, time.time(), max_attempts=LIMIT)
+    ).outcome is RevealOutcome.GONE
     assert await store.burn("nope", "T1:U1", time.time()) is BurnOutcome.GONE
 
 
@@ -154,20 +135,8 @@ async def test_ping_answers(store):
 async def test_binary_fields_survive_byte_for_byte(store, size):
     rec = record(ciphertext=bytes(range(256)) * (size // 256) + b"\x00\xff" * 3)
     await store.save(rec)
-    result = await store.reveal(rec.secret_id, LV, VF, time.time())
+    result = await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
     assert result.record.ciphertext == rec.ciphertext
-
-
-async def test_hits_are_counted_per_key_and_window(store):
-    now = 1_000_000.0
-    assert [await store.count_hit("k", 60, now) for _ in range(3)] == [1, 2, 3]
-    assert await store.count_hit("other", 60, now) == 1
-    assert await store.count_hit("k", 60, now + 60) == 1  # the next window starts afresh
-
-
-async def test_concurrent_hits_are_all_counted(store):
-    counts = await asyncio.gather(*(store.count_hit("busy", 60, 5_000.0) for _ in range(50)))
-    assert sorted(counts) == list(range(1, 51))
 
 
 async def test_300_concurrent_saves_and_reveals_all_succeed(store):
@@ -175,116 +144,32 @@ async def test_300_concurrent_saves_and_reveals_all_succeed(store):
     records = [record() for _ in range(300)]
     await asyncio.gather(*(store.save(r) for r in records))
     results = await asyncio.gather(
-        *(store.reveal(r.secret_id, LV, VF, time.time()) for r in records)
+        *(store.reveal(r.secret_id, LV, VF, time.time(), max_attempts=LIMIT) for r in records)
     )
     assert [r.outcome for r in results] == [RevealOutcome.REVEALED] * 300
-
-
-async def test_small_values_put_get_take_delete_and_expire(store):
-    await store.put("install:T1", b"\x00value\xff")
-    assert await store.get("install:T1") == b"\x00value\xff"
-    await store.put("install:T1", b"newer")
-    assert await store.get("install:T1") == b"newer"
-    await store.delete("install:T1")
-    assert await store.get("install:T1") is None
-    await store.put("state:abc", b"1", ttl=0.3)
-    assert await store.get("state:abc") == b"1"
-    await asyncio.sleep(0.45)
-    assert await store.take("state:abc") is None
-
-
-async def test_take_gives_a_value_to_exactly_one_of_many(store):
-    await store.put("state:once", b"1", ttl=60)
-    taken = await asyncio.gather(*(store.take("state:once") for _ in range(50)))
-    assert taken.count(b"1") == 1 and taken.count(None) == 49
-
-
-async def test_an_owners_entries_are_kept_replaced_and_dropped_after_their_time(store):
-    now = time.time()
-    await store.keep_entry("T1:U1", "a", b'{"o":"waiting"}', now + 60)
-    await store.keep_entry("T1:U1", "b", b"\x00|bin|\xff", now + 1.2)
-    await store.keep_entry("T1:U2", "c", b"other owner", now + 60)
-    assert await store.entries("T1:U1", now) == {"a": b'{"o":"waiting"}', "b": b"\x00|bin|\xff"}
-    await store.keep_entry("T1:U1", "a", b'{"o":"revealed"}', now + 120)
-    assert (await store.entries("T1:U1", now))["a"] == b'{"o":"revealed"}'
-    assert await store.entries("T1:U1", now + 30) == {"a": b'{"o":"revealed"}'}
-    assert await store.entries("T1:U2", now) == {"c": b"other owner"}
-    assert await store.entries("T9:U9", now) == {}
-
-
-async def test_due_items_are_claimed_once_in_time_order_and_never_early(store):
-    now = time.time()
-    for n in range(30):
-        await store.schedule(f"item-{n:02d}", now + n)
-    assert await store.claim_due(now - 1) == []
-    assert await store.claim_due(now + 2.5, limit=2) == ["item-00", "item-01"]
-    claims = await asyncio.gather(*(store.claim_due(now + 100, limit=5) for _ in range(20)))
-    claimed = [item for claim in claims for item in claim]
-    assert sorted(claimed) == [f"item-{n:02d}" for n in range(2, 30)]
-    assert await store.claim_due(now + 1000) == []
-
-
-async def test_a_secret_saved_with_its_listing_is_on_the_list_and_the_timetable(store):
-    rec = record(expires_in=60)
-    listing = Listing(
-        owner="T1:U1",
-        entry_id=rec.secret_id,
-        entry=b"summary",
-        keep_until=rec.expires_at + 100,
-        due_item=f"{rec.secret_id} T1:U1",
-        due=rec.expires_at,
-    )
-    await store.save(rec, listing)
-    assert (await store.status(rec.secret_id, time.time())) is not None
-    assert await store.entries("T1:U1", time.time()) == {rec.secret_id: b"summary"}
-    assert await store.claim_due(rec.expires_at - 1) == []
-    assert await store.claim_due(rec.expires_at) == [f"{rec.secret_id} T1:U1"]
-
-
-async def test_redis_saves_a_listed_secret_without_asking_for_scripts_and_after_a_flush(
-    fresh_redis,
-):
-    """The listed save is one script by EVALSHA, never a pipeline holding a script (redis-py
-    sends SCRIPT EXISTS before each of those), and a Redis that lost its scripts (a restart,
-    SCRIPT FLUSH) gets them again, nothing lost."""
-    from storage.redis_store import RedisStore
-
-    fresh_redis.command("CONFIG", "RESETSTAT")
-    store = RedisStore.from_url(fresh_redis.url)
-    try:
-        saved = []
-        for flush_first in (False, True, False):
-            if flush_first:
-                fresh_redis.command("SCRIPT", "FLUSH")
-            rec = record(expires_in=60)
-            owner = f"T1:U{len(saved)}"
-            listing = Listing(owner, rec.secret_id, b"s", rec.expires_at + 1, "due", rec.expires_at)
-            await store.save(rec, listing)
-            saved.append((rec, owner))
-        for rec, owner in saved:
-            assert await store.entries(owner, time.time()) == {rec.secret_id: b"s"}
-            assert (await store.status(rec.secret_id, time.time())) is not None
-        stats = fresh_redis.command("INFO", "commandstats")
-        assert "script|exists" not in stats
-    finally:
-        await store.close()
 
 
 async def test_a_bound_record_is_refused_to_a_link_reveal_and_opens_for_its_holder(store):
     rec = record(bound=True)
     await store.save(rec)
     for verifier in (VF, b"w" * 32):  # the right proofs, and a wrong passphrase: neither counts
-        refused = await store.reveal(rec.secret_id, LV, verifier, time.time())
+        refused = await store.reveal(rec.secret_id, LV, verifier, time.time(), max_attempts=LIMIT)
         assert refused.outcome is RevealOutcome.BROKEN_LINK and refused.record is None
-    assert (await store.status(rec.secret_id, time.time())).attempts_left == (
+    assert (await store.status(rec.secret_id, time.time(), max_attempts=LIMIT)).attempts_left == (
         MAX_PASSPHRASE_ATTEMPTS
     )
-    wrong = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time(), bound_allowed=True)
+    wrong = await store.reveal(
+        rec.secret_id, LV, b"w" * 32, time.time(), max_attempts=LIMIT, bound_allowed=True
+    )
     assert (wrong.outcome, wrong.attempts_left) == (RevealOutcome.WRONG_PASSPHRASE, 4)
-    opened = await store.reveal(rec.secret_id, LV, VF, time.time(), bound_allowed=True)
+    opened = await store.reveal(
+        rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT, bound_allowed=True
+    )
     assert opened.outcome is RevealOutcome.REVEALED and opened.record.bound
     assert opened.record.ciphertext == rec.ciphertext
-    gone = await store.reveal(rec.secret_id, LV, VF, time.time(), bound_allowed=True)
+    gone = await store.reveal(
+        rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT, bound_allowed=True
+    )
     assert gone.outcome is RevealOutcome.GONE
 
 
@@ -292,7 +177,9 @@ async def test_an_unbound_record_opens_on_either_path(store):
     for bound_allowed in (False, True):
         rec = record()
         await store.save(rec)
-        result = await store.reveal(rec.secret_id, LV, VF, time.time(), bound_allowed=bound_allowed)
+        result = await store.reveal(
+            rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT, bound_allowed=bound_allowed
+        )
         assert result.outcome is RevealOutcome.REVEALED and not result.record.bound
 
 
@@ -324,10 +211,10 @@ async def test_a_sqlite_file_from_before_bound_records_is_upgraded_in_place(tmp_
         await asyncio.gather(*(store.open() for store in stores))
         bound = record(bound=True)
         await stores[0].save(bound)
-        assert (await stores[1].reveal(bound.secret_id, LV, VF, time.time())).outcome is (
-            RevealOutcome.BROKEN_LINK
-        )
-        result = await stores[1].reveal(old.secret_id, LV, VF, time.time())
+        assert (
+            await stores[1].reveal(bound.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
+        ).outcome is (RevealOutcome.BROKEN_LINK)
+        result = await stores[1].reveal(old.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
         assert result.outcome is RevealOutcome.REVEALED and not result.record.bound
         assert result.record.ciphertext == old.ciphertext
     finally:
@@ -352,3 +239,55 @@ def test_a_redis_record_packed_before_the_bound_flag_reads_as_it_was_stored():
     assert packed[redis_record.FLAGS_OFFSET] == redis_record.BOUND
     assert redis_record.unpack(bound.secret_id, packed)[0].bound
     assert redis_record.unpack_head(packed)[1] is False  # no passphrase, bound or not
+
+
+async def test_the_attempt_limit_is_the_callers_not_the_stores(store):
+    rec = record()
+    await store.save(rec)
+    assert (await store.status(rec.secret_id, time.time(), max_attempts=2)).attempts_left == 2
+    first = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time(), max_attempts=2)
+    assert (first.outcome, first.attempts_left) == (RevealOutcome.WRONG_PASSPHRASE, 1)
+    assert (await store.status(rec.secret_id, time.time(), max_attempts=9)).attempts_left == 8
+    last = await store.reveal(rec.secret_id, LV, b"w" * 32, time.time(), max_attempts=2)
+    assert last.outcome is RevealOutcome.GONE
+    assert await store.status(rec.secret_id, time.time(), max_attempts=2) is None
+
+
+def test_the_reveal_page_states_the_cores_attempt_limit():
+    from bot import pages
+
+    assert f"After {MAX_PASSPHRASE_ATTEMPTS} wrong tries" in pages._PASSPHRASE_HINT
+
+
+async def test_a_record_past_its_expiry_at_the_callers_now_is_gone_everywhere(store):
+    """The caller's clock decides, on every store: no waiting for the store's own expiry,
+    and the record is still there for a caller whose clock says it is not yet time. The
+    expiry is a whole second, which Redis's ms keep exactly, so the edge is the same."""
+    rec = record(expires_at=float(int(time.time()) + 600))
+    await store.save(rec)
+    later = rec.expires_at + 1
+    assert await store.status(rec.secret_id, later, max_attempts=LIMIT) is None
+    assert await store.status(rec.secret_id, rec.expires_at, max_attempts=LIMIT) is None
+    for bound_allowed in (False, True):
+        result = await store.reveal(
+            rec.secret_id, LV, VF, later, max_attempts=LIMIT, bound_allowed=bound_allowed
+        )
+        assert result.outcome is RevealOutcome.GONE and result.record is None
+    wrong = await store.reveal(rec.secret_id, LV, b"w" * 32, later, max_attempts=LIMIT)
+    assert wrong.outcome is RevealOutcome.GONE  # nothing counted on an expired record
+    assert (
+        await store.reveal(rec.secret_id, b"x" * 32, VF, later, max_attempts=LIMIT)
+    ).outcome is (RevealOutcome.GONE)
+    assert await store.burn(rec.secret_id, "T1:U1", later) is BurnOutcome.GONE
+    assert await store.burn(rec.secret_id, "T1:U2", later) is BurnOutcome.GONE
+    before = rec.expires_at - 1
+    status = await store.status(rec.secret_id, before, max_attempts=LIMIT)
+    assert status is not None and status.attempts_left == LIMIT
+    assert await store.burn(rec.secret_id, "T1:U1", before) is BurnOutcome.BURNED
+
+
+async def test_a_record_is_revealed_by_a_caller_whose_now_is_before_its_expiry(store):
+    rec = record(expires_in=600)
+    await store.save(rec)
+    result = await store.reveal(rec.secret_id, LV, VF, rec.expires_at - 0.01, max_attempts=LIMIT)
+    assert result.outcome is RevealOutcome.REVEALED
