@@ -56,4 +56,6 @@ class Deadlines:
             if deadline <= now and task not in self._overran:
                 self._overran.add(task)
                 task.cancel()  # lands at the step's await: the task is suspended inside it
-        self._watcher = self._loop.call_later(TICK, self._check) if self._steps else None
+        loop = self._loop
+        assert loop is not None  # set by the step that scheduled this check
+        self._watcher = loop.call_later(TICK, self._check) if self._steps else None

@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from string import Template
-from typing import TypeVar
+from typing import TypeVar, cast
 from urllib.parse import urlsplit
 
 from redis.asyncio import ConnectionPool, Redis
@@ -199,6 +199,10 @@ class Unconfirmed(StoreUnavailable):
     it, so nothing that depends on it is handed out."""
 
 
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else value or ""
+
+
 def persistence_risk(config: dict[str, str]) -> str | None:
     """Why a restart (a crash, kill -9, a power cut) could undo a delete that Redis already
     acknowledged, so that a revealed secret is there again; None when it cannot. With an
@@ -347,7 +351,8 @@ class RedisStore:
             # Managed services often rename or forbid CONFIG: say so, and go on.
             log.info("Redis persistence not checked (CONFIG GET is refused); %s", RECOMMENDED)
             return
-        risk = persistence_risk(found)
+        # decode_responses is off: names and values come as bytes (typed loosely by redis-py)
+        risk = persistence_risk({_text(name): _text(value) for name, value in found.items()})
         if risk:
             log.warning("Redis can bring a revealed secret back after a restart: %s", risk)
 
@@ -408,6 +413,8 @@ class RedisStore:
         their recipients; a save, which loses nothing by waiting, still needs a replica."""
         if not self._replicas_to_wait:
             return await write(self._redis)
+        # Replicas are waited for only behind Sentinel, whose primary is a plain Redis.
+        assert not isinstance(self._redis, RedisCluster)
         async with self._redis.client() as connection:
             result = await write(connection)
             if changed(result):
@@ -443,7 +450,13 @@ class RedisStore:
         bound_allowed: bool = False,
     ) -> RevealResult:
         keys = [record_key(secret_id)]
-        args = [link_verifier, verifier, max_attempts, 1 if bound_allowed else 0, _ms(now)]
+        args: list[bytes | int | str] = [
+            link_verifier,
+            verifier,
+            max_attempts,
+            1 if bound_allowed else 0,
+            _ms(now),
+        ]
         if self._replicas_to_wait:
             reply = await self._run(
                 lambda: self._confirmed(
@@ -487,7 +500,7 @@ class RedisStore:
         )
         if len(head) < redis_record.HEAD_SIZE:
             return None
-        failed, has_passphrase, expires_at = redis_record.unpack_head(head)
+        failed, has_passphrase, expires_at = redis_record.unpack_head(cast(bytes, head))
         if expires_at <= now:
             return None
         return SecretStatus(
@@ -505,10 +518,12 @@ class RedisStore:
         await self._run(lambda: self._redis.set(kv_key(key), value, pxat=expiry))
 
     async def get(self, key: str, now: float) -> bytes | None:
-        return await self._run(lambda: self._redis.get(kv_key(key)))
+        value = await self._run(lambda: self._redis.get(kv_key(key)))
+        return cast(bytes | None, value)  # decode_responses is off: bytes, never str
 
     async def take(self, key: str, now: float) -> bytes | None:
-        return await self._run(lambda: self._redis.getdel(kv_key(key)))
+        value = await self._run(lambda: self._redis.getdel(kv_key(key)))
+        return cast(bytes | None, value)
 
     async def delete(self, key: str) -> None:
         await self._run(lambda: self._redis.delete(kv_key(key)))
