@@ -5,6 +5,7 @@ script on a PATH made for it, so the machine under test can lack any part or hav
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -95,6 +96,8 @@ def test_makefile_and_ci_go_through_the_one_script():
     test_recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
     assert "scripts/test_stack.sh" in test_recipe
     assert test_recipe.index("test_stack.sh") < test_recipe.index("pytest")
+    assert re.search(r"^check: lint types test$", makefile, re.M)  # CI's command runs the suite
     ci = (root / ".ci" / "run").read_text()
-    assert ci.rstrip().endswith("make test")
+    assert ci.rstrip().endswith("make check")
+    assert "`make check`" in (root / "README.md").read_text()  # the README names CI's command
     assert "chromium" not in ci and "redis" not in ci  # installed by the script, not here too
