@@ -20,6 +20,7 @@ workspace or org, while Slack signs each click with the clicker's own team.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from bot.service import SecretService, compact_json
 from handlers import blocks
 from handlers.background import AfterAck
 from handlers.delivery import SLACK_CALL_FAILURES, Delivery, failure_kind
-from handlers.messages import NOT_YOURS, for_error
+from handlers.messages import NOT_YOURS, SLACK_SLOW, for_error
 from handlers.payloads import actor, field, string_fields, text
 from handlers.sharing import creator_of
 
@@ -89,6 +90,22 @@ async def holder_of(client: AsyncWebClient, body: dict, bound_scope: str) -> str
     if found is not None and found.scope == bound_scope and scope in found.teams:
         return creator_of(bound_scope, user_id)
     return creator_of(scope, user_id)
+
+
+# Listeners that answer Slack only after the holder is known (a passphrase or an answer is
+# checked in the ack) give users.info this long: Slack drops an answer after 3 seconds, and
+# the key derivation and the store still follow. Past it, nothing is used up.
+HOLDER_BEFORE_ACK = 0.8
+
+
+async def holder_before_ack(client: AsyncWebClient, body: dict, bound_scope: str) -> str | None:
+    """holder_of within HOLDER_BEFORE_ACK; None when Slack did not say in time."""
+    try:
+        async with asyncio.timeout(HOLDER_BEFORE_ACK):
+            return await holder_of(client, body, bound_scope)
+    except TimeoutError:
+        log.warning("users.info too slow for the ack: asked to try again")
+        return None
 
 
 def register(
@@ -159,10 +176,13 @@ def register(
         passphrase = text(
             view, "state", "values", blocks.PASSPHRASE_BLOCK, blocks.PASSPHRASE_INPUT, "value"
         )
+        holder = await holder_before_ack(client, body, value.get("o", ""))
+        if holder is None:  # before the reveal: nothing was used up
+            await ack(response_action="errors", errors={blocks.PASSPHRASE_BLOCK: SLACK_SLOW})
+            return
         try:
             # Key derivation runs in a thread; Slack waits up to 3 s for this answer, and the
             # secret travels in it, so no later call can lose it.
-            holder = await holder_of(client, body, value.get("o", ""))
             plaintext = await service.reveal_for(
                 value.get("s", ""), value.get("k", ""), holder, passphrase
             )

@@ -23,6 +23,8 @@ GONE = "This secret is gone: it was revealed, burned or has expired."
 # button): a mistyped link cannot happen there.
 NOT_YOURS = "This secret was sent to someone else. Only they can open it; nothing was used up."
 NOT_CREATOR = "Only the person who created this secret can burn it."
+# Said only where Slack's slowness stopped the app before anything was used up.
+SLACK_SLOW = "Slack didn't answer in time, so nothing was used up. Please try again."
 
 
 def for_error(error: Exception) -> str:

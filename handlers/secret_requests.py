@@ -20,9 +20,9 @@ from bot.errors import StoreUnavailable
 from bot.service import SecretService, compact_json
 from handlers import blocks
 from handlers.background import AfterAck
-from handlers.bound import holder_of, recipient_scope
+from handlers.bound import holder_before_ack, holder_of, recipient_scope
 from handlers.delivery import Delivery
-from handlers.messages import STORE_DOWN
+from handlers.messages import SLACK_SLOW, STORE_DOWN
 from handlers.payloads import actor, address, field, string_fields, text, workspace_of
 from handlers.sharing import CreationLimit, ShareRequest, creator_of, share
 from handlers.workspace import Workspaces
@@ -208,9 +208,14 @@ def register(
         except StoreUnavailable:
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: STORE_DOWN})
             return
-        if request is None or await holder_of(client, body, request.answerer_scope) != creator_of(
-            request.answerer_scope, request.asked
-        ):
+        if request is None:
+            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: EXPIRED})
+            return
+        holder = await holder_before_ack(client, body, request.answerer_scope)
+        if holder is None:  # before the request is taken: nothing was used up
+            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: SLACK_SLOW})
+            return
+        if holder != creator_of(request.answerer_scope, request.asked):
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: EXPIRED})
             return
         refusal = await creation_limit.refusal(team_id, user_id)

@@ -198,3 +198,21 @@ async def test_a_guest_from_another_organisation_answers_a_request(slack, guest,
     await slack.click(blocks.REVEAL_ACTION, reveal_value(to_requester), CREATOR, "requester")
     update = (await slack.fake.wait_for("views.update"))[0]
     assert "k3y" in json.dumps(update["view"])
+
+
+async def test_a_slow_users_info_before_the_ack_uses_nothing_up():
+    """A passphrase or an answer is checked in the ack, which Slack drops after 3 seconds:
+    when users.info is slow, the listener says "try again" before anything is used up."""
+    import asyncio
+    import time
+
+    from handlers.bound import HOLDER_BEFORE_ACK, holder_before_ack
+
+    class SlowSlack:
+        async def users_info(self, user: str):
+            await asyncio.sleep(10)
+
+    click = {"user": {"id": "U0001", "team_id": "T0003"}, "team": {"id": "T0003"}}
+    started = time.monotonic()
+    assert await holder_before_ack(SlowSlack(), click, "E0001") is None
+    assert time.monotonic() - started < HOLDER_BEFORE_ACK + 2  # not the 10 s Slack took
