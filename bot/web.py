@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from importlib import resources
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -55,17 +56,21 @@ _SECURITY_HEADERS = CIMultiDict(
 )
 _HSTS = "max-age=63072000; includeSubDomains"
 _STATIC_TYPES = {"reveal.js": "text/javascript", "reveal.css": "text/css"}
-_ID_IN_PATH = re.compile(r"(/s/)([A-Za-z0-9_-]{6})[A-Za-z0-9_-]*")
-
-
+_SECRET_IN_PATH = re.compile(r"(/s/)([^/]+)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _short_id(match: re.Match[str]) -> str:
+    # Routing decodes the path, so `/s/%61PQ…` reaches the same secret as `/s/aPQ…`: the id
+    # is decoded before it is cut, then quoted again so nothing in it acts on the log line.
+    return match.group(1) + quote(unquote(match.group(2))[:6], safe="") + "…"
 
 
 def redact_path(raw_path: str) -> str:
     """The path as it came in (still percent-encoded: a `%0A` stays three characters and
     cannot start a forged log line), without its query, with ids shortened so logs never
     hold a whole id, and any raw control character escaped."""
-    path = _ID_IN_PATH.sub(r"\1\2…", raw_path.partition("?")[0])
+    path = _SECRET_IN_PATH.sub(_short_id, raw_path.partition("?")[0])
     return _CONTROL.sub(lambda match: f"%{ord(match.group()):02X}", path)
 
 

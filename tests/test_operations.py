@@ -109,3 +109,6 @@ async def test_a_path_cannot_write_a_forged_log_line(served, caplog):
 def test_logged_paths_keep_no_query_no_whole_id_and_no_control_character():
     assert redact_path("/s/AbCdEf1234567890abcdef?k=secret") == "/s/AbCdEf…"
     assert redact_path("/a\x1b[31mred\x7f") == "/a%1B[31mred%7F"
+    # aiohttp routes on the decoded path: an encoded id still names the secret, so it is cut
+    assert redact_path("/s/%61PQa82qAa3bd3JjV1MVzww") == "/s/aPQa82…"
+    assert redact_path("/s/%0A%0Aforged") == "/s/%0A%0Aforg…"
