@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
@@ -46,10 +46,11 @@ MAX_SLACK_BODY = 4 * 1024 * 1024
 # its body at once, so only a stalling sender waits.
 SMALL_SLACK_BODY = 256 * 1024
 LARGE_READS_AT_ONCE = 8
-BODY_READ_SECONDS = 10.0
+BODY_READ_SECONDS = 3.0  # Slack itself gives up on an answer after 3 seconds
 SIGNATURE_WINDOW = 5 * 60  # Slack's own: a request older (or newer) than this is refused
 SIGNATURE_REFUSED = "Slack request refused: signature missing, wrong or older than 5 minutes"
 BODY_TOO_SLOW = "Slack request refused: its body did not arrive in time"
+BODY_CUT_OFF = "Slack request refused: the connection closed before its body arrived"
 
 
 def _refused(status: int, text: str) -> web.Response:
@@ -83,6 +84,11 @@ def slack_endpoint(slack_app: AsyncApp, signing_secret: str):
         except TimeoutError:
             log.info(BODY_TOO_SLOW)
             return _refused(408, "request body too slow\n")
+        except (ConnectionError, ClientPayloadError):
+            # The sender hung up mid-body: nobody is left to answer, and it is no error of
+            # ours (an unsigned sender could otherwise fill the log with tracebacks).
+            log.info(BODY_CUT_OFF)
+            return _refused(400, "request body incomplete\n")
         if not _signed_by_slack(verifier, request, body):
             log.info(SIGNATURE_REFUSED)  # never the body nor a header: both are the sender's
             return _refused(401, "invalid request\n")

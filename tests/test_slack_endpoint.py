@@ -4,6 +4,7 @@ app read, hold and answer. Requests go over raw sockets, so a test can stall mid
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from urllib.parse import urlsplit
 
@@ -87,3 +88,22 @@ async def test_a_stalled_large_body_is_cut_off_and_holds_up_only_other_large_one
     waiting = await _exchange(app_url, _unsigned_but_fresh(large), large)
     assert stalled.done() and _status(stalled.result()) == 408
     assert _status(waiting) == 401  # read whole after the slot came free, then verified
+
+
+@pytest.mark.parametrize("size", [1_000, endpoint.SMALL_SLACK_BODY + 1])
+async def test_a_sender_hanging_up_mid_body_leaves_one_calm_line(app_url, caplog, size):
+    """No traceback, no ERROR: an unsigned sender could otherwise fill the log with them."""
+    body = b"payload=" + b"x" * size
+    parts = urlsplit(app_url)
+    with caplog.at_level(logging.INFO):
+        _, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        head = "".join(f"{k}: {v}\r\n" for k, v in _unsigned_but_fresh(body).items())
+        writer.write(f"POST /slack/events HTTP/1.1\r\nHost: {parts.netloc}\r\n{head}\r\n".encode())
+        writer.write(body[: size // 2])
+        await writer.drain()
+        writer.close()
+        deadline = time.monotonic() + 5
+        while endpoint.BODY_CUT_OFF not in caplog.text and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+    assert endpoint.BODY_CUT_OFF in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
