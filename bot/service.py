@@ -461,27 +461,26 @@ class SecretService:
         keys = crypto.derive_keys(link_key, pass_key, secret_id)
         auth = crypto.verifier(keys.auth)
         now = self._clock()
-        proof = crypto.derive_holder_proof(link_key, secret_id, holder, self._binding_key)
-        result = await self._store.reveal(
-            secret_id,
-            crypto.verifier(proof),
-            auth,
-            now,
-            max_attempts=MAX_PASSPHRASE_ATTEMPTS,
-            bound_allowed=True,
-        )
-        if result.outcome is RevealOutcome.BROKEN_LINK:
-            # Stored before the binding key (unmarked, at most MAX_TTL ago): its proof was
-            # made from the key and the identity alone. A wrong proof counts nothing, so
-            # asking twice costs a stranger nothing either.
-            proof = crypto.derive_unkeyed_holder_proof(link_key, secret_id, holder)
-            result = await self._store.reveal(
+
+        async def reveal_with(proof: bytes) -> RevealResult:
+            return await self._store.reveal(
                 secret_id,
                 crypto.verifier(proof),
                 auth,
                 now,
                 max_attempts=MAX_PASSPHRASE_ATTEMPTS,
                 bound_allowed=True,
+            )
+
+        result = await reveal_with(
+            crypto.derive_holder_proof(link_key, secret_id, holder, self._binding_key)
+        )
+        if result.outcome is RevealOutcome.BROKEN_LINK:
+            # Stored before the binding key (unmarked, at most MAX_TTL ago): its proof was
+            # made from the key and the identity alone. A wrong proof counts nothing, so
+            # asking twice costs a stranger nothing either.
+            result = await reveal_with(
+                crypto.derive_unkeyed_holder_proof(link_key, secret_id, holder)
             )
         revealed = self._revealed(secret_id, result, now)
         plaintext = crypto.unseal(revealed.nonce, revealed.ciphertext, keys.enc_key, secret_id)

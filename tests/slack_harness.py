@@ -138,6 +138,19 @@ class SlackHarness:
     ) -> tuple[int, str]:
         """A block_actions request: a button (value) or a select (selected) in a message or
         in a view (the App Home tab), as Slack sends them."""
+        data = self.click_payload(action_id, value, user, hook, container, selected)
+        return await self.send(interactive_body(data))
+
+    def click_payload(
+        self,
+        action_id: str,
+        value: str,
+        user: str,
+        hook: str = "btn",
+        container: str = "message",
+        selected: str | None = None,
+    ) -> dict:
+        """The payload `click` sends, for tests that dress it further (Grid fields)."""
         data = payload("block_actions", response_url=self.fake.response_url(hook))
         data["user"]["id"] = user
         action = data["actions"][0]
@@ -155,7 +168,7 @@ class SlackHarness:
             data["container"] = {"type": "view", "view_id": "VHOME0001"}
             data["view"] = {"id": "VHOME0001", "type": "home", "callback_id": "", "blocks": []}
             del data["response_url"]
-        return await self.send(interactive_body(data))
+        return data
 
     async def event(self, event: dict, team_id: str = "T0001") -> tuple[int, str]:
         """An Events API callback, JSON in the body, signed like every request."""

@@ -84,23 +84,9 @@ class Grid:
         home: bool = False,
         selected: str | None = None,
     ):
-        data = payload("block_actions", response_url=self.fake.response_url(hook))
-        data["user"]["id"] = user
-        action = data["actions"][0]
-        action.update(action_id=action_id, value=value)
-        if selected is not None:
-            del action["value"]
-            action.update(
-                type="static_select",
-                selected_option={
-                    "text": {"type": "plain_text", "text": selected, "emoji": True},
-                    "value": selected,
-                },
-            )
-        if home:  # the App Home tab: a view payload, so team is null when org-installed
-            data["container"] = {"type": "view", "view_id": "VHOME0001"}
-            data["view"] = {"id": "VHOME0001", "type": "home", "callback_id": "", "blocks": []}
-            del data["response_url"]
+        # The App Home tab is a view payload, so team is null there when org-installed.
+        container = "view" if home else "message"
+        data = self.slack.click_payload(action_id, value, user, hook, container, selected)
         return await self.slack.send(interactive_body(self.as_sent(data)))
 
     async def submit(
