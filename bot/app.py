@@ -64,7 +64,7 @@ def create_app(
     if settings.slack_configured:
         import handlers  # Slack stays an edge: the core never imports it
 
-        handlers.mount(app, service, settings, app[LIMITER_KEY], client=slack_client)
+        handlers.mount(app, service, settings, app[LIMITER_KEY], store, client=slack_client)
     else:
         log.warning(
             "Slack is not connected: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to enable "

@@ -26,6 +26,7 @@ from bot.errors import (
     WrongPassphrase,
 )
 from bot.metrics import Metrics
+from bot.requests import SecretRequests
 from storage.base import (
     BurnOutcome,
     Listing,
@@ -203,10 +204,11 @@ class SecretService:
         self._listeners: list[tuple[RevealListener, Callable[[RevealReceipt], bool] | None]] = []
         self._expiry_listeners: list[ExpiryListener] = []
         self._background: set[asyncio.Task[None]] = set()
+        self.requests = SecretRequests(store, clock)  # asking someone for a secret
 
-    @property
-    def store(self) -> SecretStore:
-        return self._store
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers (readiness)."""
+        await self._store.ping()
 
     def now(self) -> float:
         return self._clock()

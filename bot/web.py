@@ -288,7 +288,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Readiness, for load balancers and orchestrators: 200 when the store answers."""
     try:
-        await request.app[SERVICE_KEY].store.ping()
+        await request.app[SERVICE_KEY].ping()
     except StoreUnavailable:
         return web.Response(text="store unavailable\n", status=503)
     return web.Response(text="ok\n")

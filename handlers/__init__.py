@@ -42,6 +42,7 @@ from handlers.installations import StoreInstallationStore, StoreOAuthStateStore,
 from handlers.payloads import text
 from handlers.sharing import CreationLimit
 from handlers.workspace import Workspaces
+from storage.interfaces import KeyValues
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def register(
     service: SecretService,
     settings: Settings,
     limiter: RateLimiter,
+    key_values: KeyValues,
     installations: StoreInstallationStore | None = None,
 ) -> SlackRuntime:
     api_host = urlsplit(settings.slack_api_url).hostname or ""
@@ -141,7 +143,7 @@ def register(
         return BoltResponse(status=400, body="")
 
     after_ack = AfterAck(report)
-    workspaces = Workspaces(service.store, settings)
+    workspaces = Workspaces(key_values, settings)
     # Bolt tries listeners in this order for every request: the busiest paths first.
     commands.register(app, service, delivery, after_ack, creation_limit, workspaces)
     views.register(app, service, delivery, after_ack, creation_limit, workspaces)
@@ -171,8 +173,11 @@ def build_slack_app(
     service: SecretService,
     settings: Settings,
     limiter: RateLimiter,
+    key_values: KeyValues,
     client: AsyncWebClient | None = None,
 ) -> tuple[AsyncApp, SlackRuntime]:
+    """`key_values` keeps what Slack's side needs kept (installs, OAuth states, workspace
+    settings): handed in by the composition root, so no listener reaches the secrets."""
     client = client or AsyncWebClient(
         token=None if settings.oauth_enabled else settings.slack_bot_token,
         base_url=settings.slack_api_url,
@@ -186,7 +191,7 @@ def build_slack_app(
     oauth: dict[str, Any] = {}
     if settings.oauth_enabled:
         installations = StoreInstallationStore(
-            service.store, TokenCipher(settings.token_encryption_key or b"")
+            key_values, TokenCipher(settings.token_encryption_key or b"")
         )
         oauth = {
             "oauth_settings": AsyncOAuthSettings(
@@ -195,7 +200,7 @@ def build_slack_app(
                 scopes=BOT_SCOPES,
                 installation_store=installations,
                 installation_store_bot_only=True,
-                state_store=StoreOAuthStateStore(service.store),
+                state_store=StoreOAuthStateStore(key_values),
                 install_path=INSTALL_PATH,
                 redirect_uri_path=REDIRECT_PATH,
                 # Straight to Slack's consent screen: bolt's own install page would load
@@ -220,7 +225,7 @@ def build_slack_app(
         process_before_response=True,
         **oauth,
     )
-    runtime = register(app, service, settings, limiter, installations)
+    runtime = register(app, service, settings, limiter, key_values, installations)
     # After ours: bolt tries listeners in order, and every try builds the listener's
     # arguments anew; these two rare events placed first would cost every command two.
     if installations is not None:
@@ -240,9 +245,10 @@ def mount(
     service: SecretService,
     settings: Settings,
     limiter: RateLimiter,
+    key_values: KeyValues,
     client: AsyncWebClient | None = None,
 ) -> AsyncApp:
-    slack_app, runtime = build_slack_app(service, settings, limiter, client)
+    slack_app, runtime = build_slack_app(service, settings, limiter, key_values, client)
     web_app[INSTALLATIONS_KEY] = runtime.installations
     web_app[RUNTIME_KEY] = runtime  # tests wait on its work after acks (SlackHarness.settle)
     if settings.slack_signing_secret:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import crypto
 from bot.errors import StoreUnavailable
 from bot.service import SecretService, compact_json
 from handlers import blocks
@@ -68,10 +67,6 @@ class SecretRequest:
         return cls(str(team_id), str(requester), str(asked), str(what_for), where, asked_scope)
 
 
-def request_key(request_id: str) -> str:
-    return f"request:{request_id}"
-
-
 def parse_request_text(words: str) -> tuple[str, str]:
     """(user id of an escaped mention, the rest as "what for"). Slack sends a mention as
     <@U…|name> when the command escapes them; our command does not (a secret typed after
@@ -94,14 +89,12 @@ def register(
     creation_limit: CreationLimit,
     workspaces: Workspaces,
 ) -> None:
-    store = service.store
+    requests = service.requests
 
     async def send_request(
         body: dict, request: SecretRequest, response_url: str, client: AsyncWebClient
     ) -> None:
         policy = await workspaces.policy(workspace_of(body))
-        request_id = crypto.new_secret_id()
-        expires_at = service.now() + policy.default_ttl
         tell = lambda message: delivery.to_person(  # noqa: E731
             response_url, request.requester, blocks.notice(message), request.place
         )
@@ -110,7 +103,7 @@ def register(
         asked_scope = await recipient_scope(client, request.asked, request.team_id)
         request = replace(request, asked_scope=asked_scope)
         try:
-            await store.put(request_key(request_id), request.to_bytes(), expires_at)
+            request_id, expires_at = await requests.open(request.to_bytes(), policy.default_ttl)
         except StoreUnavailable:
             await tell(STORE_DOWN)
             return
@@ -125,7 +118,7 @@ def register(
             request.place,
         )
         if not sent:
-            await store.delete(request_key(request_id))
+            await requests.withdraw(request_id)
             await tell(f"Couldn't send your request to <@{request.asked}>. Try again.")
             return
         await tell(
@@ -167,9 +160,7 @@ def register(
         request_id = text(action, "value")
         response_url = text(body, "response_url")
         try:
-            request = SecretRequest.from_bytes(
-                await store.get(request_key(request_id), service.now())
-            )
+            request = SecretRequest.from_bytes(await requests.look(request_id))
         except StoreUnavailable:
             await delivery.respond(response_url, blocks.notice(STORE_DOWN))
             return
@@ -202,9 +193,9 @@ def register(
         if not secret.strip():
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: "Write the secret."})
             return
-        key = request_key(metadata.get("i", ""))
+        request_id = metadata.get("i", "")
         try:
-            request = SecretRequest.from_bytes(await store.get(key, service.now()))
+            request = SecretRequest.from_bytes(await requests.look(request_id))
         except StoreUnavailable:
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: STORE_DOWN})
             return
@@ -223,7 +214,7 @@ def register(
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: refusal})
             return
         try:
-            taken = SecretRequest.from_bytes(await store.take(key, service.now()))
+            taken = SecretRequest.from_bytes(await requests.answer_once(request_id))
         except StoreUnavailable:
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: STORE_DOWN})
             return
