@@ -127,9 +127,11 @@ async def share(request: ShareRequest, service: SecretService, delivery: Deliver
             bound_to=request.bound_to if bound else "",
             track=True,  # `/secret list`, the App Home tab and expiry receipts
         )
-    except (StoreUnavailable, InvalidSecret) as exc:
-        if isinstance(exc, StoreUnavailable):
-            log.warning("store unavailable: secret not created")
+    except StoreUnavailable as exc:
+        log.warning("store unavailable: secret not created")
+        await tell(for_error(exc))
+        return
+    except InvalidSecret as exc:
         await tell(for_error(exc))
         return
 
