@@ -57,6 +57,15 @@ def payload(name: str, **overrides) -> dict:
     return data
 
 
+def outside_window(direction: int) -> int:
+    """A timestamp a full minute past Slack's 5-minute window, behind (-1) or ahead (+1).
+
+    Not 301 s: `int()` drops up to a second of the clock, so now + 301 can land inside
+    the window by the time the server reads it, and the refusal test would pass a
+    signature it means to refuse."""
+    return int(time.time()) + direction * (5 * 60 + 60)
+
+
 def sign(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict:
     timestamp = int(time.time()) if timestamp is None else timestamp
     base = f"v0:{timestamp}:{body}".encode()

@@ -10,7 +10,7 @@ import pytest
 
 from handlers import blocks, messages
 from storage.redis_store import RedisStore
-from tests.slack_fake import command_body, interactive_body, payload, sign
+from tests.slack_fake import command_body, interactive_body, outside_window, payload, sign
 from tests.slack_harness import SlackHarness, find_link, form_values
 from tests.support.app import serve, slack_settings
 from tests.support.links import decrypt_answer, parse_link, post_reveal
@@ -287,8 +287,8 @@ def _altered(body: str) -> tuple[str, dict]:
     [
         lambda body: (body, {"Content-Type": "application/x-www-form-urlencoded"}),
         lambda body: (body, sign(body, secret="not-the-signing-secret")),
-        lambda body: (body, sign(body, timestamp=int(time.time()) - 301)),
-        lambda body: (body, sign(body, timestamp=int(time.time()) + 301)),
+        lambda body: (body, sign(body, timestamp=outside_window(-1))),
+        lambda body: (body, sign(body, timestamp=outside_window(+1))),
         _altered,
         lambda body: (body, {**sign(body), "X-Slack-Request-Timestamp": "soon"}),
         lambda body: (body, {**sign(body), "X-Slack-Signature": "v0=" + "0" * 64}),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import urllib.error
 import urllib.request
 
@@ -21,6 +20,7 @@ from tests.slack_fake import (
     SIGNING_SECRET,
     command_body,
     interactive_body,
+    outside_window,
     payload,
     sign,
 )
@@ -248,7 +248,7 @@ FORGED_LINE = "2026-12-01 12:00:00,000 ERROR [1] bot.app: FORGED-BY-A-STRANGER"
 
 
 def _stale(body: str) -> dict:
-    return sign(body, timestamp=int(time.time()) - 301)
+    return sign(body, timestamp=outside_window(-1))
 
 
 def _wrong_secret(body: str) -> dict:
@@ -256,7 +256,7 @@ def _wrong_secret(body: str) -> dict:
 
 
 def _future(body: str) -> dict:
-    return sign(body, timestamp=int(time.time()) + 301)
+    return sign(body, timestamp=outside_window(+1))
 
 
 @pytest.mark.parametrize("signed", [_stale, _wrong_secret, _future], ids=lambda f: f.__name__)
