@@ -308,7 +308,7 @@ class RedisStore:
         path = [piece for piece in parts.path.split("/") if piece]
         if not hosts or not path:
             raise ValueError("redis+sentinel URL needs host:port and /service_name")
-        sentinel = Sentinel(
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
             [(host, int(port or 26379)) for host, port in hosts],
             sentinel_kwargs={
                 "socket_timeout": 1.0,
