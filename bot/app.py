@@ -10,7 +10,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -20,6 +21,9 @@ from bot.ratelimit import RateLimiter
 from bot.service import SecretService
 from bot.web import LIMITER_KEY, SERVICE_KEY, add_routes
 from storage import SecretStore, StoreUnavailable, make_store
+
+if TYPE_CHECKING:  # the annotation only: slack_sdk is loaded by handlers/, when Slack is set up
+    from slack_sdk.web.async_client import AsyncWebClient
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ def create_app(
     settings: Settings,
     *,
     store: SecretStore | None = None,
-    slack_client=None,
+    slack_client: AsyncWebClient | None = None,
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
     store = store or make_store(settings.redis_url, settings.sqlite_path)
@@ -82,7 +86,7 @@ async def _slack_not_connected(request: web.Request) -> web.Response:
     return web.Response(status=503, text=SLACK_NOT_CONNECTED)
 
 
-def metrics_endpoint(metrics: Metrics):
+def metrics_endpoint(metrics: Metrics) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def serve_metrics(request: web.Request) -> web.Response:
         return web.Response(
             text=metrics.render(), content_type="text/plain", headers={"Cache-Control": "no-store"}
@@ -91,7 +95,9 @@ def metrics_endpoint(metrics: Metrics):
     return serve_metrics
 
 
-def _metrics_site(settings: Settings, metrics: Metrics):
+def _metrics_site(
+    settings: Settings, metrics: Metrics
+) -> Callable[[web.Application], AsyncIterator[None]]:
     """/metrics on its own address (127.0.0.1:9464 by default), away from the public port.
     With --workers each process binds it too (SO_REUSEPORT): a scrape sees one process."""
 
@@ -109,7 +115,9 @@ def _metrics_site(settings: Settings, metrics: Metrics):
     return metrics_site
 
 
-def _lifecycle(service: SecretService, store: SecretStore, clock: Callable[[], float]):
+def _lifecycle(
+    service: SecretService, store: SecretStore, clock: Callable[[], float]
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         purger = asyncio.create_task(_purge_forever(service, store, clock))
         yield

@@ -10,6 +10,7 @@ import logging
 import os
 import sqlite3
 import sys
+from types import FrameType
 
 from bot.config import ConfigError, Settings, format_duration, parse_duration
 from bot.errors import InvalidSecret, StoreUnavailable
@@ -38,7 +39,9 @@ def event_loop() -> asyncio.AbstractEventLoop:
         import uvloop
     except ImportError:
         return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
+    # uvloop ships its types only with the `fast` extra: in a plain install mypy sees Any.
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
 
 
 # Python's default (700) collected the youngest objects every few requests: with 32 Slack
@@ -118,7 +121,7 @@ def serve(settings: Settings, workers: int = 1) -> int:
     for child in children:
         child.start()
 
-    def forward(signum: int, _frame) -> None:
+    def forward(signum: int, _frame: FrameType | None) -> None:
         for child in children:
             if child.is_alive() and child.pid:
                 os.kill(child.pid, signal.SIGTERM)

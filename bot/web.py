@@ -12,10 +12,12 @@ import logging
 import re
 import time
 from importlib import resources
+from typing import NotRequired, TypedDict
 from urllib.parse import quote, unquote
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.typedefs import Handler, Middleware
 from multidict import CIMultiDict, istr
 
 from bot import crypto, pages
@@ -104,17 +106,26 @@ def _html(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
 
 
-def _json(payload: dict, status: int = 200) -> web.Response:
+class _Refusal(TypedDict):
+    """A refused reveal's JSON (and a too-large request's): the page's script tells the cases
+    apart by `error` and shows `message` to the reader."""
+
+    error: str
+    attempts_left: NotRequired[int]  # a wrong passphrase: how many tries the secret has left
+    message: str
+
+
+def _json(payload: _Refusal, status: int = 200) -> web.Response:
     # The same bytes as web.json_response builds, at 60% of its cost: this answers every
     # refused reveal (a success has its own, cheaper still: _revealed_json).
     return web.Response(text=json.dumps(payload), status=status, content_type="application/json")
 
 
-def _security_headers(public_url: str):
+def _security_headers(public_url: str) -> Middleware:
     hsts = public_url.startswith("https://")
 
     @web.middleware
-    async def middleware(request: web.Request, handler) -> web.StreamResponse:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         try:
             response = await handler(request)

@@ -22,8 +22,8 @@ TICK = 0.1  # seconds between checks while steps are in flight
 class Deadlines:
     def __init__(self, limit: float) -> None:
         self._limit = max(limit - TICK, TICK)
-        self._steps: dict[asyncio.Task, float] = {}  # task -> monotonic deadline
-        self._overran: set[asyncio.Task] = set()
+        self._steps: dict[asyncio.Task[object], float] = {}  # task -> monotonic deadline
+        self._overran: set[asyncio.Task[object]] = set()
         self._watcher: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the watcher's
 

@@ -308,7 +308,7 @@ class RedisStore:
         path = [piece for piece in parts.path.split("/") if piece]
         if not hosts or not path:
             raise ValueError("redis+sentinel URL needs host:port and /service_name")
-        sentinel = Sentinel(
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
             [(host, int(port or 26379)) for host, port in hosts],
             sentinel_kwargs={
                 "socket_timeout": 1.0,
@@ -528,14 +528,22 @@ class RedisStore:
     async def delete(self, key: str) -> None:
         await self._run(lambda: self._redis.delete(kv_key(key)))
 
-    async def _keep_listed(self, client, listing: Listing, now: float) -> None:
+    async def _keep_listed(
+        self, client: Redis | RedisCluster, listing: Listing, now: float
+    ) -> None:
         await self._keep_entry(
             client, listing.owner, listing.entry_id, listing.entry, listing.keep_until, now
         )
         await client.zadd(TIMETABLE_KEY, {listing.due_item: listing.due})
 
     async def _keep_entry(
-        self, client, owner: str, entry_id: str, value: bytes, keep_until: float, now: float
+        self,
+        client: Redis | RedisCluster,
+        owner: str,
+        entry_id: str,
+        value: bytes,
+        keep_until: float,
+        now: float,
     ) -> None:
         """One entry on an owner's list, written through `client`."""
         entry_value, keep_ms = self._entry_args(keep_until, value, now)

@@ -71,6 +71,11 @@ _COLUMNS = (
     "id, version, nonce, ciphertext, link_verifier, verifier, has_passphrase, "
     "created_at, expires_at, creator, metadata, bound"
 )
+# A row that starts with _COLUMNS, as sqlite3 returns it (flags as 0 or 1); a query may
+# select more after them (the reveal adds `failed`).
+_SecretRow = tuple[
+    str, int, bytes, bytes, bytes, bytes, int, float, float, str, str, int, *tuple[int, ...]
+]
 
 
 class SqliteStore:
@@ -218,7 +223,7 @@ class SqliteStore:
         slot = int(now // window)
 
         def work(conn: sqlite3.Connection) -> int:
-            row = conn.execute(
+            row: tuple[int] = conn.execute(
                 "INSERT INTO rate_hits (key, expires_at, count) VALUES (?, ?, 1) "
                 "ON CONFLICT (key) DO UPDATE SET count = count + 1 RETURNING count",
                 (f"{key}:{slot}", (slot + 1) * window),
@@ -375,7 +380,7 @@ def _forget_deleted(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
 
-def _record(row: tuple) -> SecretRecord:
+def _record(row: _SecretRow) -> SecretRecord:
     return SecretRecord(
         secret_id=row[0],
         version=row[1],
