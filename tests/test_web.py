@@ -428,8 +428,9 @@ async def test_a_reveal_cut_off_after_redis_ran_it_claims_nothing_it_does_not_kn
         secret_id = parse_link(link).secret_id
         warm_up = await create(served, "loads the reveal script into this fresh Redis")
         await served.service.reveal(parse_link(warm_up).secret_id, *proofs(warm_up))
+        # Long enough that the reveal still meets a busy Redis on a loaded machine.
         sleeper = subprocess.Popen(
-            ["redis-cli", "-p", str(server.port), "DEBUG", "SLEEP", "3"],
+            ["redis-cli", "-p", str(server.port), "DEBUG", "SLEEP", "5"],
             stdout=subprocess.DEVNULL,
         )
         await _until_redis_stops_answering(server.port)
