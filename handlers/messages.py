@@ -16,6 +16,7 @@ from bot.errors import (
     WrongPassphrase,
 )
 from bot.ratelimit import RateLimited
+from bot.requests import NotAsked, RequestClosed
 
 STORE_DOWN = "The secret store didn't answer in time. Please try again in a moment."
 GONE = "This secret is gone: it was revealed, burned or has expired."
@@ -23,6 +24,8 @@ GONE = "This secret is gone: it was revealed, burned or has expired."
 # button): a mistyped link cannot happen there.
 NOT_YOURS = "This secret was sent to someone else. Only they can open it; nothing was used up."
 NOT_CREATOR = "Only the person who created this secret can burn it."
+REQUEST_CLOSED = "This request has expired or was already answered."
+REQUEST_NOT_YOURS = "This request was sent to someone else."
 # Said only where Slack's slowness stopped the app before anything was used up.
 SLACK_SLOW = "Slack didn't answer in time, so nothing was used up. Please try again."
 
@@ -39,6 +42,10 @@ def for_error(error: Exception) -> str:
             return NOT_YOURS
         case NotCreator():
             return NOT_CREATOR
+        case RequestClosed():
+            return REQUEST_CLOSED
+        case NotAsked():
+            return REQUEST_NOT_YOURS
         case WrongPassphrase(attempts_left=left):
             tries = "try" if left == 1 else "tries"
             return f"Wrong passphrase. {left} {tries} left before the secret is destroyed."
