@@ -24,22 +24,13 @@ from bot.config import Settings
 from bot.logs import BOLT_LOGGER_NAME
 from bot.ratelimit import RateLimiter
 from bot.service import SecretService
-from handlers import (
-    actions,
-    bound,
-    commands,
-    home,
-    receipts,
-    secret_requests,
-    shortcuts,
-    views,
-)
+from handlers import bound, home, receipts, requests, share
 from handlers.background import AfterAck
 from handlers.blocks import notice
 from handlers.delivery import REQUEST_TIMEOUT, SDK_LOGGER, Delivery, retry_handlers
 from handlers.endpoint import slack_endpoint
 from handlers.installations import StoreInstallationStore, StoreOAuthStateStore, TokenCipher
-from handlers.payloads import text
+from handlers.payloads import read_metadata, text
 from handlers.sharing import CreationLimit
 from handlers.workspace import Workspaces
 from storage.interfaces import KeyValues
@@ -137,21 +128,19 @@ def register(
         Before the ack, the failure can only come from a payload our listeners or bolt's
         matching could not read (Slack sends none such): the answer is a 400, not a 500."""
         log.error("Slack listener failed: %s", type(error).__name__)
-        metadata = views.read_metadata(text(body, "view", "private_metadata"))
+        metadata = read_metadata(text(body, "view", "private_metadata"))
         response_url = text(body, "response_url") or metadata.get("response_url")
         await delivery.respond(response_url, notice(SOMETHING_WENT_WRONG))
         return BoltResponse(status=400, body="")
 
     after_ack = AfterAck(report)
     workspaces = Workspaces(key_values, settings)
+    subcommands = share.Subcommands()  # `/secret list`, `/secret request`: added below
     # Bolt tries listeners in this order for every request: the busiest paths first.
-    commands.register(app, service, delivery, after_ack, creation_limit, workspaces)
-    views.register(app, service, delivery, after_ack, creation_limit, workspaces)
-    shortcuts.register(app, delivery, after_ack, workspaces)
-    actions.register(app, service, delivery, after_ack)
+    share.register(app, service, delivery, after_ack, creation_limit, workspaces, subcommands)
     bound.register(app, service, delivery, after_ack)
-    secret_requests.register(app, service, delivery, after_ack, creation_limit, workspaces)
-    home.register(app, service, settings, delivery, after_ack, workspaces)
+    requests.register(app, service, delivery, after_ack, creation_limit, workspaces, subcommands)
+    home.register(app, service, settings, delivery, after_ack, workspaces, subcommands)
     if settings.receipts:
         receipts.register(service, delivery, workspaces)
     app.error(report)

@@ -148,3 +148,13 @@ def string_fields(raw: str | None) -> dict[str, str]:
     if not isinstance(data, dict):
         return {}
     return {key: value for key, value in data.items() if isinstance(value, str)}
+
+
+def read_metadata(private_metadata: str | None) -> dict:
+    """A modal's private_metadata we wrote as a JSON object, with all its values; {} for
+    anything else."""
+    try:
+        metadata = json.loads(private_metadata or "{}")
+    except ValueError:
+        return {}
+    return metadata if isinstance(metadata, dict) else {}

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from handlers import blocks
-from handlers.commands import COMMAND
+from handlers.share import COMMAND
 
 MANIFEST = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text("utf-8"))
 EVENTS_URL = "https://secrets.example.com/slack/events"

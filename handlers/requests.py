@@ -1,8 +1,9 @@
-"""Request a secret: `/secret request @alice [what for]`.
+"""Asking for a secret: `/secret request @alice [what for]`, its form, the answer.
 
 Alice gets a DM with "Send the secret"; it opens a form; what she types becomes a secret that
-only the requester can open (a Reveal button in their DM). The request waits in the store
-like a secret does, expires like one, and can be answered once.
+only the requester can open (a Reveal button in their DM). The request's life and who may
+answer it are the core's (bot/requests.py); here Slack's payloads become its calls and its
+answers become messages.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from handlers.bound import holder_before_ack, holder_of, recipient_scope
 from handlers.delivery import Delivery
 from handlers.messages import REQUEST_CLOSED, SLACK_SLOW, for_error
 from handlers.payloads import actor, address, field, string_fields, text, workspace_of
+from handlers.share import Subcommands, command_metadata
 from handlers.sharing import CreationLimit, ShareRequest, creator_of, share
 from handlers.workspace import Workspaces
 
@@ -92,8 +94,24 @@ def register(
     after_ack: AfterAck,
     creation_limit: CreationLimit,
     workspaces: Workspaces,
+    subcommands: Subcommands,
 ) -> None:
     requests = service.requests
+
+    async def request_command(
+        ack: AsyncAck, command: dict, client: AsyncWebClient, rest: str
+    ) -> None:
+        """`/secret request [@name] [what for]`: the form, filled with what was typed."""
+        await ack()
+        asked, what_for = parse_request_text(rest)
+        view = blocks.request_modal(
+            private_metadata=command_metadata(command), asked=asked, what_for=what_for
+        )
+        # trigger_id expires 3 seconds after the command: the form is opened right away.
+        trigger = text(command, "trigger_id")
+        after_ack.run(client.views_open(trigger_id=trigger, view=view), command)
+
+    subcommands.add("request", request_command)
 
     async def send_request(
         body: dict, request: SecretRequest, response_url: str, client: AsyncWebClient
