@@ -88,10 +88,10 @@ def is_org_wide(body: Any) -> bool:
 
 
 def address(body: Any) -> str:
-    """Where the app speaks back to the person behind a payload, as handlers.token_for reads
-    it: "E…/T…" in Enterprise Grid (the org and the workspace; either kind of install then
-    serves it), the workspace alone outside it. Stored with each secret, so receipts sent
-    long after the request find the install that was asked."""
+    """Where the app speaks back to the person behind a payload, as the token source in
+    handlers/install.py reads it: "E…/T…" in Enterprise Grid (the org and the workspace;
+    either kind of install then serves it), the workspace alone outside it. Stored with each
+    secret, so receipts sent long after the request find the install that was asked."""
     enterprise = enterprise_of(body)
     workspace = workspace_of(body)
     return f"{enterprise}/{workspace}" if enterprise else workspace
