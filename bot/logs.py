@@ -22,6 +22,18 @@ SDK_LOGGER_NAME = "slack_sdk.oncelink"
 LIBRARY_LOGGERS = (BOLT_LOGGER_NAME, SDK_LOGGER_NAME)
 
 
+class _DropClientTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that our
+    explicitly built client (with its base URL and retry handlers) wins. That is intended."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in str(record.msg)
+
+
+# One object, so adding it to the bolt logger again for every app built is a no-op.
+TOKEN_WARNING_FILTER = _DropClientTokenWarning()
+
+
 def quiet_libraries(level: int) -> None:
     for name in CHATTY_LIBRARIES + LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.INFO))

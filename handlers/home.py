@@ -3,7 +3,7 @@ the workspace's defaults (expiry and receipts) on the same tab."""
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
@@ -15,6 +15,7 @@ from handlers.blocks import notice
 from handlers.delivery import Delivery
 from handlers.messages import for_error
 from handlers.payloads import actor, address, text, workspace_of
+from handlers.share import Subcommands
 from handlers.sharing import creator_of, made_in_slack
 from handlers.workspace import Prefs, Workspaces, is_admin
 
@@ -36,7 +37,14 @@ def register(
     delivery: Delivery,
     after_ack: AfterAck,
     workspaces: Workspaces,
+    subcommands: Subcommands,
 ) -> None:
+    async def list_command(ack: AsyncAck, command: dict, _client: AsyncWebClient, _: str) -> None:
+        await ack()
+        after_ack.run(send_list(command, service, delivery), command)
+
+    subcommands.add("list", list_command, alone=True)
+
     async def publish_home(client: AsyncWebClient, body: dict) -> None:
         """The Home tab of the person behind `body`: their secrets (under their identity,
         the same as `/secret list`'s), and for admins the settings of the workspace the tab

@@ -7,6 +7,11 @@ is known: a store that did not answer in time may still have done the work.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
+from slack_bolt import BoltResponse
+
 from bot.errors import (
     BrokenLink,
     InvalidSecret,
@@ -16,6 +21,12 @@ from bot.errors import (
     WrongPassphrase,
 )
 from bot.ratelimit import RateLimited
+from bot.requests import NotAsked, RequestClosed
+from handlers.blocks import notice
+from handlers.delivery import Delivery
+from handlers.payloads import read_metadata, text
+
+log = logging.getLogger(__name__)
 
 STORE_DOWN = "The secret store didn't answer in time. Please try again in a moment."
 GONE = "This secret is gone: it was revealed, burned or has expired."
@@ -23,6 +34,12 @@ GONE = "This secret is gone: it was revealed, burned or has expired."
 # button): a mistyped link cannot happen there.
 NOT_YOURS = "This secret was sent to someone else. Only they can open it; nothing was used up."
 NOT_CREATOR = "Only the person who created this secret can burn it."
+REQUEST_CLOSED = "This request has expired or was already answered."
+REQUEST_NOT_YOURS = "This request was sent to someone else."
+SOMETHING_WENT_WRONG = (
+    "Something went wrong on our side and your request was not completed. If you were "
+    "creating a secret, nothing was stored. Please try again."
+)
 # Said only where Slack's slowness stopped the app before anything was used up.
 SLACK_SLOW = "Slack didn't answer in time, so nothing was used up. Please try again."
 
@@ -39,6 +56,10 @@ def for_error(error: Exception) -> str:
             return NOT_YOURS
         case NotCreator():
             return NOT_CREATOR
+        case RequestClosed():
+            return REQUEST_CLOSED
+        case NotAsked():
+            return REQUEST_NOT_YOURS
         case WrongPassphrase(attempts_left=left):
             tries = "try" if left == 1 else "tries"
             return f"Wrong passphrase. {left} {tries} left before the secret is destroyed."
@@ -50,3 +71,20 @@ def for_error(error: Exception) -> str:
                 "seconds and try again; nothing was stored or sent."
             )
     raise error
+
+
+def error_reporter(delivery: Delivery) -> Callable[[Exception, dict], Awaitable[BoltResponse]]:
+    """ONE place for the unexpected, for bolt's error handler and the work after acks."""
+
+    async def report(error: Exception, body: dict) -> BoltResponse:
+        """A redacted log line and a calm word to the user.
+
+        Before the ack, the failure can only come from a payload our listeners or bolt's
+        matching could not read (Slack sends none such): the answer is a 400, not a 500."""
+        log.error("Slack listener failed: %s", type(error).__name__)
+        metadata = read_metadata(text(body, "view", "private_metadata"))
+        response_url = text(body, "response_url") or metadata.get("response_url")
+        await delivery.respond(response_url, notice(SOMETHING_WENT_WRONG))
+        return BoltResponse(status=400, body="")
+
+    return report

@@ -88,10 +88,10 @@ def is_org_wide(body: Any) -> bool:
 
 
 def address(body: Any) -> str:
-    """Where the app speaks back to the person behind a payload, as handlers.token_for reads
-    it: "E…/T…" in Enterprise Grid (the org and the workspace; either kind of install then
-    serves it), the workspace alone outside it. Stored with each secret, so receipts sent
-    long after the request find the install that was asked."""
+    """Where the app speaks back to the person behind a payload, as the token source in
+    handlers/install.py reads it: "E…/T…" in Enterprise Grid (the org and the workspace;
+    either kind of install then serves it), the workspace alone outside it. Stored with each
+    secret, so receipts sent long after the request find the install that was asked."""
     enterprise = enterprise_of(body)
     workspace = workspace_of(body)
     return f"{enterprise}/{workspace}" if enterprise else workspace
@@ -148,3 +148,13 @@ def string_fields(raw: str | None) -> dict[str, str]:
     if not isinstance(data, dict):
         return {}
     return {key: value for key, value in data.items() if isinstance(value, str)}
+
+
+def read_metadata(private_metadata: str | None) -> dict:
+    """A modal's private_metadata we wrote as a JSON object, with all its values; {} for
+    anything else."""
+    try:
+        metadata = json.loads(private_metadata or "{}")
+    except ValueError:
+        return {}
+    return metadata if isinstance(metadata, dict) else {}

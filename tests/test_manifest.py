@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from handlers import blocks
-from handlers.commands import COMMAND
+from handlers.share import COMMAND
 
 MANIFEST = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text("utf-8"))
 EVENTS_URL = "https://secrets.example.com/slack/events"
@@ -60,7 +60,7 @@ def test_minimal_bot_scopes(scope):
 
 
 def test_no_scope_beyond_what_the_code_uses():
-    from handlers import BOT_SCOPES
+    from handlers.install import BOT_SCOPES
 
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == {
         "commands",
@@ -77,7 +77,7 @@ def test_uninstall_events_reach_the_events_url():
 
 
 def test_oauth_redirect_url_matches_the_route():
-    from handlers import REDIRECT_PATH
+    from handlers.install import REDIRECT_PATH
 
     assert MANIFEST["oauth_config"]["redirect_urls"] == [
         "https://secrets.example.com" + REDIRECT_PATH

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 from slack_sdk.oauth.installation_store import Bot
 
-from handlers import INSTALLATIONS_KEY
+from handlers.install import INSTALLATIONS_KEY
 from handlers.installations import StoreInstallationStore, TokenCipher
 from tests.slack_fake import (
     GRID_CODE,

@@ -93,6 +93,15 @@ async def test_chosen_expiry_and_passphrase_are_applied(slack):
     assert code == 200 and decrypt_answer(link, answer, "correct horse") == "s"
 
 
+async def test_a_secret_that_starts_with_a_word_meant_alone_is_shared_whole(slack):
+    """`/secret list` lists; `/secret list hunter2` is a secret, never a listing."""
+    status, body = await slack.command("list hunter2")
+    assert (status, body) == (200, "")
+    link = find_link((await slack.fake.wait_for("response_url"))[0])
+    code, answer = await reveal(slack.served, link)
+    assert code == 200 and decrypt_answer(link, answer) == "list hunter2"
+
+
 async def test_inline_command_creates_a_secret_with_the_default_expiry(slack):
     status, body = await slack.command("  hunter2 two words  ")
     assert (status, body) == (200, "")

@@ -343,7 +343,7 @@ async def test_when_slack_cannot_open_the_window_nothing_is_used_up(slack):
 
 
 def test_request_text_reads_an_escaped_mention_and_drops_a_plain_one():
-    from handlers.secret_requests import parse_request_text
+    from handlers.requests import parse_request_text
 
     assert parse_request_text(" <@UALICE001|alice> the  DB ") == ("UALICE001", "the DB")
     assert parse_request_text(" <@W0ALICE> ") == ("W0ALICE", "")

@@ -16,6 +16,7 @@ from bot.errors import (
     WrongPassphrase,
 )
 from bot.ratelimit import RateLimited
+from bot.requests import NotAsked, RequestClosed
 from handlers import messages
 
 HANDLERS = Path(__file__).resolve().parents[1] / "handlers"
@@ -28,6 +29,8 @@ HANDLERS = Path(__file__).resolve().parents[1] / "handlers"
         (SecretGone(), messages.GONE),
         (BrokenLink(), messages.NOT_YOURS),
         (NotCreator(), messages.NOT_CREATOR),
+        (RequestClosed(), "This request has expired or was already answered."),
+        (NotAsked(), "This request was sent to someone else."),
         (WrongPassphrase(1), "Wrong passphrase. 1 try left before the secret is destroyed."),
         (WrongPassphrase(4), "Wrong passphrase. 4 tries left before the secret is destroyed."),
         (InvalidSecret("The secret is empty."), "The secret is empty. Nothing was stored."),

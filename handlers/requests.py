@@ -1,8 +1,9 @@
-"""Request a secret: `/secret request @alice [what for]`.
+"""Asking for a secret: `/secret request @alice [what for]`, its form, the answer.
 
 Alice gets a DM with "Send the secret"; it opens a form; what she types becomes a secret that
-only the requester can open (a Reveal button in their DM). The request waits in the store
-like a secret does, expires like one, and can be answered once.
+only the requester can open (a Reveal button in their DM). The request's life and who may
+answer it are the core's (bot/requests.py); here Slack's payloads become its calls and its
+answers become messages.
 """
 
 from __future__ import annotations
@@ -16,21 +17,21 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import StoreUnavailable
+from bot.requests import NotAsked, RequestClosed, WaitingRequest
 from bot.service import SecretService, compact_json
 from handlers import blocks
 from handlers.background import AfterAck
 from handlers.bound import holder_before_ack, holder_of, recipient_scope
 from handlers.delivery import Delivery
-from handlers.messages import SLACK_SLOW, STORE_DOWN
+from handlers.messages import REQUEST_CLOSED, SLACK_SLOW, for_error
 from handlers.payloads import actor, address, field, string_fields, text, workspace_of
+from handlers.share import Subcommands, command_metadata
 from handlers.sharing import CreationLimit, ShareRequest, creator_of, share
 from handlers.workspace import Workspaces
 
 log = logging.getLogger(__name__)
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-EXPIRED = "This request has expired or was already answered."
-NOT_YOURS = "This request was sent to someone else."
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,11 @@ class SecretRequest:
     @property
     def answerer_scope(self) -> str:
         return self.asked_scope or self.team_id
+
+    @property
+    def answerer(self) -> str:
+        """The asked person's identity, as their click will be named (handlers.bound)."""
+        return creator_of(self.answerer_scope, self.asked)
 
     def to_bytes(self) -> bytes:
         fields = [self.team_id, self.requester, self.asked, self.what_for]
@@ -88,8 +94,24 @@ def register(
     after_ack: AfterAck,
     creation_limit: CreationLimit,
     workspaces: Workspaces,
+    subcommands: Subcommands,
 ) -> None:
     requests = service.requests
+
+    async def request_command(
+        ack: AsyncAck, command: dict, client: AsyncWebClient, rest: str
+    ) -> None:
+        """`/secret request [@name] [what for]`: the form, filled with what was typed."""
+        await ack()
+        asked, what_for = parse_request_text(rest)
+        view = blocks.request_modal(
+            private_metadata=command_metadata(command), asked=asked, what_for=what_for
+        )
+        # trigger_id expires 3 seconds after the command: the form is opened right away.
+        trigger = text(command, "trigger_id")
+        after_ack.run(client.views_open(trigger_id=trigger, view=view), command)
+
+    subcommands.add("request", request_command)
 
     async def send_request(
         body: dict, request: SecretRequest, response_url: str, client: AsyncWebClient
@@ -103,9 +125,11 @@ def register(
         asked_scope = await recipient_scope(client, request.asked, request.team_id)
         request = replace(request, asked_scope=asked_scope)
         try:
-            request_id, expires_at = await requests.open(request.to_bytes(), policy.default_ttl)
-        except StoreUnavailable:
-            await tell(STORE_DOWN)
+            request_id, expires_at = await requests.open(
+                request.to_bytes(), answerer=request.answerer, ttl=policy.default_ttl
+            )
+        except StoreUnavailable as exc:
+            await tell(for_error(exc))
             return
         sent = await delivery.dm(
             request.asked,
@@ -156,20 +180,29 @@ def register(
         response_url = metadata.get("response_url", "")
         after_ack.run(send_request(body, request, response_url, client), body)
 
+    async def waiting(request_id: str) -> tuple[WaitingRequest, SecretRequest]:
+        """The waiting request and what it says; RequestClosed when it says nothing we read."""
+        found = await requests.look(request_id)
+        request = SecretRequest.from_bytes(found.content)
+        if request is None:
+            raise RequestClosed()
+        return found, request
+
     async def open_answer(body: dict, action: dict, client: AsyncWebClient) -> None:
         request_id = text(action, "value")
         response_url = text(body, "response_url")
         try:
-            request = SecretRequest.from_bytes(await requests.look(request_id))
-        except StoreUnavailable:
-            await delivery.respond(response_url, blocks.notice(STORE_DOWN))
+            found, request = await waiting(request_id)
+        except StoreUnavailable as exc:
+            await delivery.respond(response_url, blocks.notice(for_error(exc)))
             return
-        if request is None:
-            await delivery.respond(response_url, blocks.notice(EXPIRED, replace_original=True))
+        except RequestClosed as exc:
+            await delivery.respond(
+                response_url, blocks.notice(for_error(exc), replace_original=True)
+            )
             return
-        answerer = creator_of(request.answerer_scope, request.asked)
-        if await holder_of(client, body, request.answerer_scope) != answerer:
-            await delivery.respond(response_url, blocks.notice(NOT_YOURS))
+        if not found.answerable_by(await holder_of(client, body, request.answerer_scope)):
+            await delivery.respond(response_url, blocks.notice(for_error(NotAsked())))
             return
         metadata = compact_json({"i": request_id, "u": response_url})
         await client.views_open(
@@ -195,31 +228,30 @@ def register(
             return
         request_id = metadata.get("i", "")
         try:
-            request = SecretRequest.from_bytes(await requests.look(request_id))
-        except StoreUnavailable:
-            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: STORE_DOWN})
-            return
-        if request is None:
-            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: EXPIRED})
+            found, request = await waiting(request_id)
+        except (StoreUnavailable, RequestClosed) as exc:
+            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: for_error(exc)})
             return
         holder = await holder_before_ack(client, body, request.answerer_scope)
         if holder is None:  # before the request is taken: nothing was used up
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: SLACK_SLOW})
             return
-        if holder != creator_of(request.answerer_scope, request.asked):
-            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: EXPIRED})
+        # In the answer form, someone who is not the one asked reads that the request is
+        # closed: to them it is, and the form says no more about it.
+        if not found.answerable_by(holder):
+            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: REQUEST_CLOSED})
             return
         refusal = await creation_limit.refusal(team_id, user_id)
         if refusal:
             await ack(response_action="errors", errors={blocks.SECRET_BLOCK: refusal})
             return
         try:
-            taken = SecretRequest.from_bytes(await requests.answer_once(request_id))
-        except StoreUnavailable:
-            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: STORE_DOWN})
+            await requests.answer_once(request_id, by=holder)
+        except StoreUnavailable as exc:
+            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: for_error(exc)})
             return
-        if taken is None:  # answered once, ever
-            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: EXPIRED})
+        except (RequestClosed, NotAsked):  # answered once, ever
+            await ack(response_action="errors", errors={blocks.SECRET_BLOCK: REQUEST_CLOSED})
             return
         await ack()
         policy = await workspaces.policy(workspace_of(body))
