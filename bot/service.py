@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from bot import crypto
+from bot.compose import ComposeDesk
 from bot.errors import (
     BrokenLink,
     InvalidSecret,
@@ -190,6 +191,7 @@ class SecretService:
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
         binding_key: bytes | None = None,
+        max_file_size: int = 10 * 1024 * 1024,
     ) -> None:
         """`binding_key` goes into the proof of every secret bound to one person; every
         process that reveals them needs the same one (`oncelink serve` always has one, see
@@ -205,6 +207,8 @@ class SecretService:
         self._expiry_listeners: list[ExpiryListener] = []
         self._background: set[asyncio.Task[None]] = set()
         self.requests = SecretRequests(store, clock)  # asking someone for a secret
+        # Secrets written and sealed in the browser, through a one-time compose link.
+        self.compose = ComposeDesk(store, self, public_url=public_url, max_file_size=max_file_size)
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers (readiness)."""
@@ -278,28 +282,39 @@ class SecretService:
             holder=bound_to,
             binding_key=self._binding_key,
         )
+        created = await self.store_sealed(record, track=bool(creator and track))
+        return replace(
+            created, key=crypto.b64encode(link_key), link=self.link_for(secret_id, link_key)
+        )
+
+    async def store_sealed(self, record: SecretRecord, *, track: bool) -> CreatedSecret:
+        """Store a record sealed elsewhere (here by `create`, or in a browser: bot/compose.py).
+        The answer holds no link: whoever sealed it holds the key."""
         listing = None
-        if creator and track:
+        if record.creator and track:
             summary = SecretSummary(
-                secret_id, metadata, record.created_at, record.expires_at, Outcome.WAITING
+                record.secret_id,
+                record.metadata,
+                record.created_at,
+                record.expires_at,
+                Outcome.WAITING,
             )
             listing = Listing(
-                owner=creator,
-                entry_id=secret_id,
+                owner=record.creator,
+                entry_id=record.secret_id,
                 entry=summary.to_bytes(),
                 keep_until=record.expires_at + OUTCOME_KEPT_FOR,
-                due_item=f"{secret_id} {creator}",
+                due_item=f"{record.secret_id} {record.creator}",
                 due=record.expires_at,
             )
         await self._store.save(record, listing)
         self.metrics.inc("oncelink_secrets_created_total")
-        log.info("secret %s created, expires in %ss", short_id(secret_id), ttl)
-        return CreatedSecret(
-            secret_id,
-            self.link_for(secret_id, link_key),
-            record.expires_at,
-            key=crypto.b64encode(link_key),
+        log.info(
+            "secret %s created, expires in %ss",
+            short_id(record.secret_id),
+            round(record.expires_at - record.created_at),
         )
+        return CreatedSecret(record.secret_id, expires_at=record.expires_at)
 
     async def _track(self, summary: SecretSummary, creator: str) -> None:
         """What became of a secret, on its creator's list. A failure here never undoes
@@ -499,6 +514,10 @@ class SecretService:
         self.metrics.inc("oncelink_secrets_burned_total")
         log.info("secret %s burned by its creator", short_id(secret_id))
         await self._settle(secret_id, creator, Outcome.BURNED)
+
+    def spawn(self, work: Awaitable[None]) -> None:
+        """Run `work` after the current answer, logged if it fails, awaited by `drain`."""
+        self._spawn(work)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         async def guarded() -> None:

@@ -55,8 +55,13 @@ _SECURITY_HEADERS = CIMultiDict(
     (istr(name), value) for name, value in _SECURITY_HEADER_VALUES.items()
 )
 _HSTS = "max-age=63072000; includeSubDomains"
-_STATIC_TYPES = {"reveal.js": "text/javascript", "reveal.css": "text/css"}
-_SECRET_IN_PATH = re.compile(r"(/s/)([^/]+)")
+_STATIC_TYPES = {
+    "reveal.js": "text/javascript",
+    "reveal.css": "text/css",
+    "compose.js": "text/javascript",
+}
+# A secret's id (/s/) or a compose token (/c/): logs keep six characters of either.
+_SECRET_IN_PATH = re.compile(r"(/[sc]/)([^/]+)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
