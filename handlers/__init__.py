@@ -28,6 +28,7 @@ from handlers import (
     actions,
     bound,
     commands,
+    compose,
     home,
     receipts,
     secret_requests,
@@ -145,7 +146,8 @@ def register(
     after_ack = AfterAck(report)
     workspaces = Workspaces(key_values, settings)
     # Bolt tries listeners in this order for every request: the busiest paths first.
-    commands.register(app, service, delivery, after_ack, creation_limit, workspaces)
+    flow = compose.register(app, service, delivery, after_ack, creation_limit, workspaces)
+    commands.register(app, service, delivery, after_ack, creation_limit, workspaces, flow)
     views.register(app, service, delivery, after_ack, creation_limit, workspaces)
     shortcuts.register(app, delivery, after_ack, workspaces)
     actions.register(app, service, delivery, after_ack)

@@ -12,6 +12,7 @@ from bot.service import SecretService
 from handlers import payloads
 from handlers.background import AfterAck
 from handlers.blocks import help_text, request_modal, share_modal
+from handlers.compose import ComposeFlow
 from handlers.delivery import Delivery
 from handlers.home import send_list
 from handlers.secret_requests import parse_request_text
@@ -52,6 +53,7 @@ def register(
     after_ack: AfterAck,
     creation_limit: CreationLimit,
     workspaces: Workspaces,
+    compose: ComposeFlow,
 ) -> None:
     @app.command(COMMAND)
     async def secret_command(ack: AsyncAck, command: dict, client: AsyncWebClient) -> None:
@@ -86,6 +88,8 @@ def register(
         if not user_id:
             await ack(text="Slack didn't say who you are; please try again.")
             return
+        if subcommand == "compose":
+            return await compose.command(ack, command, client)
         if subcommand == "list" and len(words) == 1:
             await ack()
             after_ack.run(send_list(command, service, delivery), command)

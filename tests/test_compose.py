@@ -202,3 +202,10 @@ async def test_an_upload_over_the_limit_is_refused_on_the_server_unread_or_cut_o
                 assert response.status == 200
     finally:
         await served.runner.cleanup()
+
+
+def test_logged_paths_keep_six_characters_of_a_compose_token():
+    from bot.web import redact_path
+
+    token = "PB7y10KwUzoXcUZ-H6blHvnN_OY-g3HA4K79VVy4gio"
+    assert redact_path(f"/c/{token}?x=1") == "/c/PB7y10…"
