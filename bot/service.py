@@ -142,7 +142,7 @@ ExpiryListener = Callable[[ExpiryNotice], Awaitable[None]]
 
 
 def seal_record(
-    plaintext: str,
+    plaintext: str | bytes,
     *,
     secret_id: str,
     link_key: bytes,
@@ -159,7 +159,8 @@ def seal_record(
     With a `holder`, the record is marked bound, so the store refuses it to every link
     reveal, and its link proof needs the server's `binding_key` (bot/crypto.py says why)."""
     keys = crypto.derive_keys(link_key, pass_key, secret_id)
-    nonce, ciphertext = crypto.seal(plaintext.encode("utf-8"), keys.enc_key, secret_id)
+    raw = plaintext.encode("utf-8") if isinstance(plaintext, str) else plaintext
+    nonce, ciphertext = crypto.seal(raw, keys.enc_key, secret_id)
     link_proof = (
         crypto.derive_holder_proof(link_key, secret_id, holder, binding_key)
         if holder
@@ -233,11 +234,20 @@ class SecretService:
 
     def validate(self, plaintext: str, ttl: int, passphrase: str | None) -> None:
         """Raise InvalidSecret with a sentence a user can act on."""
+        self.check_input(plaintext, ttl, self._max_ttl, passphrase)
+
+    @staticmethod
+    def check_input(plaintext: str, ttl: int, max_ttl: int, passphrase: str | None) -> None:
+        """`validate` without a service: what the CLI says before it opens any store."""
         if not plaintext or not plaintext.strip():
             raise InvalidSecret("The secret is empty.")
         if len(plaintext.encode("utf-8")) > MAX_SECRET_BYTES:
             raise InvalidSecret(f"The secret is too long (at most {MAX_SECRET_BYTES} bytes).")
-        if not 0 < ttl <= self._max_ttl:
+        SecretService._check_ttl_and_passphrase(ttl, max_ttl, passphrase)
+
+    @staticmethod
+    def _check_ttl_and_passphrase(ttl: int, max_ttl: int, passphrase: str | None) -> None:
+        if not 0 < ttl <= max_ttl:
             raise InvalidSecret("That expiry is longer than this app allows.")
         if passphrase and len(unicodedata.normalize("NFC", passphrase)) < MIN_PASSPHRASE_LENGTH:
             raise InvalidSecret(
@@ -262,6 +272,57 @@ class SecretService:
         on the creator's list (`my_secrets`) and the expiry timetable; the edge that shows
         lists and sends receipts also records reveals there (`record_revealed`)."""
         self.validate(plaintext, ttl, passphrase)
+        return await self._seal_and_store(
+            plaintext.encode("utf-8"),
+            ttl=ttl,
+            passphrase=passphrase,
+            creator=creator,
+            metadata=metadata,
+            bound_to=bound_to,
+            track=track,
+        )
+
+    async def create_file(
+        self,
+        file: crypto.FileContent,
+        *,
+        ttl: int,
+        passphrase: str | None = None,
+        creator: str = "",
+        metadata: str = "",
+        track: bool = False,
+    ) -> CreatedSecret:
+        """A file secret, sealed exactly as a compose page seals one (its name and type
+        inside the ciphertext, bot/crypto.py FILE_MARK), so the reveal page saves it."""
+        if not file.data:
+            raise InvalidSecret("The file is empty.")
+        if len(file.data) > self.compose.max_file_size:
+            raise InvalidSecret("The file is larger than this app allows (MAX_FILE_SIZE).")
+        self._check_ttl_and_passphrase(ttl, self._max_ttl, passphrase)
+        try:
+            plaintext = crypto.file_plaintext(file.name, file.media_type, file.data)
+        except ValueError:
+            raise InvalidSecret("The file's name is too long.") from None
+        return await self._seal_and_store(
+            plaintext,
+            ttl=ttl,
+            passphrase=passphrase,
+            creator=creator,
+            metadata=metadata,
+            track=track,
+        )
+
+    async def _seal_and_store(
+        self,
+        plaintext: bytes,
+        *,
+        ttl: int,
+        passphrase: str | None,
+        creator: str,
+        metadata: str,
+        track: bool,
+        bound_to: str = "",
+    ) -> CreatedSecret:
         secret_id = crypto.new_secret_id()
         link_key = crypto.new_link_key()
         # PBKDF2 at 600k rounds takes a fraction of a second: keep it off the event loop.
