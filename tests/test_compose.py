@@ -209,3 +209,32 @@ def test_logged_paths_keep_six_characters_of_a_compose_token():
 
     token = "PB7y10KwUzoXcUZ-H6blHvnN_OY-g3HA4K79VVy4gio"
     assert redact_path(f"/c/{token}?x=1") == "/c/PB7y10…"
+
+
+async def test_a_file_is_never_rendered_and_is_dropped_on_pagehide(served, page, tmp_path):
+    path = tmp_path / "photo.svg"
+    path.write_bytes(b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
+    link = await compose_in_page(page, await compose_link(served), file=path)
+    reveal = await page.context.new_page()
+    await reveal.goto(link)
+    await reveal.get_by_role("button", name="Reveal secret").click()
+    await reveal.locator("#file-result").wait_for(state="visible")
+    rendered = "img, iframe, object, embed, video, audio, svg, a[download]"
+    assert await reveal.locator(rendered).count() == 0  # shown as a name, saved on click only
+    assert await reveal.locator("#file-name").inner_text() == "photo.svg"
+    await reveal.evaluate("window.dispatchEvent(new PageTransitionEvent('pagehide'))")
+    assert not await reveal.locator("#file-result").is_visible()
+
+
+async def test_a_pass_on_link_must_be_the_secrets_own_link(served):
+    from tests.support.compose import sealed_upload
+
+    grant = ComposeGrant("T1:U1", "{}", (3600,), 3600, recipient_label="@bob", edge="{}")
+    compose = await compose_link(served, grant)
+    body, link = sealed_upload(compose, served.url, b"x", ttl=3600, pass_on=True)
+    forged = body.replace(link.encode(), f"{served.url}/s/AAAAAAAAAAAAAAAAAAAAAA#x".encode())
+    async with aiohttp.ClientSession() as http:
+        async with http.post(compose, data=forged) as response:
+            assert response.status == 400
+        async with http.post(compose, data=body) as response:
+            assert response.status == 200
