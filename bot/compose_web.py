@@ -74,12 +74,21 @@ async def _read_upload(request: web.Request, max_upload: int) -> SealedUpload:
     too_large = _Refused(413, "too_large", "The file is larger than this app allows.")
     if request.content_length is not None and request.content_length > limit:
         raise too_large  # refused unread: the length said enough
-    buffer = bytearray()
+    # One buffer, sized at once when the length is declared: growing it would copy it
+    # (and hold two) every time it outgrew its room.
+    declared = request.content_length
+    buffer = bytearray(declared or 0)
+    filled = 0
     content = request.content
     while chunk := await content.read(READ_CHUNK):
-        buffer += chunk
-        if len(buffer) > limit:
+        if filled + len(chunk) > limit:
             raise too_large
+        if filled + len(chunk) <= len(buffer):
+            buffer[filled : filled + len(chunk)] = chunk
+        else:
+            buffer[filled:] = chunk
+        filled += len(chunk)
+    del buffer[filled:]
     end = buffer.find(b"\n", 0, MAX_UPLOAD_HEAD + 1)
     if end < 0:
         raise _Refused(400, "bad_request", "That upload was malformed.")
@@ -91,6 +100,7 @@ async def _read_upload(request: web.Request, max_upload: int) -> SealedUpload:
         upload = SealedUpload(
             version=int(head["version"]),
             nonce=crypto.b64decode(head["nonce"], crypto.NONCE_BYTES),
+            # The one copy made: the buffer is dropped when this returns.
             ciphertext=bytes(memoryview(buffer)[end + 1 :]),
             link_verifier=crypto.b64decode(head["link_verifier"], 32),
             verifier=crypto.b64decode(head["verifier"], 32),
@@ -100,7 +110,6 @@ async def _read_upload(request: web.Request, max_upload: int) -> SealedUpload:
         )
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise _Refused(400, "bad_request", "That upload was malformed.") from None
-    del buffer  # the one copy left is the upload's
     return upload
 
 
