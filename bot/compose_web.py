@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import crypto, pages
-from bot.compose import ComposeLinkGone, SealedUpload, is_token, secret_id_for
+from bot.compose import ComposeLinkGone, SealedUpload, secret_id_for
 from bot.config import Settings
 from bot.errors import InvalidSecret, StoreUnavailable
 from bot.service import SecretService
@@ -118,8 +118,9 @@ async def compose_upload(request: web.Request, service: SecretService) -> web.Re
     mapped here, in one place, to a status and a sentence the page shows."""
     token = request.match_info["token"]
     try:
-        if not is_token(token):
-            raise ComposeLinkGone()
+        # A stranger's made-up token is refused before a byte of the body is read: only the
+        # holder of a live compose link can make the server take in a file.
+        await service.compose.look(token)
         upload = await _read_upload(request, service.compose.max_upload)
         created = await service.compose.create(token, upload)
     except _Refused as exc:

@@ -195,6 +195,14 @@ async def test_an_upload_over_the_limit_is_refused_on_the_server_unread_or_cut_o
             async with http.post(link, data=chunks()) as response:
                 assert response.status == 413
                 assert (await response.json())["error"] == "too_large"
+        # A made-up token is refused before its body is read, whatever length it declares.
+        from bot import crypto
+
+        forged = f"{served.url}/c/{crypto.b64encode(os.urandom(32))}"
+        answer = await _raw_post(
+            forged, b"POST PATH HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n"
+        )
+        assert answer.startswith(b"HTTP/1.1 410")
         # Nothing was stored and the compose link still works.
         assert "\noncelink_secrets_created_total 0\n" in served.service.metrics.render()
         async with aiohttp.ClientSession() as http:
