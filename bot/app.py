@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot import compose_web
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
@@ -56,11 +57,13 @@ def create_app(
         clock=clock,
         metrics=metrics,
         binding_key=settings.binding_key,
+        max_file_size=settings.max_file_size,
     )
     app = web.Application(client_max_size=CLIENT_MAX_SIZE)
     app[SERVICE_KEY] = service
     app[LIMITER_KEY] = RateLimiter(store, clock, metrics=metrics)
     add_routes(app, settings)
+    compose_web.add_routes(app, service, settings)
     if settings.metrics == "public":
         app.router.add_get("/metrics", metrics_endpoint(metrics))
     elif settings.metrics == "on":

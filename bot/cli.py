@@ -1,4 +1,4 @@
-"""The `oncelink` command: `serve` runs the app, `share` makes a link from stdin."""
+"""The `oncelink` command: `serve` runs the app, `share` makes a link from stdin or a file."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import asyncio
 import gc
 import getpass
 import logging
+import mimetypes
 import os
 import sqlite3
 import sys
 from types import FrameType
 
 from bot.config import ConfigError, Settings, format_duration, parse_duration
+from bot.crypto import FileContent
 from bot.errors import InvalidSecret, StoreUnavailable
 from bot.logs import configure_logging
 
@@ -133,17 +135,71 @@ def serve(settings: Settings, workers: int = 1) -> int:
     return max((child.exitcode or 0) for child in children)
 
 
-async def _share(settings: Settings, text: str, ttl: int, passphrase: str | None) -> str:
+class NoServerStore(Exception):
+    """SQLITE_PATH names no file a server made: a link stored there would never open."""
+
+
+def no_server_store(path: str) -> str:
+    return (
+        f"no oncelink store at {os.path.abspath(path)}: run share in the directory where "
+        "`oncelink serve` runs, or give it the server's SQLITE_PATH (or REDIS_URL); "
+        "nothing was stored"
+    )
+
+
+def _check_server_store(settings: Settings) -> None:
+    """`oncelink serve` creates its SQLite file at start-up. Without one where share would
+    write (another directory, a relative SQLITE_PATH), share would make a new file that no
+    server reads and print a dead link: it refuses instead. Redis is one store wherever
+    the command runs."""
+    if not settings.redis_url and not os.path.isfile(settings.sqlite_path):
+        raise NoServerStore(no_server_store(settings.sqlite_path))
+
+
+async def _share(
+    settings: Settings,
+    text: str,
+    ttl: int,
+    passphrase: str | None,
+    file: FileContent | None = None,
+) -> str:
     from bot.service import SecretService
     from storage import make_store
 
+    if file is None:
+        # Said before anything else, whatever the store: an empty secret, a bad expiry.
+        SecretService.check_input(text, ttl, settings.max_ttl, passphrase)
+    _check_server_store(settings)
     store = make_store(settings.redis_url, settings.sqlite_path)
     try:
-        service = SecretService(store, public_url=settings.public_url, max_ttl=settings.max_ttl)
-        created = await service.create(text, ttl=ttl, passphrase=passphrase, creator="cli")
+        service = SecretService(
+            store,
+            public_url=settings.public_url,
+            max_ttl=settings.max_ttl,
+            max_file_size=settings.max_file_size,
+        )
+        if file is not None:
+            created = await service.create_file(file, ttl=ttl, passphrase=passphrase, creator="cli")
+        else:
+            created = await service.create(text, ttl=ttl, passphrase=passphrase, creator="cli")
         return created.link
     finally:
         await store.close()
+
+
+def _read_file(path: str, max_size: int) -> FileContent:
+    """The file to share, refused before it is read when it is over MAX_FILE_SIZE."""
+    size = os.path.getsize(path)
+    if size > max_size:
+        raise ValueError(f"{path} is larger than MAX_FILE_SIZE ({max_size} bytes)")
+    if size == 0:
+        raise ValueError(f"{path} is empty")
+    with open(path, "rb") as source:
+        data = source.read(max_size + 1)
+    if len(data) > max_size:
+        raise ValueError(f"{path} is larger than MAX_FILE_SIZE ({max_size} bytes)")
+    media_type = mimetypes.guess_type(path)[0] or ""
+    return FileContent(os.path.basename(path), media_type, data)
 
 
 def share(settings: Settings, args: argparse.Namespace) -> int:
@@ -158,18 +214,29 @@ def share(settings: Settings, args: argparse.Namespace) -> int:
         passphrase = getpass.getpass("Passphrase: ")
         if getpass.getpass("Repeat passphrase: ") != passphrase:
             return _fail("the passphrases differ; nothing was stored")
-    if sys.stdin.isatty():
-        print("Type or paste the secret, then press Ctrl-D:", file=sys.stderr)
-    text = sys.stdin.read()
-    # Exactly one trailing newline is what `echo` and editors add; anything more is content.
-    if text.endswith("\r\n"):
-        text = text[:-2]
-    elif text.endswith("\n"):
-        text = text[:-1]
+    file = None
+    text = ""
+    if args.file:
+        try:
+            file = _read_file(args.file, settings.max_file_size)
+        except (OSError, ValueError) as exc:
+            return _fail(f"{exc}; nothing was stored")
+    else:
+        if sys.stdin.isatty():
+            print("Type or paste the secret, then press Ctrl-D:", file=sys.stderr)
+        text = sys.stdin.read()
+        # Exactly one trailing newline is what `echo` and editors add; anything more is
+        # content.
+        if text.endswith("\r\n"):
+            text = text[:-2]
+        elif text.endswith("\n"):
+            text = text[:-1]
     try:
-        link = asyncio.run(_share(settings, text, ttl, passphrase))
+        link = asyncio.run(_share(settings, text, ttl, passphrase, file))
     except InvalidSecret as exc:
         return _fail(f"{exc} Nothing was stored.")
+    except NoServerStore as exc:
+        return _fail(str(exc))
     except StoreUnavailable:
         return _fail("the store is not answering; nothing was stored. Try again.", 1)
     print(link)
@@ -187,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     share_parser.add_argument("--ttl", help="expiry, e.g. 5m, 1h, 1d (default: DEFAULT_TTL)")
     share_parser.add_argument(
         "--passphrase-prompt", action="store_true", help="ask for a passphrase to protect it"
+    )
+    share_parser.add_argument(
+        "--file", help="share this file (name and bytes, sealed) instead of stdin's text"
     )
     args = parser.parse_args(argv)
     try:

@@ -62,6 +62,23 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return int(raw)
 
 
+_SIZE = re.compile(r"^\s*(\d+)\s*(|B|KiB|MiB|GiB)\s*$")
+_UNIT_BYTES = {"": 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+MAX_FILE_SIZE_CEILING = 1024**3  # a record is one value in Redis, which caps those at 512 MiB
+
+
+def _size(env: Mapping[str, str], name: str, default: str) -> int:
+    raw = env.get(name) or default
+    match = _SIZE.match(raw)
+    size = int(match.group(1)) * _UNIT_BYTES[match.group(2)] if match else 0
+    if not 0 < size <= MAX_FILE_SIZE_CEILING // 4:
+        raise ConfigError(
+            f"{name}={raw!r} must be a size in bytes, KiB or MiB (e.g. 10MiB), from 1 byte "
+            "to 256MiB"
+        )
+    return size
+
+
 def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = (env.get(name) or ("on" if default else "off")).strip().lower()
     if raw in ("on", "true", "1", "yes"):
@@ -260,6 +277,7 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
     log_format: str = "text"
+    max_file_size: int = 10 * 1024 * 1024  # one file written in the browser, before sealing
 
     def __repr__(self) -> str:
         """Every field the dataclass would show, with REDIS_URL's credentials redacted
@@ -343,4 +361,5 @@ class Settings:
             metrics_host=(env.get("METRICS_HOST") or "127.0.0.1").strip(),
             metrics_port=_int(env, "METRICS_PORT", 9464, 1, 65535),
             log_format=_choice(env, "LOG_FORMAT", "text", ("text", "json")),
+            max_file_size=_size(env, "MAX_FILE_SIZE", "10MiB"),
         )

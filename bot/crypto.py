@@ -13,10 +13,11 @@ import base64
 import binascii
 import functools
 import hashlib
+import json
 import os
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -157,3 +158,39 @@ def seal(
 def unseal(nonce: bytes, ciphertext: bytes, enc_key: bytes, secret_id: str) -> bytes:
     """The browser's job in production; here for the CLI's tests and the shared vector."""
     return AESGCM(enc_key).decrypt(nonce, ciphertext, _context(secret_id))
+
+
+# A file secret's plaintext: FILE_MARK, the header's length (2 bytes, big-endian), the
+# header (JSON: name and media type), then the file's bytes. All of it is sealed as one
+# message like a text secret, so the file's name and type are ciphertext too. No UTF-8 text
+# begins with byte 0xFF, so a text secret never reads as a file, and no stored flag is
+# needed that a store dump would show.
+FILE_MARK = 0xFF
+MAX_FILE_HEADER = 1024  # a name of 255 characters and a media type fit with room to spare
+
+
+@dataclass(frozen=True, slots=True)
+class FileContent:
+    name: str
+    media_type: str
+    data: bytes = field(repr=False)
+
+
+def file_plaintext(name: str, media_type: str, data: bytes) -> bytes:
+    """What a browser seals for one file (bot/static/compose.js builds the same bytes)."""
+    header = json.dumps({"name": name, "type": media_type}, separators=(",", ":")).encode()
+    if len(header) > MAX_FILE_HEADER:
+        raise ValueError("file name too long")
+    return bytes([FILE_MARK]) + len(header).to_bytes(2, "big") + header + data
+
+
+def read_file_plaintext(plaintext: bytes) -> FileContent | None:
+    """The file in a decrypted plaintext, or None for a text secret (or a malformed one)."""
+    if len(plaintext) < 3 or plaintext[0] != FILE_MARK:
+        return None
+    length = int.from_bytes(plaintext[1:3], "big")
+    try:
+        header = json.loads(plaintext[3 : 3 + length].decode("utf-8"))
+        return FileContent(str(header["name"]), str(header["type"]), plaintext[3 + length :])
+    except (ValueError, KeyError, TypeError):
+        return None

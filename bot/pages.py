@@ -13,7 +13,8 @@ from __future__ import annotations
 from html import escape
 from string import Template
 
-from bot.service import MAX_PASSPHRASE_ATTEMPTS
+from bot.config import format_duration
+from bot.service import MAX_PASSPHRASE_ATTEMPTS, MAX_SECRET_BYTES, MIN_PASSPHRASE_LENGTH
 
 _LAYOUT = Template("""<!doctype html>
 <html lang="en">
@@ -56,6 +57,12 @@ $passphrase_field
 <button type="button" id="copy">Copy</button>
 <p class="muted">This secret has now been deleted from the server. Opening the link again
 will not show it.</p>
+</section>
+<section id="file-result" hidden>
+<p><span id="file-name"></span> (<span id="file-size"></span>)</p>
+<button type="button" id="download">Download</button>
+<p class="muted">This file has now been deleted from the server. Save it now: opening the
+link again will not show it, and leaving this page forgets it.</p>
 </section>""")
 
 _PASSPHRASE_FIELD = """<label for="passphrase">Passphrase</label>
@@ -117,3 +124,93 @@ ERROR_PAGE = _status_page(
     "then, ask the person who shared it for a new link.",
 )
 NOT_FOUND_PAGE = _status_page("Page not found", "There is nothing at this address.")
+
+
+_COMPOSE_BODY = Template("""<h1>Write a one-time secret</h1>
+<div id="intro">
+<p>Type a secret or choose one file. It is encrypted here, in your browser, before it is
+sent: the server stores only ciphertext, and Slack never sees it. You get a link that shows
+it <strong>once</strong>.</p>
+</div>
+<noscript><p class="notice">This page needs JavaScript: the secret is encrypted here in
+your browser. Please enable JavaScript and reload.</p></noscript>
+<form id="compose-form" hidden>
+<label for="text">Secret</label>
+<textarea id="text" rows="6" spellcheck="false" autocomplete="off"></textarea>
+<label for="file">Or one file (at most $max_size)</label>
+<input id="file" type="file">
+<label for="ttl">Expires after</label>
+<select id="ttl">
+$options
+</select>
+<label for="passphrase">Passphrase (optional)</label>
+<input id="passphrase" type="password" autocomplete="new-password"
+ aria-describedby="passphrase-help">
+<p id="passphrase-help" class="muted">At least $min_passphrase characters. Tell it to the
+recipient another way.</p>
+$pass_on
+<button type="submit" id="create">Create link</button>
+</form>
+<p id="message" role="status" aria-live="polite"></p>
+<section id="result" hidden>
+<label for="link">Your one-time link</label>
+<input id="link" readonly spellcheck="false" autocomplete="off">
+<button type="button" id="copy">Copy</button>
+<p class="muted">Send it to the person who needs the secret. It works once, until it
+expires. This page's own link is used up.</p>
+</section>""")
+
+_PASS_ON = Template("""<label class="check"><input id="pass-on" type="checkbox">
+Also send the link to $recipient in Slack</label>
+<p class="muted">This passes the link (not the secret's text) through Slack: whoever can
+read that message there can open the secret once.</p>""")
+
+
+def compose_page(
+    secret_id: str,
+    link_base: str,
+    *,
+    expiry_choices: tuple[int, ...],
+    default_ttl: int,
+    max_file_size: int,
+    recipient_label: str,
+) -> str:
+    """The compose page: everything it needs is in attributes, read by compose.js."""
+    options = "\n".join(
+        f'<option value="{ttl}"{" selected" if ttl == default_ttl else ""}>'
+        f"{escape(format_duration(ttl))}</option>"
+        for ttl in expiry_choices
+    )
+    body = _COMPOSE_BODY.substitute(
+        max_size=escape(format_size(max_file_size)),
+        options=options,
+        min_passphrase=MIN_PASSPHRASE_LENGTH,
+        pass_on=_PASS_ON.substitute(recipient=escape(recipient_label)) if recipient_label else "",
+    )
+    attrs = (
+        f' data-compose-id="{escape(secret_id)}" data-link-base="{escape(link_base)}"'
+        f' data-max-file-size="{max_file_size}" data-max-text="{MAX_SECRET_BYTES}"'
+        f' data-min-passphrase="{MIN_PASSPHRASE_LENGTH}"'
+    )
+    return _LAYOUT.substitute(
+        head='<script src="/static/reveal.js" defer></script>\n'
+        '<script src="/static/compose.js" defer></script>',
+        attrs=attrs,
+        body=body,
+    )
+
+
+def format_size(size: int) -> str:
+    """1048576 -> '1 MiB'; what a person reads next to a file field."""
+    for unit, step in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= step:
+            value = size / step
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{size} bytes"
+
+
+COMPOSE_GONE_PAGE = _status_page(
+    "This compose link is not valid",
+    "It has been used already, has expired (after 10 minutes), or was never made. Nothing "
+    "was stored. Ask for a new one with /secret compose in Slack.",
+)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from bot import crypto
+from bot.compose import ComposeDesk
 from bot.errors import (
     BrokenLink,
     InvalidSecret,
@@ -141,7 +142,7 @@ ExpiryListener = Callable[[ExpiryNotice], Awaitable[None]]
 
 
 def seal_record(
-    plaintext: str,
+    plaintext: str | bytes,
     *,
     secret_id: str,
     link_key: bytes,
@@ -158,7 +159,8 @@ def seal_record(
     With a `holder`, the record is marked bound, so the store refuses it to every link
     reveal, and its link proof needs the server's `binding_key` (bot/crypto.py says why)."""
     keys = crypto.derive_keys(link_key, pass_key, secret_id)
-    nonce, ciphertext = crypto.seal(plaintext.encode("utf-8"), keys.enc_key, secret_id)
+    raw = plaintext.encode("utf-8") if isinstance(plaintext, str) else plaintext
+    nonce, ciphertext = crypto.seal(raw, keys.enc_key, secret_id)
     link_proof = (
         crypto.derive_holder_proof(link_key, secret_id, holder, binding_key)
         if holder
@@ -190,6 +192,7 @@ class SecretService:
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
         binding_key: bytes | None = None,
+        max_file_size: int = 10 * 1024 * 1024,
     ) -> None:
         """`binding_key` goes into the proof of every secret bound to one person; every
         process that reveals them needs the same one (`oncelink serve` always has one, see
@@ -205,6 +208,8 @@ class SecretService:
         self._expiry_listeners: list[ExpiryListener] = []
         self._background: set[asyncio.Task[None]] = set()
         self.requests = SecretRequests(store, clock)  # asking someone for a secret
+        # Secrets written and sealed in the browser, through a one-time compose link.
+        self.compose = ComposeDesk(store, self, public_url=public_url, max_file_size=max_file_size)
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers (readiness)."""
@@ -229,11 +234,20 @@ class SecretService:
 
     def validate(self, plaintext: str, ttl: int, passphrase: str | None) -> None:
         """Raise InvalidSecret with a sentence a user can act on."""
+        self.check_input(plaintext, ttl, self._max_ttl, passphrase)
+
+    @staticmethod
+    def check_input(plaintext: str, ttl: int, max_ttl: int, passphrase: str | None) -> None:
+        """`validate` without a service: what the CLI says before it opens any store."""
         if not plaintext or not plaintext.strip():
             raise InvalidSecret("The secret is empty.")
         if len(plaintext.encode("utf-8")) > MAX_SECRET_BYTES:
             raise InvalidSecret(f"The secret is too long (at most {MAX_SECRET_BYTES} bytes).")
-        if not 0 < ttl <= self._max_ttl:
+        SecretService._check_ttl_and_passphrase(ttl, max_ttl, passphrase)
+
+    @staticmethod
+    def _check_ttl_and_passphrase(ttl: int, max_ttl: int, passphrase: str | None) -> None:
+        if not 0 < ttl <= max_ttl:
             raise InvalidSecret("That expiry is longer than this app allows.")
         if passphrase and len(unicodedata.normalize("NFC", passphrase)) < MIN_PASSPHRASE_LENGTH:
             raise InvalidSecret(
@@ -258,6 +272,57 @@ class SecretService:
         on the creator's list (`my_secrets`) and the expiry timetable; the edge that shows
         lists and sends receipts also records reveals there (`record_revealed`)."""
         self.validate(plaintext, ttl, passphrase)
+        return await self._seal_and_store(
+            plaintext.encode("utf-8"),
+            ttl=ttl,
+            passphrase=passphrase,
+            creator=creator,
+            metadata=metadata,
+            bound_to=bound_to,
+            track=track,
+        )
+
+    async def create_file(
+        self,
+        file: crypto.FileContent,
+        *,
+        ttl: int,
+        passphrase: str | None = None,
+        creator: str = "",
+        metadata: str = "",
+        track: bool = False,
+    ) -> CreatedSecret:
+        """A file secret, sealed exactly as a compose page seals one (its name and type
+        inside the ciphertext, bot/crypto.py FILE_MARK), so the reveal page saves it."""
+        if not file.data:
+            raise InvalidSecret("The file is empty.")
+        if len(file.data) > self.compose.max_file_size:
+            raise InvalidSecret("The file is larger than this app allows (MAX_FILE_SIZE).")
+        self._check_ttl_and_passphrase(ttl, self._max_ttl, passphrase)
+        try:
+            plaintext = crypto.file_plaintext(file.name, file.media_type, file.data)
+        except ValueError:
+            raise InvalidSecret("The file's name is too long.") from None
+        return await self._seal_and_store(
+            plaintext,
+            ttl=ttl,
+            passphrase=passphrase,
+            creator=creator,
+            metadata=metadata,
+            track=track,
+        )
+
+    async def _seal_and_store(
+        self,
+        plaintext: bytes,
+        *,
+        ttl: int,
+        passphrase: str | None,
+        creator: str,
+        metadata: str,
+        track: bool,
+        bound_to: str = "",
+    ) -> CreatedSecret:
         secret_id = crypto.new_secret_id()
         link_key = crypto.new_link_key()
         # PBKDF2 at 600k rounds takes a fraction of a second: keep it off the event loop.
@@ -278,28 +343,39 @@ class SecretService:
             holder=bound_to,
             binding_key=self._binding_key,
         )
+        created = await self.store_sealed(record, track=bool(creator and track))
+        return replace(
+            created, key=crypto.b64encode(link_key), link=self.link_for(secret_id, link_key)
+        )
+
+    async def store_sealed(self, record: SecretRecord, *, track: bool) -> CreatedSecret:
+        """Store a record sealed elsewhere (here by `create`, or in a browser: bot/compose.py).
+        The answer holds no link: whoever sealed it holds the key."""
         listing = None
-        if creator and track:
+        if record.creator and track:
             summary = SecretSummary(
-                secret_id, metadata, record.created_at, record.expires_at, Outcome.WAITING
+                record.secret_id,
+                record.metadata,
+                record.created_at,
+                record.expires_at,
+                Outcome.WAITING,
             )
             listing = Listing(
-                owner=creator,
-                entry_id=secret_id,
+                owner=record.creator,
+                entry_id=record.secret_id,
                 entry=summary.to_bytes(),
                 keep_until=record.expires_at + OUTCOME_KEPT_FOR,
-                due_item=f"{secret_id} {creator}",
+                due_item=f"{record.secret_id} {record.creator}",
                 due=record.expires_at,
             )
         await self._store.save(record, listing)
         self.metrics.inc("oncelink_secrets_created_total")
-        log.info("secret %s created, expires in %ss", short_id(secret_id), ttl)
-        return CreatedSecret(
-            secret_id,
-            self.link_for(secret_id, link_key),
-            record.expires_at,
-            key=crypto.b64encode(link_key),
+        log.info(
+            "secret %s created, expires in %ss",
+            short_id(record.secret_id),
+            round(record.expires_at - record.created_at),
         )
+        return CreatedSecret(record.secret_id, expires_at=record.expires_at)
 
     async def _track(self, summary: SecretSummary, creator: str) -> None:
         """What became of a secret, on its creator's list. A failure here never undoes
@@ -499,6 +575,10 @@ class SecretService:
         self.metrics.inc("oncelink_secrets_burned_total")
         log.info("secret %s burned by its creator", short_id(secret_id))
         await self._settle(secret_id, creator, Outcome.BURNED)
+
+    def spawn(self, work: Awaitable[None]) -> None:
+        """Run `work` after the current answer, logged if it fails, awaited by `drain`."""
+        self._spawn(work)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         async def guarded() -> None:

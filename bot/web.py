@@ -57,8 +57,13 @@ _SECURITY_HEADERS = CIMultiDict(
     (istr(name), value) for name, value in _SECURITY_HEADER_VALUES.items()
 )
 _HSTS = "max-age=63072000; includeSubDomains"
-_STATIC_TYPES = {"reveal.js": "text/javascript", "reveal.css": "text/css"}
-_SECRET_IN_PATH = re.compile(r"(/s/)([^/]+)")
+_STATIC_TYPES = {
+    "reveal.js": "text/javascript",
+    "reveal.css": "text/css",
+    "compose.js": "text/javascript",
+}
+# A secret's id (/s/) or a compose token (/c/): logs keep six characters of either.
+_SECRET_IN_PATH = re.compile(r"(/[sc]/)([^/]+)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -205,7 +210,7 @@ class _BadRequest(Exception):
     pass
 
 
-async def reveal(request: web.Request) -> web.Response:
+async def reveal(request: web.Request) -> web.StreamResponse:
     """POST: the explicit Reveal click. Exactly one caller ever gets the ciphertext."""
     secret_id = request.match_info["secret_id"]
     if not crypto.is_secret_id(secret_id):
@@ -267,7 +272,33 @@ async def reveal(request: web.Request) -> web.Response:
         # Not "nothing was revealed": the store may have run the reveal (and deleted the
         # secret) just before its answer was lost or cut off by the deadline.
         return _json({"error": "unavailable", "message": _UNAVAILABLE_MESSAGE}, 503)
+    if len(revealed.ciphertext) > STREAMED_REVEAL:
+        return await _stream_revealed(request, revealed)
     return web.Response(body=_revealed_json(revealed), content_type="application/json")
+
+
+STREAMED_REVEAL = 256 * 1024  # above this (files), the answer is encoded as it is sent
+_B64_STEP = 3 * 64 * 1024  # a multiple of 3: each piece encodes without padding
+
+
+async def _stream_revealed(request: web.Request, revealed: RevealedSecret) -> web.StreamResponse:
+    """The same JSON as `_revealed_json`, written a piece at a time: a 10 MiB file encoded
+    whole would hold the ciphertext and three 13 MiB copies of its text at once."""
+    ciphertext = revealed.ciphertext
+    head = (
+        f'{{"version": {int(revealed.version)}, "nonce": "{crypto.b64encode(revealed.nonce)}", '
+        '"ciphertext": "'
+    ).encode("ascii")
+    size = len(head) + (len(ciphertext) * 4 + 2) // 3 + 2
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = size
+    await response.prepare(request)
+    await response.write(head)
+    for start in range(0, len(ciphertext), _B64_STEP):
+        await response.write(crypto.b64encode(ciphertext[start : start + _B64_STEP]).encode())
+    await response.write(b'"}')
+    await response.write_eof()
+    return response
 
 
 def _revealed_json(revealed: RevealedSecret) -> bytes:

@@ -20,6 +20,7 @@ PASSPHRASE_MODAL = "bound_passphrase_modal"
 REQUEST_MODAL = "request_secret_modal"
 ANSWER_ACTION = "answer_secret_request"
 ANSWER_MODAL = "answer_secret_request_modal"
+COMPOSE_BLOCK, COMPOSE_ACTION = "compose_block", "compose_in_browser"  # handlers/compose.py
 
 SECRET_BLOCK, SECRET_INPUT = "secret_block", "secret_input"
 EXPIRY_BLOCK, EXPIRY_SELECT = "expiry_block", "expiry_select"
@@ -165,6 +166,17 @@ def share_modal(
                     "max_length": NOTE_MAX,
                     "placeholder": plain("e.g. DB password for staging"),
                 },
+            },
+            {
+                "type": "actions",
+                "block_id": COMPOSE_BLOCK,
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": COMPOSE_ACTION,
+                        "text": plain("Write it in my browser instead"),
+                    }
+                ],
             },
         ],
     }
@@ -335,6 +347,8 @@ def help_text(command: str, expiry_choices: tuple[int, ...], default_ttl: int) -
         "(20 characters by default), shows it to you and gives you a one-time link to it.\n"
         f"• `{command} request [@someone] [what for]` asks someone for a secret: they get a "
         "button to send it, and you get a *Reveal* button only you can use.\n"
+        f"• `{command} compose [@someone]` gives you a one-time page to write a secret or "
+        "attach a file in your browser, where it is encrypted: Slack never sees it.\n"
         f"• `{command} list` shows your secrets still waiting (with *Burn now*) and, for a "
         "day, what became of the others. The app's *App Home* tab shows the same.\n"
         f"• `{command} help` shows this.\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -171,3 +172,28 @@ async def store_bytes(store, tmp_path) -> bytes:
         url = store._redis.connection_pool.connection_kwargs
         return await dump_redis(f"redis://{url['host']}:{url['port']}/{url.get('db', 0)}")
     return sqlite_bytes(Path(store._path))
+
+
+async def test_a_composed_file_leaves_no_name_type_or_bytes_in_a_store_dump(store, tmp_path):
+    from bot.compose import ComposeGrant
+    from tests.support.compose import upload
+
+    served = await serve(make_settings(), store=store)
+    try:
+        data = b"KUBECONFIG-BYTES-" + os.urandom(256 * 1024)
+        name, media_type = "prod-cluster.kubeconfig", "application/x-yaml"
+        grant = ComposeGrant("T1:U1", "{}", (3600,), 3600)
+        compose = (await served.service.compose.issue(grant)).link
+        status, _, link = await upload(
+            compose, served.url, crypto.file_plaintext(name, media_type, data), ttl=3600
+        )
+        assert status == 200
+        blob = await store_bytes(store, tmp_path)
+        assert len(blob) > len(data)  # the ciphertext is there
+        for clear in (name.encode(), media_type.encode(), data[:32], data[-64:]):
+            assert clear not in blob
+        token = compose.rsplit("/", 1)[-1].encode()
+        assert token not in blob  # only its hash was kept, and it is used up
+        assert parse_link(link).link_key not in blob
+    finally:
+        await served.runner.cleanup()

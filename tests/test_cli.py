@@ -160,3 +160,85 @@ def test_a_worker_freezes_its_start_up_objects_and_collects_the_young_less_often
         "print('settled')\n"
     )
     assert run_in_child(script) == "settled\n"
+
+
+def decrypt_file_answer(link: str, answer: dict):
+    from bot import crypto
+    from tests.support.links import parse_link
+
+    parts = parse_link(link)
+    keys = crypto.derive_keys(parts.link_key, b"", parts.secret_id)
+    text = answer["ciphertext"]
+    plaintext = crypto.unseal(
+        crypto.b64decode(answer["nonce"], 12),
+        crypto.b64decode(text, len(text) * 3 // 4),
+        keys.enc_key,
+        parts.secret_id,
+    )
+    return crypto.read_file_plaintext(plaintext)
+
+
+async def test_share_file_makes_a_file_secret_with_its_name_and_bytes(tmp_path, sqlite_env):
+    source = tmp_path / "id_ed25519"
+    source.write_bytes(os.urandom(300_000))
+    server = ServerProcess(sqlite_env, tmp_path / "serve.log")
+    try:
+        shared = oncelink("share", "--file", str(source), PUBLIC_URL=server.url, **sqlite_env)
+        assert shared.returncode == 0, shared.stderr
+        link = shared.stdout.strip()
+        status, answer = await post_reveal(server.url, link)
+        assert status == 200
+        file = decrypt_file_answer(link, answer)
+        assert file is not None and file.name == "id_ed25519"
+        assert file.data == source.read_bytes()
+    finally:
+        server.stop()
+
+
+def test_share_file_over_max_file_size_is_refused_in_one_line(tmp_path, sqlite_env):
+    source = tmp_path / "big.bin"
+    source.write_bytes(b"x" * 2048)
+    result = oncelink("share", "--file", str(source), MAX_FILE_SIZE="1KiB", **sqlite_env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "larger than MAX_FILE_SIZE" in lines[0], result.stderr
+
+
+def test_share_from_another_directory_refuses_instead_of_printing_a_dead_link(tmp_path):
+    """The server runs in one directory with the default ./oncelink.sqlite3; share, run in
+    another, would have made a new file there that no server reads."""
+    server_dir, elsewhere = tmp_path / "server", tmp_path / "elsewhere"
+    server_dir.mkdir()
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("SQLITE_PATH", "REDIS_URL")}
+    server = ServerProcess(
+        {"SQLITE_PATH": "", "REDIS_URL": ""}, tmp_path / "serve.log", cwd=server_dir
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "share"],
+            input="hunter2",
+            capture_output=True,
+            text=True,
+            env={**env, "PUBLIC_URL": server.url},
+            cwd=elsewhere,
+            timeout=60,
+        )
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "no oncelink store at" in lines[0], result.stderr
+        assert str(elsewhere / "oncelink.sqlite3") in lines[0]
+        assert result.stdout == "" and list(elsewhere.iterdir()) == []
+        # From the server's own directory the same command works.
+        here = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "share"],
+            input="hunter2",
+            capture_output=True,
+            text=True,
+            env={**env, "PUBLIC_URL": server.url},
+            cwd=server_dir,
+            timeout=60,
+        )
+        assert here.returncode == 0, here.stderr
+    finally:
+        server.stop()

@@ -47,6 +47,7 @@ async def test_secret_command_opens_the_modal_at_once(slack):
         blocks.RECIPIENT_BLOCK,
         blocks.BOUND_BLOCK,
         blocks.NOTE_BLOCK,
+        blocks.COMPOSE_BLOCK,
     ]
     secret = view["blocks"][0]["element"]
     assert secret["multiline"] and secret["max_length"] == 3000

@@ -6,6 +6,7 @@ test_store_owner_lists.py, test_store_timetable.py."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -291,3 +292,16 @@ async def test_a_record_is_revealed_by_a_caller_whose_now_is_before_its_expiry(s
     await store.save(rec)
     result = await store.reveal(rec.secret_id, LV, VF, rec.expires_at - 0.01, max_attempts=LIMIT)
     assert result.outcome is RevealOutcome.REVEALED
+
+
+async def test_a_10_mib_record_is_kept_and_handed_out_whole(store):
+    """A file written in the browser, at the default MAX_FILE_SIZE, sealed."""
+    big = os.urandom(10 * 1024 * 1024 + 1024 + 19)
+    rec = record(ciphertext=big)
+    await store.save(rec)
+    status = await store.status(rec.secret_id, time.time(), max_attempts=LIMIT)
+    assert status is not None
+    result = await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
+    assert result.outcome is RevealOutcome.REVEALED and result.record.ciphertext == big
+    again = await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
+    assert again.outcome is RevealOutcome.GONE

@@ -54,11 +54,31 @@
     };
   }
 
-  async function decrypt(encKey, nonce, ciphertext, id) {
+  async function decryptBytes(encKey, nonce, ciphertext, id) {
     const key = await subtle.importKey("raw", encKey, "AES-GCM", false, ["decrypt"]);
     const params = { name: "AES-GCM", iv: nonce, additionalData: utf8.encode(LABEL + id) };
-    const plain = await subtle.decrypt(params, key, ciphertext);
+    return new Uint8Array(await subtle.decrypt(params, key, ciphertext));
+  }
+
+  async function decrypt(encKey, nonce, ciphertext, id) {
+    const plain = await decryptBytes(encKey, nonce, ciphertext, id);
     return new TextDecoder("utf-8", { fatal: true }).decode(plain);
+  }
+
+  // A file secret's plaintext starts with byte 0xFF, which no UTF-8 text does, then its
+  // header's length (2 bytes) and header (JSON: name, type), then the file's bytes.
+  function readFile(plain) {
+    if (plain.length < 3 || plain[0] !== 0xff) return null;
+    const length = (plain[1] << 8) | plain[2];
+    const header = JSON.parse(new TextDecoder("utf-8", { fatal: true })
+      .decode(plain.subarray(3, 3 + length)));
+    return { name: String(header.name || "secret"), data: plain.subarray(3 + length) };
+  }
+
+  function sizeText(size) {
+    if (size >= 1048576) return (size / 1048576).toFixed(1).replace(/\.0$/, "") + " MiB";
+    if (size >= 1024) return (size / 1024).toFixed(1).replace(/\.0$/, "") + " KiB";
+    return size + (size === 1 ? " byte" : " bytes");
   }
 
   // Exposed so tests can check the shared vector against this very code.
@@ -74,6 +94,12 @@
   const result = document.getElementById("result");
   const output = document.getElementById("secret");
   const intro = document.getElementById("intro");
+  const fileResult = document.getElementById("file-result");
+  const fileName = document.getElementById("file-name");
+  const fileSize = document.getElementById("file-size");
+  const downloadButton = document.getElementById("download");
+  let fileSecret = null;
+  let fileUrl = null;
 
   function say(text, kind) {
     message.textContent = text;
@@ -112,14 +138,26 @@
         const nonce = b64decode(answer.nonce, 12);
         const text = String(answer.ciphertext || "");
         const ciphertext = b64decode(text, Math.floor((text.length * 3) / 4));
-        output.value = await decrypt(keys.encKey, nonce, ciphertext, id);
+        const plain = await decryptBytes(keys.encKey, nonce, ciphertext, id);
+        const file = readFile(plain);
         form.hidden = true;
         if (intro) intro.hidden = true;
-        document.querySelector("h1").textContent = "Your one-time secret";
-        result.hidden = false;
         say("");
         // The key has done its job: drop it from the address bar and history.
         history.replaceState(null, "", window.location.pathname);
+        if (file) {
+          // Never shown inline: only saved, as plain bytes, when the person asks.
+          fileSecret = file;
+          fileName.textContent = file.name;
+          fileSize.textContent = sizeText(file.data.length);
+          document.querySelector("h1").textContent = "Your one-time file";
+          fileResult.hidden = false;
+          downloadButton.focus();
+          return;
+        }
+        output.value = new TextDecoder("utf-8", { fatal: true }).decode(plain);
+        document.querySelector("h1").textContent = "Your one-time secret";
+        result.hidden = false;
         output.focus();
         output.select();
         return;
@@ -148,10 +186,32 @@
     say("Copied.", "ok");
   });
 
+  downloadButton.addEventListener("click", () => {
+    if (!fileSecret) return;
+    // application/octet-stream whatever the sender said: saved exactly as sent, never
+    // opened or rendered by this page.
+    if (fileUrl) URL.revokeObjectURL(fileUrl);
+    const blob = new Blob([fileSecret.data], { type: "application/octet-stream" });
+    fileUrl = URL.createObjectURL(blob);
+    const anchor = document.createElement("a");
+    anchor.href = fileUrl;
+    anchor.download = fileSecret.name;
+    anchor.rel = "noopener";
+    document.body.appendChild(anchor);
+    anchor.click();
+    anchor.remove();
+    say("Saved to your downloads.", "ok");
+  });
+
   // Never leave the plaintext in a page that the back/forward cache could bring back.
   window.addEventListener("pagehide", () => {
     output.value = "";
     result.hidden = true;
+    if (fileSecret) fileSecret.data.fill(0);
+    fileSecret = null;
+    if (fileUrl) URL.revokeObjectURL(fileUrl);
+    fileUrl = null;
+    fileResult.hidden = true;
   });
   window.addEventListener("pageshow", (event) => {
     if (event.persisted) window.location.reload();

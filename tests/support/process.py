@@ -16,7 +16,9 @@ from tests.support.ports import free_port
 class ServerProcess:
     """`oncelink serve` as a real child process, its logs captured to a file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, *args: str) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, *args: str, cwd: Path | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -33,6 +35,7 @@ class ServerProcess:
             env=full_env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            cwd=cwd,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
