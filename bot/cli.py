@@ -163,7 +163,7 @@ async def _share(
     passphrase: str | None,
     file: FileContent | None = None,
 ) -> str:
-    from bot.service import SecretService
+    from bot.service import CLI_CREATOR, SecretService
     from storage import make_store
 
     if file is None:
@@ -179,9 +179,13 @@ async def _share(
             max_file_size=settings.max_file_size,
         )
         if file is not None:
-            created = await service.create_file(file, ttl=ttl, passphrase=passphrase, creator="cli")
+            created = await service.create_file(
+                file, ttl=ttl, passphrase=passphrase, creator=CLI_CREATOR
+            )
         else:
-            created = await service.create(text, ttl=ttl, passphrase=passphrase, creator="cli")
+            created = await service.create(
+                text, ttl=ttl, passphrase=passphrase, creator=CLI_CREATOR
+            )
         return created.link
     finally:
         await store.close()

@@ -47,6 +47,9 @@ MIN_PASSPHRASE_LENGTH = 6
 MAX_PASSPHRASE_ATTEMPTS = 5
 OUTCOME_KEPT_FOR = 24 * 3600  # how long a creator's list shows what became of a secret
 EXPIRY_GRACE = 30.0  # a reveal in the last instant is recorded before the expiry is
+# The creator `oncelink share` stores: no person, so nobody to list its secrets for or to
+# tell what became of them (`has_creator`).
+CLI_CREATOR = "cli"
 SWEEP_BATCH, SWEEP_BATCHES = 100, 50  # up to 5,000 expiry receipts per process per sweep
 
 
@@ -88,8 +91,8 @@ class RevealedSecret(NamedTuple):
 
 
 class RevealReceipt(NamedTuple):
-    """What listeners hear when a secret was revealed. No secret material at all. A named
-    tuple, like SecretRecord (storage/base.py says why)."""
+    """What listeners hear when a secret with a creator to tell was revealed (`has_creator`).
+    No secret material at all. A named tuple, like SecretRecord (storage/base.py says why)."""
 
     secret_id: str
     creator: str
@@ -129,7 +132,7 @@ class SecretSummary:
 
 @dataclass(frozen=True, slots=True)
 class ExpiryNotice:
-    """What listeners hear when a secret expired unread."""
+    """What listeners hear when a tracked secret expired unread: its creator is one to tell."""
 
     secret_id: str
     creator: str
@@ -139,6 +142,15 @@ class ExpiryNotice:
 
 
 ExpiryListener = Callable[[ExpiryNotice], Awaitable[None]]
+
+
+def has_creator(creator: str) -> bool:
+    """Whether a secret has a creator to list it for and to tell of its reveal or expiry.
+
+    Identities are the edges' opaque strings: the core compares, never parses. Only two
+    name nobody: none at all, and the CLI's (kept as it is so that every record stored
+    so far keeps its meaning)."""
+    return bool(creator) and creator != CLI_CREATOR
 
 
 def seal_record(
@@ -204,7 +216,7 @@ class SecretService:
         self._public_url = public_url.rstrip("/")
         self._max_ttl = max_ttl
         self._clock = clock
-        self._listeners: list[tuple[RevealListener, Callable[[RevealReceipt], bool] | None]] = []
+        self._listeners: list[RevealListener] = []
         self._expiry_listeners: list[ExpiryListener] = []
         self._background: set[asyncio.Task[None]] = set()
         self.requests = SecretRequests(store, clock)  # asking someone for a secret
@@ -221,12 +233,10 @@ class SecretService:
     def link_for(self, secret_id: str, link_key: bytes) -> str:
         return f"{self._public_url}/s/{secret_id}#{crypto.b64encode(link_key)}"
 
-    def on_revealed(
-        self, listener: RevealListener, wants: Callable[[RevealReceipt], bool] | None = None
-    ) -> None:
-        """Receipts and the like: run after the reveal answered, never delaying it. `wants`
-        picks the reveals the listener cares about, so the others start no work at all."""
-        self._listeners.append((listener, wants))
+    def on_revealed(self, listener: RevealListener) -> None:
+        """Receipts: run after the reveal answered, never delaying it, and only for secrets
+        with a creator to tell (`has_creator`); the core marks the creator's list itself."""
+        self._listeners.append(listener)
 
     def on_expired(self, listener: ExpiryListener) -> None:
         """Expiry receipts: heard by exactly one process per expired secret."""
@@ -269,8 +279,8 @@ class SecretService:
 
         `bound_to` (an identity such as a Slack user) makes a secret that only that identity
         can reveal, through `reveal_for`: the link itself will not open it. `track` puts it
-        on the creator's list (`my_secrets`) and the expiry timetable; the edge that shows
-        lists and sends receipts also records reveals there (`record_revealed`)."""
+        on the creator's list (`my_secrets`) and the expiry timetable, when it has a
+        creator to tell (`has_creator`); its reveal, burn or expiry is then marked there."""
         self.validate(plaintext, ttl, passphrase)
         return await self._seal_and_store(
             plaintext.encode("utf-8"),
@@ -343,7 +353,7 @@ class SecretService:
             holder=bound_to,
             binding_key=self._binding_key,
         )
-        created = await self.store_sealed(record, track=bool(creator and track))
+        created = await self.store_sealed(record, track=track)
         return replace(
             created, key=crypto.b64encode(link_key), link=self.link_for(secret_id, link_key)
         )
@@ -352,7 +362,7 @@ class SecretService:
         """Store a record sealed elsewhere (here by `create`, or in a browser: bot/compose.py).
         The answer holds no link: whoever sealed it holds the key."""
         listing = None
-        if record.creator and track:
+        if track and has_creator(record.creator):
             summary = SecretSummary(
                 record.secret_id,
                 record.metadata,
@@ -410,10 +420,10 @@ class SecretService:
         )
         return before
 
-    async def record_revealed(self, receipt: RevealReceipt) -> None:
-        """Mark a tracked secret revealed on its creator's list: one write, no read, as the
-        receipt carries everything the list shows. Called by the edge's reveal listener, so
-        reveals of untracked secrets (the CLI's, the benchmark's) cost nothing extra."""
+    async def _mark_revealed(self, receipt: RevealReceipt) -> None:
+        """Mark a secret revealed on its creator's list: one write, no read, as the receipt
+        carries everything the list shows. Started only for a secret with a creator to tell,
+        so reveals of the others (the CLI's, the benchmark's) cost nothing extra."""
         await self._track(
             SecretSummary(
                 receipt.secret_id,
@@ -506,16 +516,19 @@ class SecretService:
         record = result.record
         self.metrics.inc("oncelink_secrets_revealed_total")
         log.info("secret %s revealed and deleted", short_id(secret_id))
-        receipt = RevealReceipt(
-            secret_id,
-            record.creator,
-            record.metadata,
-            record.created_at,
-            revealed_at=now,
-            expires_at=record.expires_at,
-        )
-        for listener, wants in self._listeners:
-            if wants is None or wants(receipt):
+        if has_creator(record.creator):
+            receipt = RevealReceipt(
+                secret_id,
+                record.creator,
+                record.metadata,
+                record.created_at,
+                revealed_at=now,
+                expires_at=record.expires_at,
+            )
+            # Started, not awaited: the one who clicked gets the secret first. Each step its
+            # own task, so a slow or failing receipt never holds up the list, nor the reverse.
+            self._spawn(self._mark_revealed(receipt))
+            for listener in self._listeners:
                 self._spawn(listener(receipt))
         return RevealedSecret(record.version, record.nonce, record.ciphertext)
 

@@ -16,7 +16,7 @@ from handlers.delivery import Delivery
 from handlers.messages import for_error
 from handlers.payloads import actor, address, text, workspace_of
 from handlers.share import Subcommands
-from handlers.sharing import creator_of, made_in_slack
+from handlers.sharing import creator_of
 from handlers.workspace import Prefs, Workspaces, is_admin
 
 
@@ -118,5 +118,3 @@ def register(
         home_blocks.PREF_RECEIPTS,
     ):
         app.action(action_id)(after_ack.on_click(change_prefs))
-
-    service.on_revealed(service.record_revealed, wants=made_in_slack)

@@ -8,18 +8,19 @@ from bot.service import ExpiryNotice, RevealReceipt, SecretService
 from handlers.blocks import expiry_receipt_message, receipt_message
 from handlers.delivery import Delivery
 from handlers.payloads import string_fields, workspace_in
-from handlers.sharing import made_in_slack
 from handlers.workspace import Workspaces
 
 
 def register(service: SecretService, delivery: Delivery, workspaces: Workspaces) -> None:
+    """The core hands over only secrets with a creator to tell (bot.service.has_creator),
+    all made here, so each creator is an identity this edge made (handlers.sharing.creator_of)."""
+
     async def wanted(creator: str, declared: dict[str, str]) -> tuple[str, str] | None:
-        """(where to speak, whom to tell), or None when nobody is to be told. Where is the
-        install the secret was made through ("w", handlers.payloads.address), else the
-        creator's scope, as secrets made outside Enterprise Grid (or before "w") have it."""
+        """(where to speak, whom to tell), or None when the workspace turned receipts off.
+        Where is the install the secret was made through ("w", handlers.payloads.address),
+        else the creator's scope, as secrets made outside Enterprise Grid (or before "w")
+        have it."""
         scope, _, user_id = creator.partition(":")
-        if not scope or not user_id:
-            return None  # made outside Slack (the CLI): nobody to tell
         where = declared.get("w") or scope
         if not (await workspaces.policy(workspace_in(where))).receipts:
             return None
@@ -50,5 +51,5 @@ def register(service: SecretService, delivery: Delivery, workspaces: Workspaces)
         # A sweep may hand over thousands at once: they go out in turn, none lost to a 429.
         await delivery.dm_in_turn(who[1], message, who[0])
 
-    service.on_revealed(send_receipt, wants=made_in_slack)
+    service.on_revealed(send_receipt)
     service.on_expired(send_expiry_receipt)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from bot.config import Limit
 from bot.errors import InvalidSecret, SecretGone, StoreUnavailable
 from bot.ratelimit import RateLimited, RateLimiter
-from bot.service import RevealReceipt, SecretService, compact_json, short_id
+from bot.service import SecretService, compact_json, short_id
 from handlers.blocks import (
     LinkDetails,
     bound_message,
@@ -60,12 +60,6 @@ def creator_of(scope: str, user_id: str) -> str:
     handlers.payloads.actor (`user.team_id`, not `team.id`, so it holds in Slack Connect
     channels, where the two differ)."""
     return f"{scope}:{user_id}"
-
-
-def made_in_slack(receipt: RevealReceipt) -> bool:
-    """Whether a revealed secret has a Slack creator (team:user) to list it or tell."""
-    team_id, _, user_id = receipt.creator.partition(":")
-    return bool(team_id and user_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
 from bot import crypto
 from bot.errors import BrokenLink, InvalidSecret, NotCreator, SecretGone, WrongPassphrase
-from bot.service import MAX_SECRET_BYTES, SecretService
+from bot.service import CLI_CREATOR, MAX_SECRET_BYTES, SecretService
 from tests.support.clock import FakeClock
 from tests.support.links import parse_link
 
@@ -136,6 +137,57 @@ async def test_receipt_listener_hears_of_reveal_without_secret_material(store):
     assert "top secret" not in repr(heard[0])
 
 
+class HeldListWrites:
+    """The store, but each write to a creator's list waits until `release` is set."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self.release = asyncio.Event()
+        self.writes = 0
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    async def keep_entry(self, *args):
+        self.writes += 1
+        await self.release.wait()
+        return await self._store.keep_entry(*args)
+
+
+async def test_the_core_marks_a_tracked_reveal_on_the_list_after_answering_with_no_edge(store):
+    held = HeldListWrites(store)
+    service = service_on(held)  # no listener registered: nothing but the core routes it
+    created = await service.create("x", ttl=60, creator="T1:UA", metadata='{"n":1}', track=True)
+    await service.reveal(created.secret_id, *proofs(created.link))  # answered, list write held
+    assert not service.idle  # the list's step was started, after the answer
+    held.release.set()
+    await service.drain()
+    assert held.writes == 1
+    [listed] = await service.my_secrets("T1:UA")
+    assert (listed.secret_id, listed.outcome, listed.metadata) == (
+        created.secret_id,
+        "revealed",
+        '{"n":1}',
+    )
+
+
+async def test_a_reveal_with_no_creator_to_tell_starts_no_work(store):
+    held = HeldListWrites(store)
+    service = service_on(held)
+    heard = []
+
+    async def listener(receipt):
+        heard.append(receipt)
+
+    service.on_revealed(listener)
+    for creator, track in (("", False), ("", True), (CLI_CREATOR, False), (CLI_CREATOR, True)):
+        created = await service.create("x", ttl=60, creator=creator, track=track)
+        await service.reveal(created.secret_id, *proofs(created.link))
+        assert service.idle, creator  # no task at all: not the list's, not a listener's
+    assert heard == [] and held.writes == 0
+    assert await service.my_secrets(CLI_CREATOR) == []
+
+
 def test_created_secret_repr_hides_the_link():
     from bot.service import CreatedSecret
 
@@ -171,7 +223,6 @@ async def test_bound_secret_with_passphrase_counts_wrong_tries(store):
 async def test_creators_list_shows_waiting_then_each_outcome_without_secret_material(store):
     clock = FakeClock()
     service = SecretService(store, public_url="https://s.example", max_ttl=86400, clock=clock)
-    service.on_revealed(service.record_revealed)  # as the Slack edge does
     kept = await service.create(
         "pw-kept-1", ttl=600, creator="T1:UA", metadata='{"n":"wifi"}', track=True
     )
@@ -206,7 +257,6 @@ async def test_expiry_is_announced_once_for_unread_secrets_only(store):
 
     service = SecretService(store, public_url="https://s.example", max_ttl=86400, clock=clock)
     service.on_expired(listener)
-    service.on_revealed(service.record_revealed)
     unread = await service.create(
         "unread", ttl=60, creator="T1:UA", metadata='{"n":"x"}', track=True
     )
