@@ -256,10 +256,19 @@ class SecretService:
         SecretService._check_ttl_and_passphrase(ttl, max_ttl, passphrase)
 
     @staticmethod
+    def passphrase_too_short(passphrase: str | None) -> bool:
+        """The passphrase rule, in one place: for `create`, and for an edge that refuses on
+        its form's own field before it calls `create`. Characters are counted after NFC, as
+        the passphrase is derived from (bot/crypto.py)."""
+        if not passphrase:
+            return False
+        return len(unicodedata.normalize("NFC", passphrase)) < MIN_PASSPHRASE_LENGTH
+
+    @staticmethod
     def _check_ttl_and_passphrase(ttl: int, max_ttl: int, passphrase: str | None) -> None:
         if not 0 < ttl <= max_ttl:
             raise InvalidSecret("That expiry is longer than this app allows.")
-        if passphrase and len(unicodedata.normalize("NFC", passphrase)) < MIN_PASSPHRASE_LENGTH:
+        if SecretService.passphrase_too_short(passphrase):
             raise InvalidSecret(
                 f"The passphrase is too short (at least {MIN_PASSPHRASE_LENGTH} characters)."
             )

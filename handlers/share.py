@@ -11,7 +11,6 @@ table each feature adds its word to.
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
@@ -106,7 +105,7 @@ def read_form(values: dict, policy: Policy) -> tuple[ShareForm | None, dict[str,
         errors[blocks.EXPIRY_BLOCK] = "Choose one of the offered expiry times."
 
     passphrase = text(_value(values, blocks.PASSPHRASE_BLOCK, blocks.PASSPHRASE_INPUT), "value")
-    if passphrase and len(unicodedata.normalize("NFC", passphrase)) < MIN_PASSPHRASE_LENGTH:
+    if SecretService.passphrase_too_short(passphrase):
         errors[blocks.PASSPHRASE_BLOCK] = (
             f"Use at least {MIN_PASSPHRASE_LENGTH} characters, or leave it empty."
         )

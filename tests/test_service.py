@@ -363,3 +363,21 @@ async def stored_verifier(store, secret_id: str) -> bytes:
             "SELECT verifier FROM secrets WHERE id = ?", (secret_id,)
         ).fetchone()[0]
     )
+
+
+def test_the_passphrase_minimum_counts_characters_after_nfc_for_every_edge():
+    """One rule: the Slack form asks SecretService.passphrase_too_short, create refuses the
+    same passphrases."""
+    decomposed = "e\u0301" * 5  # five é typed as letter + accent: ten code points
+    assert SecretService.passphrase_too_short(decomposed)
+    assert not SecretService.passphrase_too_short(decomposed + "x")
+    assert not SecretService.passphrase_too_short("") and not SecretService.passphrase_too_short(
+        None
+    )
+
+
+async def test_create_refuses_exactly_the_passphrases_the_rule_calls_too_short(store):
+    service = service_on(store)
+    with pytest.raises(InvalidSecret, match="passphrase is too short"):
+        await service.create("x", ttl=60, passphrase="e\u0301" * 5)
+    assert await service.create("x", ttl=60, passphrase="e\u0301" * 5 + "x")
