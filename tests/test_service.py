@@ -188,6 +188,22 @@ async def test_a_reveal_with_no_creator_to_tell_starts_no_work(store):
     assert await service.my_secrets(CLI_CREATOR) == []
 
 
+async def test_a_secret_with_no_creator_to_tell_is_never_listed_nor_timed(store):
+    clock = FakeClock()
+    heard = []
+
+    async def listener(notice):
+        heard.append(notice)
+
+    service = SecretService(store, public_url="https://s.example", max_ttl=86400, clock=clock)
+    service.on_expired(listener)
+    await service.create("x", ttl=60, creator=CLI_CREATOR, track=True)
+    assert await service.my_secrets(CLI_CREATOR) == []
+    clock.advance(200)
+    assert await service.sweep_expired() == 0
+    assert service.idle and heard == []
+
+
 def test_created_secret_repr_hides_the_link():
     from bot.service import CreatedSecret
 
