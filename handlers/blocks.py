@@ -30,6 +30,7 @@ NOTE_BLOCK, NOTE_INPUT = "note_block", "note_input"
 BOUND_BLOCK, BOUND_CHECK = "bound_block", "bound_check"
 BOUND_OPTION = "only_recipient"
 ASK_BLOCK, ASK_SELECT = "ask_block", "ask_select"
+OUTSIDE_BLOCK, OUTSIDE_CHECK, OUTSIDE_OPTION = "outside_block", "outside_check", "outside"
 
 SLACK_INPUT_MAX = 3000  # plain_text_input's max_length ceiling
 NOTE_MAX = 150
@@ -479,8 +480,28 @@ def request_modal(*, private_metadata: str, asked: str = "", what_for: str = "")
             {
                 "type": "input",
                 "block_id": ASK_BLOCK,
+                "optional": True,  # or someone outside Slack, below
                 "label": plain("Ask"),
                 "element": ask_element,
+            },
+            {
+                "type": "input",
+                "block_id": OUTSIDE_BLOCK,
+                "optional": True,
+                "label": plain("Or"),
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": OUTSIDE_CHECK,
+                    "options": [
+                        {
+                            "text": plain("Someone outside Slack"),
+                            "description": plain(
+                                "You get a one-time upload link to send them; only you can open it."
+                            ),
+                            "value": OUTSIDE_OPTION,
+                        }
+                    ],
+                },
             },
             {
                 "type": "input",

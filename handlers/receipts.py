@@ -20,6 +20,8 @@ def register(service: SecretService, delivery: Delivery, workspaces: Workspaces)
         scope, _, user_id = creator.partition(":")
         if not scope or not user_id:
             return None  # made outside Slack (the CLI): nobody to tell
+        if declared.get("q"):
+            return None  # asked of someone outside Slack: handlers/outside.py tells of it
         where = declared.get("w") or scope
         if not (await workspaces.policy(workspace_in(where))).receipts:
             return None
