@@ -348,6 +348,8 @@ def help_text(command: str, expiry_choices: tuple[int, ...], default_ttl: int) -
         "(20 characters by default), shows it to you and gives you a one-time link to it.\n"
         f"• `{command} request [@someone] [what for]` asks someone for a secret: they get a "
         "button to send it, and you get a *Reveal* button only you can use.\n"
+        f"• `{command} request --outside [what for]` gives you a one-time upload link for "
+        "someone outside Slack: their browser encrypts what they send, and only you open it.\n"
         f"• `{command} compose [@someone]` gives you a one-time page to write a secret or "
         "attach a file in your browser, where it is encrypted: Slack never sees it.\n"
         f"• `{command} list` shows your secrets still waiting (with *Burn now*) and, for a "
