@@ -488,9 +488,16 @@ def request_modal(*, private_metadata: str, asked: str = "", what_for: str = "")
             },
             {
                 "type": "input",
+                "block_id": NOTE_BLOCK,
+                "optional": True,
+                "label": plain("What for (not secret)"),
+                "element": note_element,
+            },
+            {
+                "type": "input",
                 "block_id": OUTSIDE_BLOCK,
                 "optional": True,
-                "label": plain("Or"),
+                "label": plain("Or ask instead"),
                 "element": {
                     "type": "checkboxes",
                     "action_id": OUTSIDE_CHECK,
@@ -504,13 +511,6 @@ def request_modal(*, private_metadata: str, asked: str = "", what_for: str = "")
                         }
                     ],
                 },
-            },
-            {
-                "type": "input",
-                "block_id": NOTE_BLOCK,
-                "optional": True,
-                "label": plain("What for (not secret)"),
-                "element": note_element,
             },
         ],
         callback_id=REQUEST_MODAL,
