@@ -51,10 +51,10 @@ NO_ANSWER_YET = "No answer yet. When the person you sent the link to answers, th
 def what_for_of(words: str) -> str:
     """The note typed after the flag, without the quotes people put around it."""
     note = words.strip()
-    if len(note) >= 2 and note[0] == note[-1] and note[0] in "\"'“”":
-        note = note[1:-1].strip()
-    elif len(note) >= 2 and note[0] == "“" and note[-1] == "”":
-        note = note[1:-1].strip()
+    for opening, closing in ('""', "''", "“”"):
+        if len(note) >= 2 and note[0] == opening and note[-1] == closing:
+            note = note[1:-1].strip()
+            break
     return note[: blocks.NOTE_MAX]
 
 

@@ -201,6 +201,27 @@ async def test_forged_expired_malformed_and_cancelled_upload_links_get_a_calm_pa
     assert (status, answer["error"]) == (410, "gone")
 
 
+async def test_a_page_left_open_after_its_link_was_used_is_told_calmly_and_sends_nothing(
+    slack, page
+):
+    upload_link, _ = await ask_outside(slack)
+    second = await page.context.new_page()
+    await second.goto(upload_link)  # a second tab, opened before the first one sends
+    await send_in_page(page, upload_link, text="the first answer")
+    await second.get_by_label("Secret").fill("a second answer")
+    await second.get_by_role("button", name="Send securely").click()
+    await second.locator("#message.error").wait_for()
+    assert "used already" in await second.locator("#message").inner_text()
+    assert not await second.locator("#answer-form").is_visible()
+    # A used link is refused before a byte of its body is read, whatever it declares.
+    from tests.test_compose import _raw_post
+
+    answer = await _raw_post(
+        upload_link, b"POST PATH HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 410")
+
+
 async def test_someone_else_cannot_cancel_a_request(slack):
     upload_link, _ = await ask_outside(slack)
     request_id = UPLOAD.search(upload_link).group(1)

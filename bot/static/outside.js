@@ -53,12 +53,12 @@
     }
   });
 
-  function spent(text) {
+  function spent(text, kind) {
     form.hidden = true;
     if (intro) intro.hidden = true;
     // The key has done its job (or cannot any more): out of the address bar and history.
     history.replaceState(null, "", window.location.pathname);
-    say(text, "ok");
+    say(text, kind);
   }
 
   form.addEventListener("submit", async (event) => {
@@ -104,13 +104,13 @@
       let answer = {};
       try { answer = await response.json(); } catch (e) { answer = {}; }
       if (!response.ok) {
-        if (answer.error === "gone") return spent(answer.message);
+        if (answer.error === "gone") return spent(answer.message, "error");
         return say(answer.message || "Something went wrong. Please try again.", "error");
       }
       textInput.value = "";
       fileInput.value = "";
       document.querySelector("h1").textContent = "Delivered";
-      spent("Delivered. Only the person who asked can open it. This link is now used up.");
+      spent("Delivered. Only the person who asked can open it. This link is now used up.", "ok");
     } catch (e) {
       say("Could not encrypt or send the secret. Please try again.", "error");
     } finally {
