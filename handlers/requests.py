@@ -171,9 +171,16 @@ def register(
         team_id, user_id = actor(body)
         asked = text(values, blocks.ASK_BLOCK, blocks.ASK_SELECT, "selected_user")
         what_for = text(values, blocks.NOTE_BLOCK, blocks.NOTE_INPUT, "value").strip()
-        chosen = field(values, blocks.OUTSIDE_BLOCK, blocks.OUTSIDE_CHECK, "selected_options")
-        from_outside = bool(chosen) and not asked
-        if from_outside and len(what_for) <= blocks.NOTE_MAX:
+        outside_chosen = bool(
+            field(values, blocks.OUTSIDE_BLOCK, blocks.OUTSIDE_CHECK, "selected_options")
+        )
+        if outside_chosen and asked:
+            await ack(
+                response_action="errors",
+                errors={blocks.OUTSIDE_BLOCK: "Ask someone in Slack or outside it, not both."},
+            )
+            return
+        if outside_chosen and len(what_for) <= blocks.NOTE_MAX:  # else said below
             refusal = await creation_limit.refusal(team_id, user_id)
             if refusal:
                 await ack(response_action="errors", errors={blocks.OUTSIDE_BLOCK: refusal})
@@ -183,7 +190,7 @@ def register(
             response_url = metadata.get("response_url") or None
             after_ack.run(flow.ask(body, what_for, response_url), body)
             return
-        if not asked:
+        if not asked and not outside_chosen:
             await ack(
                 response_action="errors",
                 errors={blocks.ASK_BLOCK: "Choose someone, or someone outside Slack."},

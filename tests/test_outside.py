@@ -288,10 +288,16 @@ async def test_the_request_form_offers_someone_outside_slack(slack):
         "note_block": {"note_input": {"type": "plain_text_input", "value": "VPN file"}},
     }
     metadata = json.dumps({"response_url": slack.fake.response_url("form")})
+    # Someone in Slack and someone outside it at once: the form says to choose.
+    both = {**values, "ask_block": {"ask_select": {"type": "users_select", "selected_user": "UB1"}}}
+    status, answer = await slack.submit_view("request_secret_modal", both, metadata, REQUESTER)
+    assert status == 200 and "not both" in json.loads(answer)["errors"]["outside_block"]
     status, _ = await slack.submit_view("request_secret_modal", values, metadata, REQUESTER)
     assert status == 200
     shown = (await slack.fake.wait_for("response_url", hooks + 1))[-1]
     assert UPLOAD.search(json.dumps(shown["blocks"]))
+    await slack.settle()
+    assert len(slack.fake.of("response_url")) == hooks + 1  # the refused one sent nothing
 
 
 async def test_upload_links_count_against_the_creation_limit(store, fake_slack):
