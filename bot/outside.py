@@ -10,16 +10,18 @@ At request time the core draws two keys and forgets both once the edge has hande
   (the outside person, or anyone who read the mail it went by) cannot open the answer.
 
 What the store keeps while the request waits is what it would keep for the answer: hashes
-of proofs (the bound holder proof for a text, `g`'s link proof for a file, the auth proof),
-the requester's identity and the note they declared not secret. The browser sends nonce and
-ciphertext only; the server, not the browser, decides every verifier, so an upload can
-neither open the answer to someone else nor name another secret.
+of proofs (the bound holder proof for a text, `g`'s link proof for a file, the auth proof,
+and the upload proof an upload must carry), the requester's identity and the note they
+declared not secret. The browser sends the upload proof, a nonce and ciphertext only; the
+server, not the browser, decides every verifier, so an upload can neither open the answer
+to someone else nor name another secret.
 
 docs/SECURITY.md "Secrets asked of someone outside Slack" gives the exact protocol.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot import crypto
-from bot.errors import InvalidSecret, NotCreator, SecretError
+from bot.errors import BrokenLink, InvalidSecret, NotCreator, SecretError
 from storage.base import SecretRecord
 
 if TYPE_CHECKING:
@@ -73,6 +75,7 @@ class OutsideRequest:
     text_verifier: bytes = field(repr=False)
     file_verifier: bytes = field(repr=False)
     auth_verifier: bytes = field(repr=False)
+    upload_verifier: bytes = field(repr=False)
 
     def to_bytes(self) -> bytes:
         return json.dumps(
@@ -86,6 +89,7 @@ class OutsideRequest:
                 "vt": crypto.b64encode(self.text_verifier),
                 "vf": crypto.b64encode(self.file_verifier),
                 "va": crypto.b64encode(self.auth_verifier),
+                "vu": crypto.b64encode(self.upload_verifier),
             },
             separators=(",", ":"),
         ).encode()
@@ -106,6 +110,7 @@ class OutsideRequest:
                 text_verifier=crypto.b64decode(f["vt"], 32),
                 file_verifier=crypto.b64decode(f["vf"], 32),
                 auth_verifier=crypto.b64decode(f["va"], 32),
+                upload_verifier=crypto.b64decode(f["vu"], 32),
             )
         except (ValueError, KeyError, TypeError):
             raise OutsideRequestGone() from None
@@ -205,6 +210,7 @@ class OutsideDesk:
             ),
             file_verifier=crypto.verifier(crypto.derive_link_proof(gate_key, request_id)),
             auth_verifier=crypto.verifier(keys.auth),
+            upload_verifier=crypto.verifier(crypto.derive_upload_proof(link_key, request_id)),
         )
         # The expiry rides in the value too: the core decides by its own clock.
         await self._store.put(_key(request_id), request.to_bytes(), request.expires_at)
@@ -240,6 +246,15 @@ class OutsideDesk:
             raise OutsideRequestGone()
         return request
 
+    async def admit(self, request_id: str, upload_proof: bytes) -> OutsideRequest:
+        """The waiting request, when `upload_proof` shows the caller holds the upload link
+        (checked before an upload's body is read). BrokenLink, and nothing is used up, for
+        someone who knows only the id; OutsideRequestGone as `look`."""
+        request = await self.look(request_id)
+        if not hmac.compare_digest(crypto.verifier(upload_proof), request.upload_verifier):
+            raise BrokenLink()
+        return request
+
     def validate(self, answer: SealedAnswer) -> None:
         """Raise InvalidSecret with a sentence the page can show."""
         if answer.version != crypto.VERSION:
@@ -253,12 +268,14 @@ class OutsideDesk:
         if len(answer.ciphertext) > self.max_upload:
             raise InvalidSecret("The file is larger than this app allows.")
 
-    async def answer(self, request_id: str, answer: SealedAnswer) -> OutsideAnswer:
+    async def answer(
+        self, request_id: str, upload_proof: bytes, answer: SealedAnswer
+    ) -> OutsideAnswer:
         """Store the one answer a request gets, as the requester's secret.
 
         The request is taken in one atomic step before anything is stored: of two uploads
         (two tabs, a replay) exactly one is kept, the other is told the link is spent."""
-        await self.look(request_id)
+        await self.admit(request_id, upload_proof)
         self.validate(answer)
         request = OutsideRequest.from_bytes(
             await self._store.take(_key(request_id), self._service.now())

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from bot import crypto, pages
 from bot.compose_web import BodyTooLarge, read_limited
-from bot.errors import InvalidSecret, StoreUnavailable
+from bot.errors import BrokenLink, InvalidSecret, StoreUnavailable
 from bot.outside import OutsideRequestGone, SealedAnswer
 from bot.ratelimit import RateLimited
 from bot.service import SecretService
@@ -27,6 +27,8 @@ from bot.web import LIMITER_KEY, SETTINGS_KEY, client_address_of
 log = logging.getLogger(__name__)
 
 MAX_HEAD = 1024  # the JSON line before the ciphertext: version, kind, nonce
+# The upload proof rides in a header, so it is checked before the body is read.
+PROOF_HEADER = "X-Oncelink-Upload-Proof"
 
 
 class _Refused(Exception):
@@ -109,15 +111,21 @@ async def upload_answer(request: web.Request, service: SecretService) -> web.Res
     in one place, to a status and a sentence the page shows."""
     request_id = request.match_info["request_id"]
     try:
-        # Refused before a byte of the body is read: only the holder of a live link can
-        # make the server take in a file.
-        await service.outside.look(request_id)
+        # Refused before a byte of the body is read: only the holder of a live link (its
+        # key, not just its id) can make the server take in a file.
+        try:
+            proof = crypto.b64decode(request.headers.get(PROOF_HEADER, ""), 32)
+        except ValueError:
+            proof = b""
+        await service.outside.admit(request_id, proof)
         answer = await _read_answer(request, service.outside.max_upload)
-        await service.outside.answer(request_id, answer)
+        await service.outside.answer(request_id, proof, answer)
     except _Refused as exc:
         return await _refusal(request, exc.status, exc.error, exc.message)
     except OutsideRequestGone:
         return await _refusal(request, 410, "gone", _GONE_MESSAGE)
+    except BrokenLink:
+        return await _refusal(request, 403, "broken_link", _BROKEN_MESSAGE)
     except InvalidSecret as exc:
         return await _refusal(request, 400, "invalid", str(exc))
     except StoreUnavailable:
@@ -126,6 +134,10 @@ async def upload_answer(request: web.Request, service: SecretService) -> web.Res
     return _json({"delivered": True})
 
 
+_BROKEN_MESSAGE = (
+    "This link is incomplete or mistyped. Copy the whole link, including everything after "
+    "the #, and open it again. Nothing was sent."
+)
 _GONE_MESSAGE = (
     "This link has been used already, was withdrawn, has expired, or was never made. "
     "Nothing was sent. Ask the person who asked for a new link."

@@ -8,6 +8,8 @@ import json
 import os
 import re
 
+import aiohttp
+
 from bot import crypto
 from bot.config import Limit
 from bot.outside import OutsideRequestGone
@@ -220,6 +222,23 @@ async def test_a_page_left_open_after_its_link_was_used_is_told_calmly_and_sends
         upload_link, b"POST PATH HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n"
     )
     assert answer.startswith(b"HTTP/1.1 410")
+
+
+async def test_knowing_only_the_upload_links_id_answers_nothing(slack):
+    """A proxy's access log keeps whole paths: the id without the key must not answer."""
+    upload_link, _ = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    body = sealed_answer(upload_link, b"from someone with the id alone")
+    wrong = crypto.b64encode(os.urandom(32))
+    for headers in ({"X-Oncelink-Upload-Proof": wrong}, {"X-Oncelink-Upload-Proof": "x"}):
+        status, answer = await post_answer(slack.served.url, upload_link, body, headers)
+        assert (status, answer["error"]) == (403, "broken_link")
+    async with aiohttp.ClientSession() as http:  # no proof at all
+        async with http.post(f"{slack.served.url}/r/{request_id}", data=body) as response:
+            assert response.status == 403
+    assert (await slack.service.outside.look(request_id)).note == "vendor key"  # still waits
+    status, _ = await post_answer(slack.served.url, upload_link, body)
+    assert status == 200
 
 
 async def test_someone_else_cannot_cancel_a_request(slack):

@@ -93,10 +93,15 @@
       plain.fill(0);
       plain = null;
       const head = { version: 1, kind: file ? "file" : "text", nonce: OL.b64encode(nonce) };
+      // Shows the server this comes from the link's holder, not from someone with its id.
+      const proof = OL.b64encode(await OL.hkdf(linkKey, id, "upload-proof"));
       say("Sending the encrypted secret…");
       const response = await fetch(window.location.pathname, {
         method: "POST",
-        headers: { "Content-Type": "application/octet-stream" },
+        headers: {
+          "Content-Type": "application/octet-stream",
+          "X-Oncelink-Upload-Proof": proof,
+        },
         body: new Blob([JSON.stringify(head) + "\n", sealed]),
         credentials: "omit",
         cache: "no-store",
@@ -104,7 +109,9 @@
       let answer = {};
       try { answer = await response.json(); } catch (e) { answer = {}; }
       if (!response.ok) {
-        if (answer.error === "gone") return spent(answer.message, "error");
+        if (answer.error === "gone" || answer.error === "broken_link") {
+          return spent(answer.message, "error");
+        }
         return say(answer.message || "Something went wrong. Please try again.", "error");
       }
       textInput.value = "";

@@ -98,7 +98,9 @@
 
   // Exposed so tests can check the shared vector against this very code, and so the
   // compose and upload pages seal with it.
-  window.OnceLink = { b64decode, b64encode, passphraseKey, deriveKeys, decrypt, filePlaintext };
+  window.OnceLink = {
+    b64decode, b64encode, hkdf, passphraseKey, deriveKeys, decrypt, filePlaintext,
+  };
 
   const app = document.getElementById("app");
   if (!app || !app.dataset.secretId) return;

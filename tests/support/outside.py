@@ -21,10 +21,23 @@ def sealed_answer(upload_link: str, plaintext: bytes, kind: str = "text") -> byt
     return json.dumps(head).encode() + b"\n" + ciphertext
 
 
+def upload_proof(upload_link: str) -> str:
+    """The header value outside.js sends: the proof that it holds the link's key."""
+    parts = urlsplit(upload_link)
+    request_id = parts.path.rsplit("/", 1)[-1]
+    proof = crypto.derive_upload_proof(crypto.b64decode(parts.fragment, 32), request_id)
+    return crypto.b64encode(proof)
+
+
 async def post_answer(
-    base_url: str, upload_link: str, body: bytes, headers: dict | None = None
+    base_url: str, upload_link: str, body, headers: dict | None = None
 ) -> tuple[int, dict]:
+    """POST an answer as the page does (with the upload proof, unless `headers` say)."""
     path = urlsplit(upload_link).path
+    try:
+        sent = {"X-Oncelink-Upload-Proof": upload_proof(upload_link), **(headers or {})}
+    except ValueError:  # a link made up without a key
+        sent = dict(headers or {})
     async with aiohttp.ClientSession() as http:
-        async with http.post(base_url + path, data=body, headers=headers or {}) as response:
+        async with http.post(base_url + path, data=body, headers=sent) as response:
             return response.status, await response.json()
