@@ -124,7 +124,10 @@ async def test_an_outside_text_answer_reveals_once_for_the_requester_alone(slack
     assert CANARY not in caplog.text and key not in caplog.text and request_id not in caplog.text
 
 
-async def test_an_outside_file_answer_opens_once_in_the_requesters_browser(slack, page, tmp_path):
+async def test_an_outside_file_answer_opens_once_in_the_requesters_browser(
+    slack, page, tmp_path, caplog
+):
+    debug_everywhere(caplog)
     upload_link, dm = await ask_outside(slack, "kubeconfig for staging")
     request_id, key = UPLOAD.search(upload_link).groups()
     data = b"FILE-CANARY-" + os.urandom(300 * 1024)
@@ -161,6 +164,10 @@ async def test_an_outside_file_answer_opens_once_in_the_requesters_browser(slack
     await twice.locator("#message.error").wait_for()
     seen = everything_slack_received(slack).encode()
     assert data[-48:] not in seen and b"FILE-CANARY" not in seen
+    logged = caplog.text
+    gate = json.loads(button(dm, outside.REVEAL_ACTION)["value"])["g"]
+    for needle in (key, gate, request_id, "staging.kubeconfig", "FILE-CANARY"):
+        assert needle not in logged
 
 
 async def test_outside_answers_leave_no_plaintext_bytes_or_key_in_a_store_dump(slack, tmp_path):
