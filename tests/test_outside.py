@@ -248,6 +248,37 @@ async def test_knowing_only_the_upload_links_id_answers_nothing(slack):
     assert status == 200
 
 
+async def test_an_upload_link_expires_with_its_request(store, fake_slack):
+    """By the app's own clock, whatever the store's expiry does: the page and an upload
+    are refused calmly one second past it, and the answer's expiry starts at the answer."""
+    from tests.support.app import serve, slack_settings
+    from tests.support.clock import FakeClock
+
+    clock = FakeClock()
+    served = await serve(slack_settings(fake_slack), store=store, clock=clock)
+    slack = SlackHarness(served, fake_slack)
+    try:
+        late, _ = await ask_outside(slack, "too late")
+        in_time, _ = await ask_outside(slack, "just in time")
+        request_id = UPLOAD.search(late).group(1)
+        expires_at = (await served.service.outside.look(request_id)).expires_at
+        clock.advance(expires_at - clock.now - 1)
+        status, _ = await post_answer(served.url, in_time, sealed_answer(in_time, b"in time"))
+        assert status == 200
+        clock.advance(2)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(late.split("#")[0]) as response:
+                assert response.status == 404
+                assert "expired" in await response.text()
+        status, answer = await post_answer(served.url, late, sealed_answer(late, b"late"))
+        assert (status, answer["error"]) == (410, "gone")
+        # The answer sent a second before the request's expiry waits its own full expiry.
+        answered = UPLOAD.search(in_time).group(1)
+        assert (await served.service.status(answered)).expires_at > clock.now + 3600
+    finally:
+        await served.runner.cleanup()
+
+
 async def test_someone_else_cannot_cancel_a_request(slack):
     upload_link, _ = await ask_outside(slack)
     request_id = UPLOAD.search(upload_link).group(1)
