@@ -68,12 +68,12 @@ async def compose_page(
     )
 
 
-async def _read_upload(request: web.Request, max_upload: int) -> SealedUpload:
-    """The head line and the ciphertext after it, read a chunk at a time into one buffer."""
-    limit = MAX_UPLOAD_HEAD + 1 + max_upload
-    too_large = _Refused(413, "too_large", "The file is larger than this app allows.")
+async def read_limited(request: web.Request, limit: int) -> bytearray:
+    """The whole body, read a chunk at a time into one buffer; BodyTooLarge, unread, when
+    it declares more than `limit`, or as soon as it grows past it (sent without a length).
+    Also the upload page's reader (bot/outside_web.py)."""
     if request.content_length is not None and request.content_length > limit:
-        raise too_large  # refused unread: the length said enough
+        raise BodyTooLarge()  # refused unread: the length said enough
     # One buffer, sized at once when the length is declared: growing it would copy it
     # (and hold two) every time it outgrew its room.
     declared = request.content_length
@@ -82,13 +82,26 @@ async def _read_upload(request: web.Request, max_upload: int) -> SealedUpload:
     content = request.content
     while chunk := await content.read(READ_CHUNK):
         if filled + len(chunk) > limit:
-            raise too_large
+            raise BodyTooLarge()
         if filled + len(chunk) <= len(buffer):
             buffer[filled : filled + len(chunk)] = chunk
         else:
             buffer[filled:] = chunk
         filled += len(chunk)
     del buffer[filled:]
+    return buffer
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_upload(request: web.Request, max_upload: int) -> SealedUpload:
+    """The head line and the ciphertext after it, read a chunk at a time into one buffer."""
+    try:
+        buffer = await read_limited(request, MAX_UPLOAD_HEAD + 1 + max_upload)
+    except BodyTooLarge:
+        raise _Refused(413, "too_large", "The file is larger than this app allows.") from None
     end = buffer.find(b"\n", 0, MAX_UPLOAD_HEAD + 1)
     if end < 0:
         raise _Refused(400, "bad_request", "That upload was malformed.")

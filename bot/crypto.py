@@ -106,6 +106,12 @@ def derive_link_proof(link_key: bytes, secret_id: str) -> bytes:
     return _hkdf(link_key, secret_id, b"link-proof")
 
 
+def derive_upload_proof(upload_key: bytes, request_id: str) -> bytes:
+    """Proves an upload to a request outside Slack comes from the holder of the upload link,
+    not from someone who learned only its id (a proxy's access log keeps whole paths)."""
+    return _hkdf(upload_key, request_id, b"upload-proof")
+
+
 def derive_holder_proof(link_key: bytes, secret_id: str, holder: str, binding_key: bytes) -> bytes:
     """The link proof of a secret bound to one person (`holder`, their Slack identity).
 

@@ -214,3 +214,50 @@ COMPOSE_GONE_PAGE = _status_page(
     "It has been used already, has expired (after 10 minutes), or was never made. Nothing "
     "was stored. Ask for a new one with /secret compose in Slack.",
 )
+
+
+_OUTSIDE_BODY = Template("""<h1>Someone asked you for a secret</h1>
+<div id="intro">
+<p>Someone using oncelink asked you for:</p>
+<p class="note" id="note">$note</p>
+<p>Type the secret or choose one file. It is encrypted here, in your browser, before it is
+sent: the server stores only ciphertext, and only the person who asked can open it. This
+link works <strong>once</strong>.</p>
+</div>
+<noscript><p class="notice">This page needs JavaScript: the secret is encrypted here in
+your browser. Please enable JavaScript and reload.</p></noscript>
+<form id="answer-form" hidden>
+<label for="text">Secret</label>
+<textarea id="text" rows="6" spellcheck="false" autocomplete="off"></textarea>
+<label for="file">Or one file (at most $max_size)</label>
+<input id="file" type="file">
+<button type="submit" id="send">Send securely</button>
+</form>
+<p id="message" role="status" aria-live="polite"></p>""")
+
+
+def outside_page(request_id: str, note: str, *, max_file_size: int) -> str:
+    """The upload page of a request to someone outside Slack. The note is the requester's
+    own text: escaped, like everything a page shows that someone typed."""
+    body = _OUTSIDE_BODY.substitute(
+        note=escape(note) if note else "a secret",
+        max_size=escape(format_size(max_file_size)),
+    )
+    attrs = (
+        f' data-request-id="{escape(request_id)}" data-max-file-size="{max_file_size}"'
+        f' data-max-text="{MAX_SECRET_BYTES}"'
+    )
+    return _LAYOUT.substitute(
+        head='<script src="/static/reveal.js" defer></script>\n'
+        '<script src="/static/outside.js" defer></script>',
+        attrs=attrs,
+        body=body,
+    )
+
+
+OUTSIDE_GONE_PAGE = _status_page(
+    "This link has been used",
+    "It has already been answered, was withdrawn, has expired, or was never made. Nothing "
+    "more can be sent with it. If you still need to send something, ask the person who "
+    "asked for a new link.",
+)

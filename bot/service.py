@@ -27,6 +27,7 @@ from bot.errors import (
     WrongPassphrase,
 )
 from bot.metrics import Metrics
+from bot.outside import OutsideDesk
 from bot.requests import SecretRequests
 from storage.base import (
     BurnOutcome,
@@ -58,6 +59,7 @@ class Outcome:
     REVEALED = "revealed"
     BURNED = "burned"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"  # a request withdrawn by its requester (bot/outside.py)
 
 
 # json.dumps with `separators` builds a new encoder on every call; one kept encoder writes
@@ -222,6 +224,15 @@ class SecretService:
         self.requests = SecretRequests(store, clock)  # asking someone for a secret
         # Secrets written and sealed in the browser, through a one-time compose link.
         self.compose = ComposeDesk(store, self, public_url=public_url, max_file_size=max_file_size)
+        # Asking someone outside Slack: a one-time upload link, answered only to the requester.
+        self.outside = OutsideDesk(
+            store,
+            self,
+            public_url=public_url,
+            binding_key=self._binding_key,
+            max_file_size=max_file_size,
+            max_text_bytes=MAX_SECRET_BYTES,
+        )
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers (readiness)."""

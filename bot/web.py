@@ -61,9 +61,11 @@ _STATIC_TYPES = {
     "reveal.js": "text/javascript",
     "reveal.css": "text/css",
     "compose.js": "text/javascript",
+    "outside.js": "text/javascript",
 }
-# A secret's id (/s/) or a compose token (/c/): logs keep six characters of either.
-_SECRET_IN_PATH = re.compile(r"(/[sc]/)([^/]+)")
+# A secret's id (/s/), a compose token (/c/) or a request's id (/r/): logs keep six
+# characters of each.
+_SECRET_IN_PATH = re.compile(r"(/[scr]/)([^/]+)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -105,6 +107,11 @@ def _forwarded_for(request: web.BaseRequest) -> str | None:
     would then believe what the client wrote, and each forged value would buy a fresh limit."""
     lines = request.headers.getall("X-Forwarded-For", ())
     return ",".join(lines) if lines else None
+
+
+def client_address_of(request: web.Request) -> str:
+    """The client's address for a per-address limit (bot.ratelimit.ClientAddresses)."""
+    return request.app[CLIENTS_KEY].of(request.remote, _forwarded_for(request))
 
 
 def _html(text: str, status: int = 200) -> web.Response:

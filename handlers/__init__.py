@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.logs import BOLT_LOGGER_NAME, TOKEN_WARNING_FILTER
 from bot.ratelimit import RateLimiter
 from bot.service import SecretService
-from handlers import bound, compose, home, install, receipts, requests, share
+from handlers import bound, compose, home, install, outside, receipts, requests, share
 from handlers.background import AfterAck
 from handlers.delivery import REQUEST_TIMEOUT, SDK_LOGGER, Delivery, retry_handlers
 from handlers.endpoint import slack_endpoint
@@ -78,6 +78,7 @@ def register(
     bound.register(app, service, delivery, after_ack)
     requests.register(app, service, delivery, after_ack, creation_limit, workspaces, subcommands)
     home.register(app, service, settings, delivery, after_ack, workspaces, subcommands)
+    outside.register(app, service, delivery, after_ack)
     if settings.receipts:
         receipts.register(service, delivery, workspaces)
     app.error(report)

@@ -30,6 +30,7 @@ NOTE_BLOCK, NOTE_INPUT = "note_block", "note_input"
 BOUND_BLOCK, BOUND_CHECK = "bound_block", "bound_check"
 BOUND_OPTION = "only_recipient"
 ASK_BLOCK, ASK_SELECT = "ask_block", "ask_select"
+OUTSIDE_BLOCK, OUTSIDE_CHECK, OUTSIDE_OPTION = "outside_block", "outside_check", "outside"
 
 SLACK_INPUT_MAX = 3000  # plain_text_input's max_length ceiling
 NOTE_MAX = 150
@@ -347,6 +348,8 @@ def help_text(command: str, expiry_choices: tuple[int, ...], default_ttl: int) -
         "(20 characters by default), shows it to you and gives you a one-time link to it.\n"
         f"• `{command} request [@someone] [what for]` asks someone for a secret: they get a "
         "button to send it, and you get a *Reveal* button only you can use.\n"
+        f"• `{command} request --outside [what for]` gives you a one-time upload link for "
+        "someone outside Slack: their browser encrypts what they send, and only you open it.\n"
         f"• `{command} compose [@someone]` gives you a one-time page to write a secret or "
         "attach a file in your browser, where it is encrypted: Slack never sees it.\n"
         f"• `{command} list` shows your secrets still waiting (with *Burn now*) and, for a "
@@ -479,6 +482,7 @@ def request_modal(*, private_metadata: str, asked: str = "", what_for: str = "")
             {
                 "type": "input",
                 "block_id": ASK_BLOCK,
+                "optional": True,  # or someone outside Slack, below
                 "label": plain("Ask"),
                 "element": ask_element,
             },
@@ -488,6 +492,25 @@ def request_modal(*, private_metadata: str, asked: str = "", what_for: str = "")
                 "optional": True,
                 "label": plain("What for (not secret)"),
                 "element": note_element,
+            },
+            {
+                "type": "input",
+                "block_id": OUTSIDE_BLOCK,
+                "optional": True,
+                "label": plain("Or ask instead"),
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": OUTSIDE_CHECK,
+                    "options": [
+                        {
+                            "text": plain("Someone outside Slack"),
+                            "description": plain(
+                                "You get a one-time upload link to send them; only you can open it."
+                            ),
+                            "value": OUTSIDE_OPTION,
+                        }
+                    ],
+                },
             },
         ],
         callback_id=REQUEST_MODAL,

@@ -24,11 +24,75 @@ _OUTCOME_WORDS = {
     Outcome.REVEALED: ":white_check_mark: Revealed",
     Outcome.BURNED: ":fire: Burned",
     Outcome.EXPIRED: ":hourglass: Expired unread",
+    Outcome.CANCELLED: ":no_entry_sign: Cancelled",
 }
+
+
+LIST_CANCEL_ACTION = "cancel_outside_request_from_list"  # handled in handlers/outside.py
+
+
+def _asked_outside(summary: SecretSummary, mark: str) -> dict:
+    """A request to someone outside Slack: waiting, answered, cancelled or expired."""
+    note = string_fields(summary.metadata).get("n", "")
+    title = f"*{escape(note)}*" if note else "*A secret*"
+    title += " asked of someone outside Slack"
+    waiting = summary.outcome == Outcome.WAITING
+    if mark == "waiting":
+        state = {
+            Outcome.WAITING: ":envelope: Waiting for the answer, expires "
+            + slack_date(summary.expires_at),
+            Outcome.EXPIRED: ":hourglass: Expired unanswered "
+            + slack_date(summary.outcome_at or summary.expires_at),
+            Outcome.CANCELLED: ":no_entry_sign: Cancelled " + slack_date(summary.outcome_at),
+        }.get(summary.outcome, summary.outcome)
+    elif waiting:
+        state = ":inbox_tray: Answered: Reveal it in your DM, expires " + slack_date(
+            summary.expires_at
+        )
+    else:
+        words = {Outcome.REVEALED: ":white_check_mark: Answered and opened"}
+        state = f"{words.get(summary.outcome, _OUTCOME_WORDS.get(summary.outcome, ''))} " + (
+            slack_date(summary.outcome_at or summary.expires_at)
+        )
+    block = section(f"{title}\n{state} · asked {slack_date(summary.created_at)}")
+    if waiting and mark == "waiting":
+        block["accessory"] = {
+            "type": "button",
+            "action_id": LIST_CANCEL_ACTION,
+            "text": plain("Cancel"),
+            "value": summary.secret_id,
+            "confirm": {
+                "title": plain("Cancel this request?"),
+                "text": plain("Its upload link stops working at once."),
+                "confirm": plain("Cancel it"),
+                "deny": plain("Keep it"),
+            },
+        }
+    elif waiting:
+        block["accessory"] = _burn_button(summary.secret_id)
+    return block
+
+
+def _burn_button(secret_id: str) -> dict:
+    return {
+        "type": "button",
+        "action_id": LIST_BURN_ACTION,
+        "text": plain("Burn now"),
+        "style": "danger",
+        "value": secret_id,
+        "confirm": {
+            "title": plain("Burn this secret?"),
+            "text": plain("It will stop working for everyone."),
+            "confirm": plain("Burn"),
+            "deny": plain("Keep"),
+        },
+    }
 
 
 def _entry(summary: SecretSummary) -> dict:
     declared = string_fields(summary.metadata)  # what the creator declared not secret
+    if declared.get("q"):
+        return _asked_outside(summary, declared["q"])
     note, recipient = declared.get("n", ""), declared.get("r", "")
     title = f"*{escape(note)}*" if note else "*A secret*"
     if recipient:
@@ -41,19 +105,7 @@ def _entry(summary: SecretSummary) -> dict:
         )
     block = section(f"{title}\n{state} · created {slack_date(summary.created_at)}")
     if summary.outcome == Outcome.WAITING:
-        block["accessory"] = {
-            "type": "button",
-            "action_id": LIST_BURN_ACTION,
-            "text": plain("Burn now"),
-            "style": "danger",
-            "value": summary.secret_id,
-            "confirm": {
-                "title": plain("Burn this secret?"),
-                "text": plain("It will stop working for everyone."),
-                "confirm": plain("Burn"),
-                "deny": plain("Keep"),
-            },
-        }
+        block["accessory"] = _burn_button(summary.secret_id)
     return block
 
 

@@ -20,6 +20,7 @@ from bot.errors import (
     StoreUnavailable,
     WrongPassphrase,
 )
+from bot.outside import OutsideRequestGone
 from bot.ratelimit import RateLimited
 from bot.requests import NotAsked, RequestClosed
 from handlers.blocks import notice
@@ -36,6 +37,7 @@ NOT_YOURS = "This secret was sent to someone else. Only they can open it; nothin
 NOT_CREATOR = "Only the person who created this secret can burn it."
 REQUEST_CLOSED = "This request has expired or was already answered."
 REQUEST_NOT_YOURS = "This request was sent to someone else."
+OUTSIDE_CLOSED = "This request is over: its answer was opened, or it was cancelled or expired."
 SOMETHING_WENT_WRONG = (
     "Something went wrong on our side and your request was not completed. If you were "
     "creating a secret, nothing was stored. Please try again."
@@ -60,6 +62,8 @@ def for_error(error: Exception) -> str:
             return REQUEST_CLOSED
         case NotAsked():
             return REQUEST_NOT_YOURS
+        case OutsideRequestGone():
+            return OUTSIDE_CLOSED
         case WrongPassphrase(attempts_left=left):
             tries = "try" if left == 1 else "tries"
             return f"Wrong passphrase. {left} {tries} left before the secret is destroyed."

@@ -21,6 +21,8 @@ def register(service: SecretService, delivery: Delivery, workspaces: Workspaces)
         else the creator's scope, as secrets made outside Enterprise Grid (or before "w")
         have it."""
         scope, _, user_id = creator.partition(":")
+        if declared.get("q"):
+            return None  # asked of someone outside Slack: handlers/outside.py tells of it
         where = declared.get("w") or scope
         if not (await workspaces.policy(workspace_in(where))).receipts:
             return None

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import StoreUnavailable
 from bot.requests import NotAsked, RequestClosed, WaitingRequest
 from bot.service import SecretService, compact_json
-from handlers import blocks
+from handlers import blocks, outside
 from handlers.background import AfterAck
 from handlers.bound import holder_before_ack, holder_of, recipient_scope
 from handlers.delivery import Delivery
@@ -97,11 +97,24 @@ def register(
     subcommands: Subcommands,
 ) -> None:
     requests = service.requests
+    flow = outside.OutsideFlow(service, delivery, creation_limit, workspaces)
 
     async def request_command(
         ack: AsyncAck, command: dict, client: AsyncWebClient, rest: str
     ) -> None:
-        """`/secret request [@name] [what for]`: the form, filled with what was typed."""
+        """`/secret request [@name] [what for]`: the form, filled with what was typed.
+        `/secret request --outside [what for]`: an upload link for someone outside Slack."""
+        first, _, after = rest.strip().partition(" ")
+        if first.lower() == outside.OUTSIDE_FLAG:
+            team_id, user_id = actor(command)
+            refusal = await creation_limit.refusal(team_id, user_id)
+            if refusal:  # the upload link counts like a secret created
+                await ack(text=refusal, response_type="ephemeral")
+                return
+            await ack()
+            response_url = text(command, "response_url") or None
+            after_ack.run(flow.ask(command, outside.what_for_of(after), response_url), command)
+            return
         await ack()
         asked, what_for = parse_request_text(rest)
         view = blocks.request_modal(
@@ -158,8 +171,30 @@ def register(
         team_id, user_id = actor(body)
         asked = text(values, blocks.ASK_BLOCK, blocks.ASK_SELECT, "selected_user")
         what_for = text(values, blocks.NOTE_BLOCK, blocks.NOTE_INPUT, "value").strip()
-        if not asked:
-            await ack(response_action="errors", errors={blocks.ASK_BLOCK: "Choose someone."})
+        outside_chosen = bool(
+            field(values, blocks.OUTSIDE_BLOCK, blocks.OUTSIDE_CHECK, "selected_options")
+        )
+        if outside_chosen and asked:
+            await ack(
+                response_action="errors",
+                errors={blocks.OUTSIDE_BLOCK: "Ask someone in Slack or outside it, not both."},
+            )
+            return
+        if outside_chosen and len(what_for) <= blocks.NOTE_MAX:  # else said below
+            refusal = await creation_limit.refusal(team_id, user_id)
+            if refusal:
+                await ack(response_action="errors", errors={blocks.OUTSIDE_BLOCK: refusal})
+                return
+            await ack()
+            metadata = string_fields(text(view, "private_metadata"))
+            response_url = metadata.get("response_url") or None
+            after_ack.run(flow.ask(body, what_for, response_url), body)
+            return
+        if not asked and not outside_chosen:
+            await ack(
+                response_action="errors",
+                errors={blocks.ASK_BLOCK: "Choose someone, or someone outside Slack."},
+            )
             return
         if asked == user_id:
             await ack(response_action="errors", errors={blocks.ASK_BLOCK: "Ask someone else."})

@@ -98,9 +98,13 @@ class OwnerLists(Protocol):
 
 
 class Timetable(Protocol):
-    """Items due at a time, shared by every process (expiry receipts). An item goes on it
-    only with the secret it is about, in the same step (`SecretRecords.save` with a
-    listing): a receipt can never be due for a secret that was not stored."""
+    """Items due at a time, shared by every process (expiry receipts). An item about a
+    secret goes on it only with the secret, in the same step (`SecretRecords.save` with a
+    listing): a receipt can never be due for a secret that was not stored. Other items
+    (a request waiting for its answer) go on with `add_due`, after what they are about."""
+
+    async def add_due(self, item: str, due: float) -> None:
+        """Put `item` on the timetable at `due`, or move it there if it is on already."""
 
     async def claim_due(self, now: float, limit: int = 100) -> list[str]:
         """Remove and return items due by `now`. Across every process, each item is returned

@@ -569,6 +569,9 @@ class RedisStore:
         flat = await self._run(lambda: self._entries(keys=[entries_key(owner)], args=[int(now)]))
         return {flat[i].decode(): flat[i + 1].partition(b"|")[2] for i in range(0, len(flat), 2)}
 
+    async def add_due(self, item: str, due: float) -> None:
+        await self._run(lambda: self._redis.zadd(TIMETABLE_KEY, {item: due}))
+
     async def claim_due(self, now: float, limit: int = 100) -> list[str]:
         due = await self._run(lambda: self._claim(keys=[TIMETABLE_KEY], args=[now, limit]))
         return [item.decode() for item in due]

@@ -284,6 +284,9 @@ class SqliteStore:
         )
         return {entry_id: value for entry_id, value in rows}
 
+    async def add_due(self, item: str, due: float) -> None:
+        await self._run(lambda conn: _add_due(conn, item, due))
+
     async def claim_due(self, now: float, limit: int = 100) -> list[str]:
         def work(conn: sqlite3.Connection) -> list[str]:
             with _immediate(conn):
@@ -338,10 +341,14 @@ def _keep_entry(
 
 def _keep_listed(conn: sqlite3.Connection, listing: Listing) -> None:
     _keep_entry(conn, listing.owner, listing.entry_id, listing.entry, listing.keep_until)
+    _add_due(conn, listing.due_item, listing.due)
+
+
+def _add_due(conn: sqlite3.Connection, item: str, due: float) -> None:
     conn.execute(
         "INSERT INTO timetable (item, due) VALUES (?, ?) "
         "ON CONFLICT (item) DO UPDATE SET due = excluded.due",
-        (listing.due_item, listing.due),
+        (item, due),
     )
 
 

@@ -35,6 +35,7 @@ SECRETS = {
     "invalid": "SLACK-CANARY-invalid-secret",
     "bound": "SLACK-CANARY-bound-secret",
     "answer": "SLACK-CANARY-answered-request",
+    "outside": "SLACK-CANARY-sent-from-outside-slack",
 }
 PASSPHRASE = "SLACK-CANARY-passphrase"
 
@@ -47,6 +48,33 @@ def button_value(messages: list[dict], action_id: str) -> str:
                 if element.get("action_id") == action_id:
                     return element["value"]
     raise AssertionError(f"no {action_id}")
+
+
+async def outside_flow(slack: SlackHarness, url: str) -> tuple[str, dict]:
+    """A request to someone outside Slack, answered through its upload link and revealed
+    by the requester: the upload link and the Reveal button's value (both keys)."""
+    from handlers import outside
+    from tests.support.outside import post_answer, sealed_answer
+    from tests.test_outside import UPLOAD
+
+    fake = slack.fake
+    hooks, dms = len(fake.of("response_url")), len(fake.of("chat.postMessage"))
+    updates = len(fake.of("views.update"))
+    await slack.command('request --outside "vendor key"')
+    found = None
+    while found is None:  # the list asked for before may answer in between
+        hooks += 1
+        shown = (await fake.wait_for("response_url", hooks))[-1]
+        found = UPLOAD.search(json.dumps(shown.get("blocks", [])))
+    upload_link = found.group(0)
+    sent = await fake.wait_for("chat.postMessage", dms + 1)
+    value = button_value(sent, outside.REVEAL_ACTION)
+    body = sealed_answer(upload_link, SECRETS["outside"].encode())
+    assert (await post_answer(url, upload_link, body))[0] == 200
+    await slack.click(outside.REVEAL_ACTION, value, "U2147483697", "outside")
+    update = (await fake.wait_for("views.update", updates + 1))[-1]
+    assert SECRETS["outside"] in json.dumps(update["view"])
+    return upload_link, json.loads(value)
 
 
 async def bound_flows(slack: SlackHarness) -> list[dict]:
@@ -160,6 +188,7 @@ async def test_slack_flows_at_debug_log_nothing_secret(fake_slack, tmp_path):
         bound_values = await bound_flows(slack)
         await slack.command("list")
         await fake_slack.wait_for("response_url", 9)
+        upload_link, outside_value = await outside_flow(slack, server.url)
     finally:
         server.stop()
     logs = server.logs()
@@ -171,6 +200,8 @@ async def test_slack_flows_at_debug_log_nothing_secret(fake_slack, tmp_path):
         assert text not in logs, text
     for value in bound_values:  # the Reveal buttons' keys and ids
         assert value["k"] not in logs and value["s"] not in logs
+    for needle in (upload_link, outside_value["k"], outside_value["g"], outside_value["q"]):
+        assert needle not in logs
     for link, passphrase in links:
         parts = parse_link(link)
         for needle in (link, link.split("#")[1], parts.secret_id, *reveal_body(link).values()):

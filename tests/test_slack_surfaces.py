@@ -13,8 +13,9 @@ import time
 
 import pytest
 
-from bot.service import Outcome, SecretSummary, compact_json
-from handlers import blocks, home_blocks
+from bot.outside import ANSWER_MARK, FILE, WAITING_MARK, OutsideAnswer, OutsideTicket
+from bot.service import ExpiryNotice, Outcome, SecretSummary, compact_json
+from handlers import blocks, home_blocks, outside
 from handlers.workspace import Policy, Prefs
 from tests.slack_harness import LINK, SlackHarness, find_link, form_values
 from tests.slack_rules import MESSAGE_BLOCKS_MAX, VIEW_BLOCKS_MAX, check_message, check_view
@@ -47,6 +48,27 @@ def summaries(count: int, note: str = NOTE) -> list[SecretSummary]:
             NOW if n % 4 else 0.0,
         )
         for n in range(count)
+    ]
+
+
+TICKET = OutsideTicket(
+    "A" * 22, "https://secrets.example.com/r/" + "A" * 22 + "#" + KEY, KEY, KEY, NOW
+)
+
+
+def outside_summaries(note: str = NOTE) -> list[SecretSummary]:
+    """Requests to someone outside Slack in every state the list shows."""
+    rows = [
+        (WAITING_MARK, Outcome.WAITING),
+        (WAITING_MARK, Outcome.EXPIRED),
+        (WAITING_MARK, Outcome.CANCELLED),
+        (ANSWER_MARK, Outcome.WAITING),
+        (ANSWER_MARK, Outcome.REVEALED),
+        (ANSWER_MARK, Outcome.BURNED),
+    ]
+    return [
+        SecretSummary(f"{n:022d}", compact_json({"n": note, "q": mark}), NOW, NOW, outcome, NOW)
+        for n, (mark, outcome) in enumerate(rows * 3)
     ]
 
 
@@ -96,6 +118,23 @@ MESSAGES = {
     "list, 500 secrets": lambda: home_blocks.list_message(summaries(500)),
     "list, none": lambda: home_blocks.list_message([]),
     "list, emoji notes": lambda: home_blocks.list_message(summaries(60, EMOJI_NOTE)),
+    "list, outside requests": lambda: home_blocks.list_message(outside_summaries()),
+    "outside upload link": lambda: outside.link_message(TICKET, NOTE),
+    "outside request DM": lambda: outside.request_dm(
+        TICKET, NOTE, outside.reveal_value(TICKET, LONG_USER, "E" + "0" * 10)
+    ),
+    "outside answered DM": lambda: outside.answered_dm(
+        OutsideAnswer("A" * 22, "T1:" + LONG_USER, NOTE, FILE, NOW, "T1")
+    ),
+    "outside file link": lambda: outside.file_link_message(LINK_URL + "." + KEY),
+    "outside cancelled": outside.cancelled_message,
+    "outside expired unanswered": lambda: outside.expired_dm(
+        ExpiryNotice("A" * 22, "T1:U1", compact_json({"n": NOTE, "q": WAITING_MARK}), NOW, NOW),
+        WAITING_MARK,
+    ),
+    "outside answer expired": lambda: outside.expired_dm(
+        ExpiryNotice("A" * 22, "T1:U1", compact_json({"n": EMOJI_NOTE}), NOW, NOW), ANSWER_MARK
+    ),
 }
 
 VIEWS = {
@@ -234,11 +273,16 @@ async def test_no_message_sent_in_any_flow_has_a_link_or_key_in_its_text(slack):
     await fake.wait_for("response_url", 7)  # "Asked <@UALICE001>…"
     await slack.command("list")
     await fake.wait_for("response_url", 8)
+    await slack.command('request --outside "vendor key"')  # an upload link and a Reveal DM
+    await fake.wait_for("response_url", 9)
+    await slack.settle()
 
     messages = _sent_messages(slack)
     everything = json.dumps(messages)
     assert len(LINK.findall(everything)) >= 4  # links were sent, in blocks
     assert '"action_id": "reveal_bound_secret"' in everything  # and a Reveal button
+    assert f'"action_id": "{outside.REVEAL_ACTION}"' in everything
+    assert "/r/" in everything  # and an upload link
     assert any("expired unread" in m["text"] for m in messages)
     assert any("was revealed" in m["text"] for m in messages)
     assert any("asks you for a secret" in m["text"] for m in messages)

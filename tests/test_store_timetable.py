@@ -69,3 +69,19 @@ async def test_redis_saves_a_listed_secret_without_asking_for_scripts_and_after_
         assert "script|exists" not in stats
     finally:
         await store.close()
+
+
+async def test_an_item_added_alone_is_claimed_once_and_moves_with_a_later_save(store):
+    now = time.time()
+    rec = record(expires_in=600)
+    item = f"{rec.secret_id} T1:U1"
+    await store.add_due(item, now + 10)  # a request waiting for its answer
+    await store.add_due(item, now + 5)  # added again: moved, not doubled
+    assert await store.claim_due(now + 1) == []
+    assert await store.claim_due(now + 6) == [item]
+    assert await store.claim_due(now + 20) == []
+    await store.add_due(item, now + 10)
+    # The answer saved with its listing moves the same item to its own expiry.
+    await store.save(rec, Listing("T1:U1", rec.secret_id, b"s", now + 900, item, now + 600))
+    assert await store.claim_due(now + 20) == []
+    assert await store.claim_due(now + 601) == [item]

@@ -4,8 +4,6 @@
 // unless the creator ticks "send it in Slack". Uses reveal.js's derivations (window.OnceLink).
 (function () {
   const LABEL = "oncelink/v1/";
-  const FILE_MARK = 0xff; // no UTF-8 text starts with it: how the reveal page tells a file
-  const MAX_FILE_HEADER = 1024;
   const utf8 = new TextEncoder();
   const subtle = window.crypto && window.crypto.subtle;
   const app = document.getElementById("app");
@@ -64,19 +62,6 @@
     }
   });
 
-  async function filePlaintext(file) {
-    const header = utf8.encode(JSON.stringify({ name: file.name, type: file.type || "" }));
-    if (header.length > MAX_FILE_HEADER) throw new RangeError("name");
-    const data = new Uint8Array(await file.arrayBuffer());
-    const plain = new Uint8Array(3 + header.length + data.length);
-    plain[0] = FILE_MARK;
-    plain[1] = header.length >> 8;
-    plain[2] = header.length & 0xff;
-    plain.set(header, 3);
-    plain.set(data, 3 + header.length);
-    return plain;
-  }
-
   async function sha256(bytes) {
     return new Uint8Array(await subtle.digest("SHA-256", bytes));
   }
@@ -101,7 +86,7 @@
     try {
       let plain;
       try {
-        plain = file ? await filePlaintext(file) : utf8.encode(text);
+        plain = file ? await OL.filePlaintext(file) : utf8.encode(text);
       } catch (e) {
         return say("That file's name is too long; rename it and try again.", "error");
       }

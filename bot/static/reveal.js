@@ -81,8 +81,26 @@
     return size + (size === 1 ? " byte" : " bytes");
   }
 
-  // Exposed so tests can check the shared vector against this very code.
-  window.OnceLink = { b64decode, b64encode, passphraseKey, deriveKeys, decrypt };
+  // A file's plaintext as a file secret holds it (bot/crypto.py file_plaintext): mark,
+  // header length, header (its name and type), bytes. RangeError for a too-long name.
+  async function filePlaintext(file) {
+    const header = utf8.encode(JSON.stringify({ name: file.name, type: file.type || "" }));
+    if (header.length > 1024) throw new RangeError("name");
+    const data = new Uint8Array(await file.arrayBuffer());
+    const plain = new Uint8Array(3 + header.length + data.length);
+    plain[0] = 0xff;
+    plain[1] = header.length >> 8;
+    plain[2] = header.length & 0xff;
+    plain.set(header, 3);
+    plain.set(data, 3 + header.length);
+    return plain;
+  }
+
+  // Exposed so tests can check the shared vector against this very code, and so the
+  // compose and upload pages seal with it.
+  window.OnceLink = {
+    b64decode, b64encode, hkdf, passphraseKey, deriveKeys, decrypt, filePlaintext,
+  };
 
   const app = document.getElementById("app");
   if (!app || !app.dataset.secretId) return;
@@ -106,12 +124,16 @@
     message.className = kind || "";
   }
 
-  const linkKey = b64decode(window.location.hash.slice(1), 32);
+  // `#k`, or `#k.g` for an answer asked of someone outside Slack: then the link proof is
+  // derived from the gate key `g` alone, which the upload link never held (SECURITY.md).
+  const fragment = window.location.hash.slice(1).split(".");
+  const linkKey = fragment.length <= 2 ? b64decode(fragment[0], 32) : null;
+  const gateKey = fragment.length === 2 ? b64decode(fragment[1], 32) : null;
   if (!subtle) {
     say("This browser cannot decrypt the secret here (it needs a secure https page).", "error");
     return;
   }
-  if (!linkKey) {
+  if (!linkKey || (fragment.length === 2 && !gateKey)) {
     say("This link is incomplete: part of it is missing or changed. Copy the whole link, " +
         "including everything after the #, and open it again. The secret is still safe.", "error");
     return;
@@ -125,10 +147,11 @@
     try {
       const passphrase = passInput ? passInput.value : "";
       const keys = await deriveKeys(linkKey, await passphraseKey(passphrase, id), id);
+      const linkProof = gateKey ? await hkdf(gateKey, id, "link-proof") : keys.linkProof;
       const response = await fetch(window.location.pathname, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ link_proof: b64encode(keys.linkProof), auth: b64encode(keys.auth) }),
+        body: JSON.stringify({ link_proof: b64encode(linkProof), auth: b64encode(keys.auth) }),
         credentials: "omit",
         cache: "no-store",
       });

@@ -1,0 +1,351 @@
+"""Asking someone outside Slack for a secret: a one-time upload link whose answer only the
+requester can open.
+
+At request time the core draws two keys and forgets both once the edge has handed them on:
+- `k`, the upload key: in the upload link's `#fragment` and in the requester's Reveal
+  button. The outside person's browser seals the answer under keys derived from it
+  (protocol v1, the request id as the secret's id).
+- `g`, the gate key: only in the requester's Reveal button, never in the upload link. A
+  file answer opens only with a proof derived from it, so whoever holds the upload link
+  (the outside person, or anyone who read the mail it went by) cannot open the answer.
+
+What the store keeps while the request waits is what it would keep for the answer: hashes
+of proofs (the bound holder proof for a text, `g`'s link proof for a file, the auth proof,
+and the upload proof an upload must carry), the requester's identity and the note they
+declared not secret. The browser sends the upload proof, a nonce and ciphertext only; the
+server, not the browser, decides every verifier, so an upload can neither open the answer
+to someone else nor name another secret.
+
+docs/SECURITY.md "Secrets asked of someone outside Slack" gives the exact protocol.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot import crypto
+from bot.errors import BrokenLink, InvalidSecret, NotCreator, SecretError
+from storage.base import SecretRecord
+
+if TYPE_CHECKING:
+    from bot.service import SecretService
+    from storage.interfaces import SecretStore
+
+log = logging.getLogger(__name__)
+
+TEXT, FILE = "text", "file"
+TAG_BYTES = 16  # AES-GCM's tag, on every ciphertext
+# What a sealed file adds to the file: the tag, the file mark, header length and header.
+FILE_OVERHEAD = TAG_BYTES + 3 + crypto.MAX_FILE_HEADER
+# Marks on the requester's list entry ("q" in the metadata, which the edge writes and reads):
+# a request still waiting for its answer, and the answer once it came.
+WAITING_MARK, ANSWER_MARK = "waiting", "answer"
+
+
+class OutsideRequestGone(SecretError):
+    """Answered, cancelled, expired or never made: one answer for all, as for secrets."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutsideTicket:
+    """What the requester is handed once; the core keeps neither key."""
+
+    request_id: str
+    upload_link: str = field(repr=False)  # holds `k`: to the requester only, never logged
+    key: str = field(repr=False)  # `k`, for the requester's Reveal button
+    gate: str = field(repr=False)  # `g`, for the requester's Reveal button only
+    expires_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class OutsideRequest:
+    """A waiting request, as the store keeps it: no key, only hashes of proofs."""
+
+    requester: str  # the identity that may open the answer (and cancel)
+    note: str  # declared not secret by the requester: shown on the upload page
+    created_at: float
+    expires_at: float
+    answer_ttl: int
+    edge: str  # opaque to the core: where the edge speaks to the requester
+    text_verifier: bytes = field(repr=False)
+    file_verifier: bytes = field(repr=False)
+    auth_verifier: bytes = field(repr=False)
+    upload_verifier: bytes = field(repr=False)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            {
+                "r": self.requester,
+                "n": self.note,
+                "c": self.created_at,
+                "x": self.expires_at,
+                "t": self.answer_ttl,
+                "e": self.edge,
+                "vt": crypto.b64encode(self.text_verifier),
+                "vf": crypto.b64encode(self.file_verifier),
+                "va": crypto.b64encode(self.auth_verifier),
+                "vu": crypto.b64encode(self.upload_verifier),
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | None) -> OutsideRequest:
+        if raw is None:
+            raise OutsideRequestGone()
+        try:
+            f = json.loads(raw)
+            return cls(
+                requester=str(f["r"]),
+                note=str(f["n"]),
+                created_at=float(f["c"]),
+                expires_at=float(f["x"]),
+                answer_ttl=int(f["t"]),
+                edge=str(f["e"]),
+                text_verifier=crypto.b64decode(f["vt"], 32),
+                file_verifier=crypto.b64decode(f["vf"], 32),
+                auth_verifier=crypto.b64decode(f["va"], 32),
+                upload_verifier=crypto.b64decode(f["vu"], 32),
+            )
+        except (ValueError, KeyError, TypeError):
+            raise OutsideRequestGone() from None
+
+
+@dataclass(frozen=True, slots=True)
+class SealedAnswer:
+    """What the upload page sends: sealed under `k` in the browser. Nothing else."""
+
+    version: int
+    kind: str  # TEXT or FILE: a text opens in Slack, a file in the requester's browser
+    nonce: bytes
+    ciphertext: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OutsideAnswer:
+    """What listeners hear once an answer is stored. No secret material."""
+
+    request_id: str
+    requester: str
+    note: str
+    kind: str
+    expires_at: float
+    edge: str
+
+
+AnswerListener = Callable[[OutsideAnswer], Awaitable[None]]
+
+
+def _key(request_id: str) -> str:
+    return f"outside:{request_id}"
+
+
+def _answered_key(request_id: str) -> str:
+    # Which kind the answer is, kept as long as the answer: the Reveal button opens a text
+    # in Slack and a file as a link. Holds no secret: the kind is the page's to say.
+    return f"outside-answered:{request_id}"
+
+
+def list_metadata(note: str, mark: str, edge: str) -> str:
+    """The requester's list entry's metadata: the note, the mark, where to speak."""
+    fields = {"n": note, "q": mark, "w": edge}
+    return json.dumps({k: v for k, v in fields.items() if v}, separators=(",", ":"))
+
+
+class OutsideDesk:
+    """Requests to people outside Slack, reached as `service.outside`."""
+
+    def __init__(
+        self,
+        store: SecretStore,
+        service: SecretService,
+        *,
+        public_url: str,
+        binding_key: bytes,
+        max_file_size: int,
+        max_text_bytes: int,
+    ) -> None:
+        self._store = store
+        self._service = service
+        self._public_url = public_url.rstrip("/")
+        self._binding_key = binding_key
+        self.max_file_size = max_file_size
+        self.max_text_bytes = max_text_bytes
+        self._listeners: list[AnswerListener] = []
+
+    @property
+    def max_upload(self) -> int:
+        """The most ciphertext one answer may carry: a file at the limit, sealed."""
+        return self.max_file_size + FILE_OVERHEAD
+
+    def on_answered(self, listener: AnswerListener) -> None:
+        """The edge's part once an answer is stored: telling the requester."""
+        self._listeners.append(listener)
+
+    async def open(self, *, requester: str, note: str, ttl: int, edge: str = "") -> OutsideTicket:
+        """A fresh request: stored, on the requester's list, and on the timetable so the
+        requester hears when it expires unanswered. The keys are returned, never kept."""
+        if not requester:
+            raise ValueError("a request has a requester")
+        from bot.service import OUTCOME_KEPT_FOR, Outcome, SecretSummary
+
+        request_id = crypto.new_secret_id()
+        link_key, gate_key = crypto.new_link_key(), crypto.new_link_key()
+        keys = crypto.derive_keys(link_key, b"", request_id)
+        now = self._service.now()
+        request = OutsideRequest(
+            requester=requester,
+            note=note,
+            created_at=now,
+            expires_at=now + ttl,
+            answer_ttl=ttl,
+            edge=edge,
+            text_verifier=crypto.verifier(
+                crypto.derive_holder_proof(link_key, request_id, requester, self._binding_key)
+            ),
+            file_verifier=crypto.verifier(crypto.derive_link_proof(gate_key, request_id)),
+            auth_verifier=crypto.verifier(keys.auth),
+            upload_verifier=crypto.verifier(crypto.derive_upload_proof(link_key, request_id)),
+        )
+        # The expiry rides in the value too: the core decides by its own clock.
+        await self._store.put(_key(request_id), request.to_bytes(), request.expires_at)
+        summary = SecretSummary(
+            request_id,
+            list_metadata(note, WAITING_MARK, edge),
+            now,
+            request.expires_at,
+            Outcome.WAITING,
+        )
+        await self._store.keep_entry(
+            requester, request_id, summary.to_bytes(), request.expires_at + OUTCOME_KEPT_FOR, now
+        )
+        await self._store.add_due(f"{request_id} {requester}", request.expires_at)
+        log.info("outside request %s opened, expires in %ss", request_id[:6] + "…", ttl)
+        link_text = crypto.b64encode(link_key)
+        return OutsideTicket(
+            request_id,
+            f"{self._public_url}/r/{request_id}#{link_text}",
+            link_text,
+            crypto.b64encode(gate_key),
+            request.expires_at,
+        )
+
+    async def look(self, request_id: str) -> OutsideRequest:
+        """The request while it waits (the upload page): uses nothing up."""
+        if not crypto.is_secret_id(request_id):
+            raise OutsideRequestGone()
+        request = OutsideRequest.from_bytes(
+            await self._store.get(_key(request_id), self._service.now())
+        )
+        if request.expires_at <= self._service.now():
+            raise OutsideRequestGone()
+        return request
+
+    async def admit(self, request_id: str, upload_proof: bytes) -> OutsideRequest:
+        """The waiting request, when `upload_proof` shows the caller holds the upload link
+        (checked before an upload's body is read). BrokenLink, and nothing is used up, for
+        someone who knows only the id; OutsideRequestGone as `look`."""
+        request = await self.look(request_id)
+        if not hmac.compare_digest(crypto.verifier(upload_proof), request.upload_verifier):
+            raise BrokenLink()
+        return request
+
+    def validate(self, answer: SealedAnswer) -> None:
+        """Raise InvalidSecret with a sentence the page can show."""
+        if answer.version != crypto.VERSION:
+            raise InvalidSecret("This page is out of date; reload it.")
+        if answer.kind not in (TEXT, FILE):
+            raise InvalidSecret("Send a text or one file.")
+        if len(answer.ciphertext) <= TAG_BYTES:
+            raise InvalidSecret("The secret is empty.")
+        if answer.kind == TEXT and len(answer.ciphertext) > self.max_text_bytes + TAG_BYTES:
+            raise InvalidSecret("The text is too long; send it as a file.")
+        if len(answer.ciphertext) > self.max_upload:
+            raise InvalidSecret("The file is larger than this app allows.")
+
+    async def answer(
+        self, request_id: str, upload_proof: bytes, answer: SealedAnswer
+    ) -> OutsideAnswer:
+        """Store the one answer a request gets, as the requester's secret.
+
+        The request is taken in one atomic step before anything is stored: of two uploads
+        (two tabs, a replay) exactly one is kept, the other is told the link is spent."""
+        await self.admit(request_id, upload_proof)
+        self.validate(answer)
+        request = OutsideRequest.from_bytes(
+            await self._store.take(_key(request_id), self._service.now())
+        )
+        now = self._service.now()
+        if request.expires_at <= now:
+            raise OutsideRequestGone()
+        text = answer.kind == TEXT
+        record = SecretRecord(
+            secret_id=request_id,
+            version=answer.version,
+            nonce=answer.nonce,
+            ciphertext=answer.ciphertext,
+            # A text is bound to the requester (the store refuses it to every link); a file
+            # opens with the gate key's proof, which the upload link does not hold.
+            link_verifier=request.text_verifier if text else request.file_verifier,
+            verifier=request.auth_verifier,
+            has_passphrase=False,
+            created_at=now,
+            expires_at=now + request.answer_ttl,
+            creator=request.requester,
+            metadata=list_metadata(request.note, ANSWER_MARK, request.edge),
+            bound=text,
+        )
+        await self._store.put(_answered_key(request_id), answer.kind.encode(), record.expires_at)
+        await self._service.store_sealed(record, track=True)
+        answered = OutsideAnswer(
+            request_id,
+            request.requester,
+            request.note,
+            answer.kind,
+            record.expires_at,
+            request.edge,
+        )
+        for listener in self._listeners:
+            # After the page's answer: the answer is stored whatever Slack does.
+            self._service.spawn(listener(answered))
+        return answered
+
+    async def answered_kind(self, request_id: str) -> str:
+        """TEXT or FILE once answered; "" while the request still waits.
+        OutsideRequestGone when cancelled, expired or never made."""
+        if not crypto.is_secret_id(request_id):
+            raise OutsideRequestGone()
+        now = self._service.now()
+        kind = await self._store.get(_answered_key(request_id), now)
+        if kind is not None:
+            return kind.decode()
+        await self.look(request_id)
+        return ""
+
+    async def cancel(self, request_id: str, requester: str) -> None:
+        """Withdraw a waiting request: its upload link stops working at once. Only its
+        requester may; NotCreator for anyone else, and nothing changes."""
+        from bot.service import OUTCOME_KEPT_FOR, Outcome, SecretSummary
+
+        request = await self.look(request_id)
+        if not requester or requester != request.requester:
+            raise NotCreator()
+        OutsideRequest.from_bytes(await self._store.take(_key(request_id), self._service.now()))
+        now = self._service.now()
+        summary = SecretSummary(
+            request_id,
+            list_metadata(request.note, WAITING_MARK, request.edge),
+            request.created_at,
+            request.expires_at,
+            Outcome.CANCELLED,
+            now,
+        )
+        await self._store.keep_entry(
+            requester, request_id, summary.to_bytes(), now + OUTCOME_KEPT_FOR, now
+        )
+        log.info("outside request %s cancelled by its requester", request_id[:6] + "…")

@@ -1,0 +1,159 @@
+"""The browser edge of requests to someone outside Slack: the upload page and the answer.
+
+`GET /r/{id}` shows the page (the requester's note, escaped) and uses nothing up, so link
+previews and mail scanners are harmless. `POST /r/{id}` takes the request and stores what the
+browser sealed. A used, withdrawn, expired or made-up link is refused before a byte of the
+body is read; a body past the limit is refused unread (or cut off as it grows). Failed
+uploads count against the client address's limit; a valid upload is never counted, so the
+limit can never refuse the person with a live link.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from bot import crypto, pages
+from bot.compose_web import BodyTooLarge, read_limited
+from bot.errors import BrokenLink, InvalidSecret, StoreUnavailable
+from bot.outside import OutsideRequestGone, SealedAnswer
+from bot.ratelimit import RateLimited
+from bot.service import SecretService
+from bot.web import LIMITER_KEY, SETTINGS_KEY, client_address_of
+
+log = logging.getLogger(__name__)
+
+MAX_HEAD = 1024  # the JSON line before the ciphertext: version, kind, nonce
+# The upload proof rides in a header, so it is checked before the body is read.
+PROOF_HEADER = "X-Oncelink-Upload-Proof"
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.message = message
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+def _json(payload: dict[str, Any], status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(payload), status=status, content_type="application/json")
+
+
+async def upload_page(request: web.Request, service: SecretService) -> web.Response:
+    """GET and HEAD: the upload page, or one calm page for a used, expired or forged link."""
+    request_id = request.match_info["request_id"]
+    try:
+        waiting = await service.outside.look(request_id)
+    except OutsideRequestGone:
+        return _html(pages.OUTSIDE_GONE_PAGE, 404)
+    except StoreUnavailable:
+        log.warning("store unavailable while showing an upload page")
+        return _html(pages.UNAVAILABLE_PAGE, 503)
+    return _html(
+        pages.outside_page(request_id, waiting.note, max_file_size=service.outside.max_file_size)
+    )
+
+
+async def _read_answer(request: web.Request, max_upload: int) -> SealedAnswer:
+    try:
+        buffer = await read_limited(request, MAX_HEAD + 1 + max_upload)
+    except BodyTooLarge:
+        raise _Refused(413, "too_large", "The file is larger than this app allows.") from None
+    end = buffer.find(b"\n", 0, MAX_HEAD + 1)
+    if end < 0:
+        raise _Refused(400, "bad_request", "That upload was malformed.")
+    try:
+        head = json.loads(bytes(buffer[:end]).decode("utf-8"))
+        kind = head["kind"]
+        if not isinstance(kind, str):
+            raise TypeError("kind")
+        return SealedAnswer(
+            version=int(head["version"]),
+            kind=kind,
+            nonce=crypto.b64decode(head["nonce"], crypto.NONCE_BYTES),
+            ciphertext=bytes(memoryview(buffer)[end + 1 :]),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        raise _Refused(400, "bad_request", "That upload was malformed.") from None
+
+
+async def _refusal(request: web.Request, status: int, error: str, message: str) -> web.Response:
+    """A failed upload, counted against its client address: past the limit it is a 429 that
+    says nothing of why it failed."""
+    try:
+        await request.app[LIMITER_KEY].count_failure(
+            "upload", client_address_of(request), request.app[SETTINGS_KEY].rate_limit_reveal
+        )
+    except RateLimited as exc:
+        response = _json(
+            {
+                "error": "rate_limited",
+                "message": "Too many failed uploads from your network. Check the link and "
+                f"try again in {exc.retry_after} seconds.",
+            },
+            429,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    return _json({"error": error, "message": message}, status)
+
+
+async def upload_answer(request: web.Request, service: SecretService) -> web.Response:
+    """POST: store what the browser sealed, once per link. Every refusal is mapped here,
+    in one place, to a status and a sentence the page shows."""
+    request_id = request.match_info["request_id"]
+    try:
+        # Refused before a byte of the body is read: only the holder of a live link (its
+        # key, not just its id) can make the server take in a file.
+        try:
+            proof = crypto.b64decode(request.headers.get(PROOF_HEADER, ""), 32)
+        except ValueError:
+            proof = b""
+        await service.outside.admit(request_id, proof)
+        answer = await _read_answer(request, service.outside.max_upload)
+        await service.outside.answer(request_id, proof, answer)
+    except _Refused as exc:
+        return await _refusal(request, exc.status, exc.error, exc.message)
+    except OutsideRequestGone:
+        return await _refusal(request, 410, "gone", _GONE_MESSAGE)
+    except BrokenLink:
+        return await _refusal(request, 403, "broken_link", _BROKEN_MESSAGE)
+    except InvalidSecret as exc:
+        return await _refusal(request, 400, "invalid", str(exc))
+    except StoreUnavailable:
+        log.warning("store unavailable while storing an answer")
+        return _json({"error": "unavailable", "message": _UNAVAILABLE_MESSAGE}, 503)
+    return _json({"delivered": True})
+
+
+_BROKEN_MESSAGE = (
+    "This link is incomplete or mistyped. Copy the whole link, including everything after "
+    "the #, and open it again. Nothing was sent."
+)
+_GONE_MESSAGE = (
+    "This link has been used already, was withdrawn, has expired, or was never made. "
+    "Nothing was sent. Ask the person who asked for a new link."
+)
+_UNAVAILABLE_MESSAGE = (
+    "The secret store did not answer. It may not have been delivered: if this link says "
+    "it is used up when you try again, it was."
+)
+
+
+def add_routes(app: web.Application, service: SecretService) -> None:
+    async def page(request: web.Request) -> web.Response:
+        return await upload_page(request, service)
+
+    async def upload(request: web.Request) -> web.Response:
+        return await upload_answer(request, service)
+
+    app.router.add_get("/r/{request_id}", page)
+    app.router.add_post("/r/{request_id}", upload)

@@ -1,0 +1,134 @@
+"use strict";
+// The upload page of a request from someone in Slack (docs/SECURITY.md, "Secrets asked of
+// someone outside Slack"). The key is this link's #fragment, which the browser never sends:
+// the answer is sealed here with protocol v1 and only nonce and ciphertext are uploaded.
+// Uses reveal.js's derivations (window.OnceLink).
+(function () {
+  const LABEL = "oncelink/v1/";
+  const utf8 = new TextEncoder();
+  const subtle = window.crypto && window.crypto.subtle;
+  const app = document.getElementById("app");
+  if (!app || !app.dataset.requestId || !window.OnceLink) return;
+  const OL = window.OnceLink;
+  const id = app.dataset.requestId;
+  const maxFile = Number(app.dataset.maxFileSize);
+  const maxText = Number(app.dataset.maxText);
+  const form = document.getElementById("answer-form");
+  const textInput = document.getElementById("text");
+  const fileInput = document.getElementById("file");
+  const button = document.getElementById("send");
+  const message = document.getElementById("message");
+  const intro = document.getElementById("intro");
+
+  function say(text, kind) {
+    message.textContent = text;
+    message.className = kind || "";
+  }
+
+  function sizeText(size) {
+    if (size >= 1048576) return (size / 1048576).toFixed(1).replace(/\.0$/, "") + " MiB";
+    if (size >= 1024) return (size / 1024).toFixed(1).replace(/\.0$/, "") + " KiB";
+    return size + " bytes";
+  }
+
+  const linkKey = OL.b64decode(window.location.hash.slice(1), 32);
+  if (!subtle) {
+    say("This browser cannot encrypt here (it needs a secure https page).", "error");
+    return;
+  }
+  if (!linkKey) {
+    say("This link is incomplete: part of it is missing or changed. Copy the whole link, " +
+        "including everything after the #, and open it again.", "error");
+    return;
+  }
+  form.hidden = false;
+
+  fileInput.addEventListener("change", () => {
+    const file = fileInput.files[0];
+    if (file && file.size > maxFile) {
+      say(`That file is ${sizeText(file.size)}; the most this app takes is ` +
+          `${sizeText(maxFile)}.`, "error");
+    } else {
+      say("");
+    }
+  });
+
+  function spent(text, kind) {
+    form.hidden = true;
+    if (intro) intro.hidden = true;
+    // The key has done its job (or cannot any more): out of the address bar and history.
+    history.replaceState(null, "", window.location.pathname);
+    say(text, kind);
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = fileInput.files[0];
+    const text = textInput.value;
+    if (file && text.trim()) return say("Write a secret or choose a file, not both.", "error");
+    if (!file && !text.trim()) return say("Write the secret, or choose a file.", "error");
+    if (file && file.size > maxFile) {
+      return say(`That file is ${sizeText(file.size)}; the most this app takes is ` +
+                 `${sizeText(maxFile)}.`, "error");
+    }
+    if (file && file.size === 0) return say("That file is empty.", "error");
+    button.disabled = true;
+    say("Encrypting…");
+    try {
+      let plain;
+      try {
+        plain = file ? await OL.filePlaintext(file) : utf8.encode(text);
+      } catch (e) {
+        return say("That file's name is too long; rename it and try again.", "error");
+      }
+      if (!file && plain.length > maxText) {
+        return say(`The secret is too long (at most ${maxText} bytes); send it as a file.`,
+                   "error");
+      }
+      const keys = await OL.deriveKeys(linkKey, new Uint8Array(0), id);
+      const nonce = window.crypto.getRandomValues(new Uint8Array(12));
+      const key = await subtle.importKey("raw", keys.encKey, "AES-GCM", false, ["encrypt"]);
+      const sealed = await subtle.encrypt(
+        { name: "AES-GCM", iv: nonce, additionalData: utf8.encode(LABEL + id) }, key, plain);
+      plain.fill(0);
+      plain = null;
+      const head = { version: 1, kind: file ? "file" : "text", nonce: OL.b64encode(nonce) };
+      // Shows the server this comes from the link's holder, not from someone with its id.
+      const proof = OL.b64encode(await OL.hkdf(linkKey, id, "upload-proof"));
+      say("Sending the encrypted secret…");
+      const response = await fetch(window.location.pathname, {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/octet-stream",
+          "X-Oncelink-Upload-Proof": proof,
+        },
+        body: new Blob([JSON.stringify(head) + "\n", sealed]),
+        credentials: "omit",
+        cache: "no-store",
+      });
+      let answer = {};
+      try { answer = await response.json(); } catch (e) { answer = {}; }
+      if (!response.ok) {
+        if (answer.error === "gone" || answer.error === "broken_link") {
+          return spent(answer.message, "error");
+        }
+        return say(answer.message || "Something went wrong. Please try again.", "error");
+      }
+      textInput.value = "";
+      fileInput.value = "";
+      document.querySelector("h1").textContent = "Delivered";
+      spent("Delivered. Only the person who asked can open it. This link is now used up.", "ok");
+    } catch (e) {
+      say("Could not encrypt or send the secret. Please try again.", "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  window.addEventListener("pagehide", () => {
+    textInput.value = "";
+  });
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) window.location.reload();
+  });
+})();

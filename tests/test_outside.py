@@ -1,0 +1,445 @@
+"""Asking someone outside Slack for a secret, end to end through the strict fake Slack and
+Chromium: the upload link reaches the requester alone, the page seals in the browser, and
+the answer opens for the requester only, once."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import aiohttp
+
+from bot import crypto
+from bot.config import Limit
+from bot.outside import OutsideRequestGone
+from handlers import outside
+from tests.slack_harness import SlackHarness
+from tests.support.links import post_reveal
+from tests.support.outside import post_answer, sealed_answer
+from tests.test_at_rest import store_bytes
+from tests.test_compose_slack import debug_everywhere, everything_slack_received
+from tests.test_slack_extras import button, shown_secret
+
+REQUESTER = "U2147483697"  # who sends commands in the payload fixtures
+MALLORY = "UMALLORY1"
+UPLOAD = re.compile(r"https?://[^\s|>]+/r/([A-Za-z0-9_-]{22})#([A-Za-z0-9_-]{43})")
+CANARY = "VENDOR-KEY-CANARY-typed-outside-slack"
+
+
+async def ask_outside(slack: SlackHarness, note: str = '"vendor key"') -> tuple[str, dict]:
+    """`/secret request --outside …`: the upload link (in the requester's ephemeral answer,
+    in its blocks only) and the requester's DM with the Reveal button."""
+    hooks, dms = len(slack.fake.of("response_url")), len(slack.fake.of("chat.postMessage"))
+    status, _ = await slack.command(f"request --outside {note}")
+    assert status == 200
+    shown = (await slack.fake.wait_for("response_url", hooks + 1))[-1]
+    assert not UPLOAD.search(shown["text"])  # notifications never carry the link
+    found = UPLOAD.search(json.dumps(shown["blocks"]))
+    assert found, shown
+    assert "once" in json.dumps(shown["blocks"])
+    dm = (await slack.fake.wait_for("chat.postMessage", dms + 1))[-1]
+    assert dm["channel"] == REQUESTER
+    return found.group(0), dm
+
+
+async def send_in_page(page, upload_link: str, *, text: str = "", file=None) -> None:
+    await page.goto(upload_link)
+    if text:
+        await page.get_by_label("Secret").fill(text)
+    if file is not None:
+        await page.locator("#file").set_input_files(str(file))
+    await page.get_by_role("button", name="Send securely").click()
+    await page.locator("#message.ok").wait_for(timeout=60_000)
+    assert "Delivered" in await page.locator("#message").inner_text()
+
+
+async def click_reveal(slack: SlackHarness, dm: dict, user: str, hook: str) -> None:
+    await slack.click(outside.REVEAL_ACTION, button(dm, outside.REVEAL_ACTION)["value"], user, hook)
+    await slack.settle()
+
+
+async def test_an_outside_text_answer_reveals_once_for_the_requester_alone(slack, page, caplog):
+    debug_everywhere(caplog)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    upload_link, dm = await ask_outside(slack)
+    request_id, key = UPLOAD.search(upload_link).groups()
+
+    # The page: strict headers, no inline script, the note escaped and shown.
+    response = await page.request.get(upload_link)
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "<script>" not in await response.text()
+    await page.goto(upload_link)
+    assert await page.locator("#note").inner_text() == "vendor key"
+    await send_in_page(page, upload_link, text=CANARY)
+    assert requested and all(url.startswith(slack.served.url + "/") for url in requested)
+    assert "#" not in page.url  # the key left the address bar
+
+    # The requester hears of it; the answer waits as a secret bound to them.
+    await slack.settle()
+    told = [m for m in slack.fake.of("chat.postMessage") if m["channel"] == REQUESTER]
+    assert "answered" in told[-1]["text"]
+
+    # A second upload on the same link is refused, before its body is read.
+    status, answer = await post_answer(
+        slack.served.url, upload_link, sealed_answer(upload_link, b"again")
+    )
+    assert (status, answer["error"]) == (410, "gone")
+    again = await page.context.new_page()
+    assert (await again.goto(upload_link)).status == 404
+    assert "used" in await again.locator("h1").inner_text()
+
+    # A stranger clicking a copy of the button is refused, and nothing is used up; nor does
+    # the key in a link open it (the answer is bound to the requester).
+    await click_reveal(slack, dm, MALLORY, "mallory")
+    assert "someone else" in slack.fake.of("response_url")[-1]["text"]
+    assert not slack.fake.of("views.open")
+    value = json.loads(button(dm, outside.REVEAL_ACTION)["value"])
+    await slack.click(outside.REVEAL_ACTION, json.dumps({**value, "r": MALLORY}), MALLORY, "m2")
+    await slack.settle()
+    assert "someone else" in json.dumps(slack.fake.of("views.update")[-1]["view"])
+    assert (await slack.service.status(request_id)).attempts_left == 5
+    status, _ = await post_reveal(slack.served.url, f"{slack.served.url}/s/{request_id}#{key}")
+    assert status == 403
+    assert (await slack.service.status(request_id)).attempts_left == 5
+
+    # The requester sees exactly that secret, once.
+    await click_reveal(slack, dm, REQUESTER, "mine")
+    assert shown_secret(slack.fake.of("views.update")[-1]["view"]) == CANARY
+    assert slack.fake.of("response_url")[-1]["replace_original"] is True  # key out of Slack
+    await click_reveal(slack, dm, REQUESTER, "twice")
+    last = slack.fake.of("views.update")[-1]["view"]
+    assert "gone" in json.dumps(last) and not shown_secret(last)
+    assert len([v for v in slack.fake.of("views.update") if shown_secret(v["view"])]) == 1
+
+    # Slack received the text only in the requester's own Reveal answer, and the key only
+    # in what went to the requester; the log holds neither.
+    for call in slack.fake.calls:
+        params = json.dumps(call.params)
+        if CANARY in params:
+            assert call.method == "views.update"
+        if key in params:
+            assert call.method == "response_url" or call.params.get("channel") == REQUESTER
+    assert CANARY not in caplog.text and key not in caplog.text and request_id not in caplog.text
+
+
+async def test_an_outside_file_answer_opens_once_in_the_requesters_browser(
+    slack, page, tmp_path, caplog
+):
+    debug_everywhere(caplog)
+    upload_link, dm = await ask_outside(slack, "kubeconfig for staging")
+    request_id, key = UPLOAD.search(upload_link).groups()
+    data = b"FILE-CANARY-" + os.urandom(300 * 1024)
+    path = tmp_path / "staging.kubeconfig"
+    path.write_bytes(data)
+    await send_in_page(page, upload_link, file=path)
+    await slack.settle()
+
+    # The upload link's key alone (the outside person's, or a mail reader's) opens nothing.
+    status, _ = await post_reveal(slack.served.url, f"{slack.served.url}/s/{request_id}#{key}")
+    assert status == 403
+    # A stranger's click is refused and nothing is used up.
+    await click_reveal(slack, dm, MALLORY, "mallory")
+    assert "someone else" in slack.fake.of("response_url")[-1]["text"]
+    # The requester's click turns the message into the file's one-time link.
+    await click_reveal(slack, dm, REQUESTER, "mine")
+    message = slack.fake.of("response_url")[-1]
+    assert message["replace_original"] is True
+    link = re.search(r"<(http[^>]+/s/[^>]+)>", json.dumps(message["blocks"])).group(1)
+    assert link not in message["text"]
+    reveal = await page.context.new_page()
+    await reveal.goto(link)
+    await reveal.get_by_role("button", name="Reveal secret").click()
+    await reveal.locator("#file-result").wait_for(state="visible", timeout=60_000)
+    assert await reveal.locator("#file-name").inner_text() == "staging.kubeconfig"
+    async with reveal.expect_download() as waiting:
+        await reveal.get_by_role("button", name="Download").click()
+    saved = tmp_path / "saved"
+    await (await waiting.value).save_as(str(saved))
+    assert saved.read_bytes() == data
+    twice = await page.context.new_page()
+    await twice.goto(link)
+    await twice.get_by_role("button", name="Reveal secret").click()
+    await twice.locator("#message.error").wait_for()
+    seen = everything_slack_received(slack).encode()
+    assert data[-48:] not in seen and b"FILE-CANARY" not in seen
+    logged = caplog.text
+    gate = json.loads(button(dm, outside.REVEAL_ACTION)["value"])["g"]
+    for needle in (key, gate, request_id, "staging.kubeconfig", "FILE-CANARY"):
+        assert needle not in logged
+
+
+async def test_outside_answers_leave_no_plaintext_bytes_or_key_in_a_store_dump(slack, tmp_path):
+    upload_link, _ = await ask_outside(slack)
+    _, key = UPLOAD.search(upload_link).groups()
+    status, _ = await post_answer(
+        slack.served.url, upload_link, sealed_answer(upload_link, CANARY.encode())
+    )
+    assert status == 200
+    file_link, dm = await ask_outside(slack, "a file")
+    data = b"FILE-CANARY-" + os.urandom(64 * 1024)
+    plaintext = crypto.file_plaintext("secret-name.pem", "text/x-canary", data)
+    status, _ = await post_answer(
+        slack.served.url, file_link, sealed_answer(file_link, plaintext, "file")
+    )
+    assert status == 200
+    gate = json.loads(button(dm, outside.REVEAL_ACTION)["value"])["g"]
+    blob = await store_bytes(slack.service._store, tmp_path)
+    for clear in (CANARY, key, UPLOAD.search(file_link).group(2), gate, "secret-name.pem"):
+        assert clear.encode() not in blob
+    assert data[-64:] not in blob
+
+
+async def test_forged_expired_malformed_and_cancelled_upload_links_get_a_calm_page(slack, page):
+    upload_link, dm = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    made_up = upload_link.replace(request_id, crypto.new_secret_id())
+    for url in (made_up, slack.served.url + "/r/not-an-id", slack.served.url + "/r/" + "A" * 22):
+        response = await page.goto(url)
+        assert response.status == 404
+        assert "used" in await page.locator("h1").inner_text()
+    # Cancelled from the DM: the link stops working at once, before a body is read.
+    await slack.click(outside.CANCEL_ACTION, request_id, REQUESTER, "cancel")
+    await slack.settle()
+    assert "cancelled" in slack.fake.of("response_url")[-1]["text"]
+    assert (await page.goto(upload_link)).status == 404
+    status, answer = await post_answer(
+        slack.served.url, upload_link, sealed_answer(upload_link, b"late")
+    )
+    assert (status, answer["error"]) == (410, "gone")
+
+
+async def test_a_page_left_open_after_its_link_was_used_is_told_calmly_and_sends_nothing(
+    slack, page
+):
+    upload_link, _ = await ask_outside(slack)
+    second = await page.context.new_page()
+    await second.goto(upload_link)  # a second tab, opened before the first one sends
+    await send_in_page(page, upload_link, text="the first answer")
+    await second.get_by_label("Secret").fill("a second answer")
+    await second.get_by_role("button", name="Send securely").click()
+    await second.locator("#message.error").wait_for()
+    assert "used already" in await second.locator("#message").inner_text()
+    assert not await second.locator("#answer-form").is_visible()
+    # A used link is refused before a byte of its body is read, whatever it declares.
+    from tests.test_compose import _raw_post
+
+    answer = await _raw_post(
+        upload_link, b"POST PATH HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 410")
+
+
+async def test_knowing_only_the_upload_links_id_answers_nothing(slack):
+    """A proxy's access log keeps whole paths: the id without the key must not answer."""
+    upload_link, _ = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    body = sealed_answer(upload_link, b"from someone with the id alone")
+    wrong = crypto.b64encode(os.urandom(32))
+    for headers in ({"X-Oncelink-Upload-Proof": wrong}, {"X-Oncelink-Upload-Proof": "x"}):
+        status, answer = await post_answer(slack.served.url, upload_link, body, headers)
+        assert (status, answer["error"]) == (403, "broken_link")
+    async with aiohttp.ClientSession() as http:  # no proof at all
+        async with http.post(f"{slack.served.url}/r/{request_id}", data=body) as response:
+            assert response.status == 403
+    assert (await slack.service.outside.look(request_id)).note == "vendor key"  # still waits
+    status, _ = await post_answer(slack.served.url, upload_link, body)
+    assert status == 200
+
+
+async def test_an_upload_link_expires_with_its_request(store, fake_slack):
+    """By the app's own clock, whatever the store's expiry does: the page and an upload
+    are refused calmly one second past it, and the answer's expiry starts at the answer."""
+    from tests.support.app import serve, slack_settings
+    from tests.support.clock import FakeClock
+
+    clock = FakeClock()
+    served = await serve(slack_settings(fake_slack), store=store, clock=clock)
+    slack = SlackHarness(served, fake_slack)
+    try:
+        late, _ = await ask_outside(slack, "too late")
+        in_time, _ = await ask_outside(slack, "just in time")
+        request_id = UPLOAD.search(late).group(1)
+        expires_at = (await served.service.outside.look(request_id)).expires_at
+        clock.advance(expires_at - clock.now - 1)
+        status, _ = await post_answer(served.url, in_time, sealed_answer(in_time, b"in time"))
+        assert status == 200
+        clock.advance(2)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(late.split("#")[0]) as response:
+                assert response.status == 404
+                assert "expired" in await response.text()
+        status, answer = await post_answer(served.url, late, sealed_answer(late, b"late"))
+        assert (status, answer["error"]) == (410, "gone")
+        # The answer sent a second before the request's expiry waits its own full expiry.
+        answered = UPLOAD.search(in_time).group(1)
+        assert (await served.service.status(answered)).expires_at > clock.now + 3600
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_someone_else_cannot_cancel_a_request(slack):
+    upload_link, _ = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    await slack.click(outside.CANCEL_ACTION, request_id, MALLORY, "mallory")
+    await slack.settle()
+    assert "Only the person who created" in slack.fake.of("response_url")[-1]["text"]
+    assert (await slack.service.outside.look(request_id)).note == "vendor key"
+
+
+async def test_the_requesters_list_shows_waiting_answered_cancelled_and_expired(slack):
+    waiting, _ = await ask_outside(slack, "waiting one")
+    answered, _ = await ask_outside(slack, "answered one")
+    cancelled, _ = await ask_outside(slack, "cancelled one")
+    status, _ = await post_answer(slack.served.url, answered, sealed_answer(answered, b"x"))
+    assert status == 200
+
+    async def listed() -> str:
+        hooks = len(slack.fake.of("response_url"))
+        await slack.command("list")
+        return json.dumps((await slack.fake.wait_for("response_url", hooks + 1))[-1]["blocks"])
+
+    shown = await listed()
+    assert "waiting one" in shown and "Waiting for the answer" in shown
+    assert "Answered: Reveal it in your DM" in shown
+    # Cancelled from the list.
+    await slack.click(
+        outside.LIST_CANCEL_ACTION, UPLOAD.search(cancelled).group(1), REQUESTER, "list"
+    )
+    await slack.settle()
+    assert "Cancelled" in json.dumps(slack.fake.of("response_url")[-1]["blocks"])
+    status, _ = await post_answer(slack.served.url, cancelled, sealed_answer(cancelled, b"x"))
+    assert status == 410
+    # Unanswered past its expiry: listed as expired, and the requester is told, once.
+    request_id = UPLOAD.search(waiting).group(1)
+    expires_at = (await slack.service.outside.look(request_id)).expires_at
+    dms = len(slack.fake.of("chat.postMessage"))
+    assert await slack.service.sweep_expired(now=expires_at + 60) >= 1
+    await slack.settle()
+    told = slack.fake.of("chat.postMessage")[dms:]
+    expired = [m for m in told if "expired unanswered" in json.dumps(m["blocks"])]
+    assert len(expired) == 1 and expired[0]["channel"] == REQUESTER
+    assert "waiting one" in json.dumps(expired[0]["blocks"])
+    # The answer nobody opened expired too: told once, in words of its own.
+    unopened = [m for m in told if "expired unopened" in json.dumps(m["blocks"])]
+    assert len(unopened) == 1 and "answered one" in json.dumps(unopened[0]["blocks"])
+    assert not any("expired unread" in json.dumps(m.get("blocks", [])) for m in told)
+    assert "Expired unanswered" in await listed()
+
+
+async def test_the_request_form_offers_someone_outside_slack(slack):
+    view = await slack.open_modal("request")
+    assert "Someone outside Slack" in json.dumps(view)
+    hooks = len(slack.fake.of("response_url"))
+    values = {
+        "ask_block": {"ask_select": {"type": "users_select", "selected_user": None}},
+        "outside_block": {
+            "outside_check": {
+                "type": "checkboxes",
+                "selected_options": [
+                    {"value": "outside", "text": {"type": "plain_text", "text": "x"}}
+                ],
+            }
+        },
+        "note_block": {"note_input": {"type": "plain_text_input", "value": "VPN file"}},
+    }
+    metadata = json.dumps({"response_url": slack.fake.response_url("form")})
+    # Someone in Slack and someone outside it at once: the form says to choose.
+    both = {**values, "ask_block": {"ask_select": {"type": "users_select", "selected_user": "UB1"}}}
+    status, answer = await slack.submit_view("request_secret_modal", both, metadata, REQUESTER)
+    assert status == 200 and "not both" in json.loads(answer)["errors"]["outside_block"]
+    status, _ = await slack.submit_view("request_secret_modal", values, metadata, REQUESTER)
+    assert status == 200
+    shown = (await slack.fake.wait_for("response_url", hooks + 1))[-1]
+    assert UPLOAD.search(json.dumps(shown["blocks"]))
+    await slack.settle()
+    assert len(slack.fake.of("response_url")) == hooks + 1  # the refused one sent nothing
+
+
+async def test_upload_links_count_against_the_creation_limit(store, fake_slack):
+    from tests.support.app import serve, slack_settings
+
+    settings = slack_settings(fake_slack, rate_limit_create=Limit(2, 3600))
+    served = await serve(settings, store=store)
+    slack = SlackHarness(served, fake_slack)
+    try:
+        await ask_outside(slack)
+        await ask_outside(slack)
+        status, answer = await slack.command("request --outside third")
+        assert status == 200 and "many secrets" in answer
+        await slack.settle()
+        assert len(fake_slack.of("chat.postMessage")) == 2
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_an_upload_over_the_limit_is_refused_unread_and_leaves_the_link_usable(slack):
+    upload_link, _ = await ask_outside(slack)
+    limit = slack.service.outside.max_upload + 2048
+    status, answer = await post_answer(
+        slack.served.url, upload_link, b"x" * 16, {"Content-Length": str(limit)}
+    )
+    assert (status, answer["error"]) == (413, "too_large")
+
+    async def chunks():
+        for _ in range(limit // (1 << 20) + 2):
+            yield b"\0" * (1 << 20)
+
+    status, answer = await post_answer(slack.served.url, upload_link, chunks())
+    assert (status, answer["error"]) == (413, "too_large")
+    status, _ = await post_answer(
+        slack.served.url, upload_link, sealed_answer(upload_link, b"still works")
+    )
+    assert status == 200
+
+
+async def test_failed_uploads_are_limited_per_address_and_never_block_a_valid_one(
+    store, fake_slack
+):
+    from tests.support.app import serve, slack_settings
+
+    served = await serve(slack_settings(fake_slack, rate_limit_reveal=Limit(5, 3600)), store=store)
+    slack = SlackHarness(served, fake_slack)
+    try:
+        upload_link, _ = await ask_outside(slack)
+        made_up = upload_link.replace(UPLOAD.search(upload_link).group(1), "B" * 22)
+        statuses = [
+            (await post_answer(served.url, made_up, sealed_answer(made_up, b"x")))[0]
+            for _ in range(8)
+        ]
+        assert statuses == [410] * 5 + [429] * 3
+        status, _ = await post_answer(served.url, upload_link, sealed_answer(upload_link, b"valid"))
+        assert status == 200
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_the_store_takes_one_answer_of_many_at_once(slack):
+    import asyncio
+
+    upload_link, _ = await ask_outside(slack)
+    body = sealed_answer(upload_link, b"racing")
+    results = await asyncio.gather(
+        *(post_answer(slack.served.url, upload_link, body) for _ in range(20))
+    )
+    assert sorted(status for status, _ in results) == [200] + [410] * 19
+    request_id = UPLOAD.search(upload_link).group(1)
+    try:
+        await slack.service.outside.look(request_id)
+        raise AssertionError("the request still waits")
+    except OutsideRequestGone:
+        pass
+
+
+def test_the_note_is_escaped_on_the_page():
+    from bot import pages
+
+    page = pages.outside_page("A" * 22, "<script>alert(1)</script>&", max_file_size=1024)
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+
+
+def test_logs_cut_request_ids_short():
+    from bot.web import redact_path
+
+    assert redact_path("/r/" + "A" * 22) == "/r/AAAAAA…"
