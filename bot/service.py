@@ -28,6 +28,7 @@ from bot.errors import (
 )
 from bot.metrics import Metrics
 from bot.requests import SecretRequests
+from bot.tokens import TokenDesk
 from storage.base import (
     BurnOutcome,
     Listing,
@@ -210,6 +211,8 @@ class SecretService:
         self.requests = SecretRequests(store, clock)  # asking someone for a secret
         # Secrets written and sealed in the browser, through a one-time compose link.
         self.compose = ComposeDesk(store, self, public_url=public_url, max_file_size=max_file_size)
+        # Secrets sealed on a person's own machine, uploaded with their personal token.
+        self.tokens = TokenDesk(store, self)
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers (readiness)."""
@@ -217,6 +220,10 @@ class SecretService:
 
     def now(self) -> float:
         return self._clock()
+
+    @property
+    def max_ttl(self) -> int:
+        return self._max_ttl
 
     def link_for(self, secret_id: str, link_key: bytes) -> str:
         return f"{self._public_url}/s/{secret_id}#{crypto.b64encode(link_key)}"
