@@ -40,7 +40,11 @@ TOKENS_OFF = (
 )
 REVOKED = "Your API token is revoked: it no longer works anywhere."
 NONE_TO_REVOKE = "You have no API token; nothing was changed."
-USAGE = "Usage: `/secret token` for a new API token, `/secret token revoke` to remove it."
+USAGE = (
+    "Usage: `/secret token` for a new API token, `/secret token revoke` to remove it. "
+    "Nothing was shared: to share text that starts with the word token, use `/secret` alone "
+    "and type it in the form."
+)
 
 
 def token_message(token: str, server: str) -> dict[str, Any]:

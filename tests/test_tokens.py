@@ -13,9 +13,11 @@ import stat
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from bot import crypto
 from bot.config import Limit
+from bot.errors import SecretGone
 from bot.tokens import secret_id_for
 from handlers.tokens import PREF_TOKENS
 from tests.slack_fake import ADMIN
@@ -244,6 +246,11 @@ async def test_an_upload_cannot_name_another_secret_or_reuse_its_seed(slack):
     assert status == 201 and answer["secret_id"] == secret_id
     status, _, answer = await api_post(slack.served.url, sent, token)
     assert (status, answer["error"]) == (400, "invalid")
+    # The secret is the token's person's: their Burn works on it.
+    await slack.click_burn(secret_id, user=CREATOR)
+    await slack.settle()
+    with pytest.raises(SecretGone):
+        await slack.service.status(secret_id)
 
 
 async def test_share_to_an_email_or_member_id_delivers_a_dm(slack, tmp_path):
