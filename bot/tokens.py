@@ -236,6 +236,11 @@ class TokenDesk:
             raise Unauthorized()
         epoch, _, stored = raw.partition(b"\n")
         grant = TokenGrant.from_bytes(stored)
+        # Only the token its person holds now: of two made at the same instant (two
+        # clicks, two processes), the one replaced never works, even if its record stayed.
+        holder = await self._store.get(_holder_key(grant.creator), self._service.now())
+        if holder != token_hash(token).encode():
+            raise Unauthorized()
         if epoch != await self._epoch(grant.scope) or not await self.enabled(grant.scope):
             raise Unauthorized()
         return grant

@@ -341,3 +341,23 @@ async def test_uninstalling_the_app_deletes_the_workspaces_tokens(slack, store, 
 
     assert token_hash(token).encode() in before
     assert token_hash(token).encode() not in await store_bytes(store, tmp_path)
+
+
+async def test_of_two_tokens_made_at_once_for_one_person_only_one_works(store):
+    from bot.service import SecretService
+    from bot.tokens import TokenGrant, Unauthorized
+
+    service = SecretService(store, public_url="http://127.0.0.1:1", max_ttl=86400)
+    grant = TokenGrant("T1:U1", "T1")
+    made = await asyncio.gather(*(service.tokens.issue(grant) for _ in range(5)))
+    working = []
+    for token in made:
+        try:
+            await service.tokens.authenticate(token)
+        except Unauthorized:
+            continue
+        working.append(token)
+    assert len(set(made)) == 5 and len(working) == 1
+    assert await service.tokens.revoke("T1:U1")
+    with pytest.raises(Unauthorized):
+        await service.tokens.authenticate(working[0])
