@@ -89,7 +89,7 @@ async def create_secret(
         except Refused as exc:
             raise InvalidSecret(exc.message) from None
         upload = api_upload(head, sealed)
-        service.tokens.validate(upload, service.max_ttl)
+        service.tokens.validate(upload, await service.tokens.longest_expiry(grant))
         if len(sealed.ciphertext) > service.tokens.max_upload(upload.kind):
             raise Refused(413, "too_large", "The secret is larger than this app allows.")
         created = await service.tokens.create(grant, token, upload)

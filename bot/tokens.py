@@ -99,6 +99,8 @@ class TokenSecret:
 
 
 TokenListener = Callable[[TokenSecret], Awaitable[None]]
+# The longest expiry the grant's scope allows (its admins may narrow the app's MAX_TTL).
+LongestExpiry = Callable[[TokenGrant], Awaitable[int]]
 # The edge's description stored beside a secret (what its list shows), from the grant,
 # the note and the recipient: opaque to the core.
 Describer = Callable[[TokenGrant, str, str], str]
@@ -154,6 +156,7 @@ class TokenDesk:
         self._service = service
         self._listeners: list[TokenListener] = []
         self._describe: Describer = lambda grant, note, recipient: ""
+        self._longest: LongestExpiry | None = None
 
     def on_created(self, listener: TokenListener) -> None:
         """The edge's part after the secret is stored (passing the link on)."""
@@ -162,6 +165,16 @@ class TokenDesk:
     def describe_with(self, describer: Describer) -> None:
         """How the edge labels a token's secret on its creator's list."""
         self._describe = describer
+
+    def limit_expiry_with(self, longest: LongestExpiry) -> None:
+        """How the edge narrows the expiry for a grant's scope, as it does for its own."""
+        self._longest = longest
+
+    async def longest_expiry(self, grant: TokenGrant) -> int:
+        longest = self._service.max_ttl
+        if self._longest is not None:
+            longest = min(longest, await self._longest(grant))
+        return longest
 
     async def enabled(self, scope: str) -> bool:
         return await self._store.get(_off_key(scope), self._service.now()) is None

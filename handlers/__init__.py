@@ -87,6 +87,7 @@ def register(
         delivery,
         after_ack,
         subcommands,
+        workspaces,
         settings.public_url,
         home_tab.admin_sections,
         home_tab.publish,

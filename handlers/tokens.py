@@ -26,7 +26,7 @@ from handlers.delivery import Delivery
 from handlers.messages import for_error
 from handlers.share import Subcommands
 from handlers.sharing import creator_of
-from handlers.workspace import is_admin
+from handlers.workspace import Workspaces, is_admin
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +208,7 @@ def register(
     delivery: Delivery,
     after_ack: AfterAck,
     subcommands: Subcommands,
+    workspaces: Workspaces,
     public_url: str,
     admin_sections: list[Callable[[str], Awaitable[list[dict[str, Any]]]]],
     publish_home: Callable[[AsyncWebClient, dict], Awaitable[None]],
@@ -216,6 +217,12 @@ def register(
     subcommands.add("token", tokens.command)
     admin_sections.append(tokens.admin_section)
     service.tokens.describe_with(describe)
+
+    async def longest(grant: TokenGrant) -> int:
+        # The workspace's own longest expiry, as its admins set it for /secret.
+        return (await workspaces.policy(grant.scope)).max_ttl
+
+    service.tokens.limit_expiry_with(longest)
 
     async def change(body: dict, action: dict, client: AsyncWebClient) -> None:
         _, user_id = payloads.actor(body)

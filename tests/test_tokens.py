@@ -19,6 +19,7 @@ from bot import crypto
 from bot.config import Limit
 from bot.errors import SecretGone
 from bot.tokens import secret_id_for
+from handlers.home_blocks import PREF_MAX_TTL
 from handlers.tokens import PREF_TOKENS
 from tests.slack_fake import ADMIN
 from tests.slack_harness import SlackHarness
@@ -325,6 +326,28 @@ async def test_admins_turn_tokens_off_and_on_for_their_workspace(slack, tmp_path
     await slack.click(PREF_TOKENS, "", ADMIN, container="view", selected="on")
     await slack.settle()
     assert (await api_post(slack.served.url, body, token))[0] == 400
+
+
+async def test_the_workspaces_longest_expiry_holds_for_api_uploads(slack):
+    token = await ask_for_token(slack)
+    await slack.click(PREF_MAX_TTL, "", ADMIN, container="view", selected="3600")
+    await slack.settle()
+
+    def upload(ttl: int) -> bytes:
+        head = {
+            "version": 1,
+            "seed": crypto.b64encode(os.urandom(16)),
+            "nonce": crypto.b64encode(os.urandom(12)),
+            "link_verifier": crypto.b64encode(os.urandom(32)),
+            "verifier": crypto.b64encode(os.urandom(32)),
+            "has_passphrase": False,
+            "ttl": ttl,
+        }
+        return json.dumps(head).encode() + b"\nciphertext"
+
+    status, _, answer = await api_post(slack.served.url, upload(86400), token)
+    assert (status, answer["error"]) == (400, "invalid")
+    assert (await api_post(slack.served.url, upload(3600), token))[0] == 201
 
 
 async def test_uninstalling_the_app_deletes_the_workspaces_tokens(slack, store, tmp_path):
