@@ -10,6 +10,7 @@ import json
 import os
 import re
 import stat
+import sys
 from pathlib import Path
 
 import aiohttp
@@ -23,7 +24,7 @@ from handlers.home_blocks import PREF_MAX_TTL
 from handlers.tokens import PREF_TOKENS
 from tests.slack_fake import ADMIN
 from tests.slack_harness import SlackHarness
-from tests.support.links import post_reveal
+from tests.support.links import decrypt_answer, post_reveal
 from tests.test_at_rest import store_bytes
 from tests.test_compose import reveal_in_page
 from tests.test_compose_slack import debug_everywhere
@@ -384,3 +385,44 @@ async def test_of_two_tokens_made_at_once_for_one_person_only_one_works(store):
     assert await service.tokens.revoke("T1:U1")
     with pytest.raises(Unauthorized):
         await service.tokens.authenticate(working[0])
+
+
+async def test_the_api_md_example_makes_a_secret_that_reveals_once(slack, tmp_path):
+    """docs/api.md's upload: its Python, as written, seals the body."""
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
+    script = docs.split("python3 - <<'PY' > body\n", 1)[1].split("\nPY\n", 1)[0]
+    token = await ask_for_token(slack)
+    env = {**os.environ, "ONCELINK_TOKEN": token, "ONCELINK_SERVER": slack.served.url}
+    writer = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    body, said = await asyncio.wait_for(writer.communicate(), 60)
+    assert writer.returncode == 0, said
+    # Sent with the curl command's method and headers (curl itself is not part of the
+    # test stack scripts/test_stack.sh guarantees).
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{slack.served.url}/api/v1/secrets",
+            data=body,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/octet-stream",
+            },
+        ) as response:
+            assert response.status == 201
+            answer = await response.json()
+    key = said.decode().split("key: ", 1)[1].strip()
+    link = f"{answer['url']}#{key}"
+    status, revealed = await post_reveal(slack.served.url, link)
+    assert status == 200 and decrypt_answer(link, revealed) == "hunter2"
+    assert (await post_reveal(slack.served.url, link))[0] == 410
+
+
+async def test_share_help_names_every_option_and_what_the_server_sees(tmp_path):
+    code, out, _ = await oncelink("share", "--help", cwd=tmp_path)
+    assert code == 0
+    for said in ("--server", "--token", "--ttl", "--passphrase", "--file", "--note", "--to",
+                 "--only-them", "ONCELINK_SERVER", "oncelink login", "only ciphertext",
+                 "exit status"):  # fmt: skip
+        assert said in out
