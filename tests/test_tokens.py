@@ -426,3 +426,18 @@ async def test_share_help_names_every_option_and_what_the_server_sees(tmp_path):
                  "--only-them", "ONCELINK_SERVER", "oncelink login", "only ciphertext",
                  "exit status"):  # fmt: skip
         assert said in out
+
+
+async def test_a_large_upload_refused_unread_still_reaches_the_cli_as_its_reason(slack, tmp_path):
+    """The server answers before reading a refused body (a bad token, over MAX_FILE_SIZE):
+    the command still reads that answer, not a broken connection."""
+    token = await ask_for_token(slack)
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "huge.bin").write_bytes(os.urandom(12 * 1024 * 1024))
+    share = ("share", "--server", slack.served.url, "--file", "huge.bin")
+    code, _, err = await oncelink(*share, "--token", token, cwd=folder)
+    assert code == 2 and "larger than this app allows" in err
+    await ask_for_token(slack, "token revoke")
+    code, _, err = await oncelink(*share, "--token", token, cwd=folder)
+    assert code == 2 and "refused your token" in err
