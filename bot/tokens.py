@@ -57,21 +57,29 @@ class TokensOff(SecretError):
 
 @dataclass(frozen=True, slots=True)
 class TokenGrant:
-    """Whom a token stands for. All opaque to the core but `creator` and `scope`."""
+    """Whom a token stands for. All opaque to the core but `creator`, `scope` and `org`."""
 
     creator: str  # the identity its secrets belong to (their list, Burn, receipts)
     scope: str  # what admins turn tokens off for, and what an uninstall forgets
     edge: str = ""  # what the edge needs to speak back (pass the link on, describe)
+    org: str = ""  # a wider scope an uninstall may name instead (an org-wide install)
 
     def to_bytes(self) -> bytes:
         return json.dumps(
-            {"c": self.creator, "s": self.scope, "e": self.edge}, separators=(",", ":")
+            {"c": self.creator, "s": self.scope, "e": self.edge, "o": self.org},
+            separators=(",", ":"),
         ).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> TokenGrant:
         fields = json.loads(raw)
-        return cls(str(fields["c"]), str(fields["s"]), str(fields.get("e", "")))
+        return cls(
+            str(fields["c"]), str(fields["s"]), str(fields.get("e", "")), str(fields.get("o", ""))
+        )
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return (self.scope, self.org) if self.org else (self.scope,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,13 +203,14 @@ class TokenDesk:
             raise TokensOff()
         token = TOKEN_PREFIX + crypto.b64encode(crypto.new_link_key())
         digest = token_hash(token)
-        epoch = await self._epoch(grant.scope)
-        await self._store.put(_token_key(digest), epoch + b"\n" + grant.to_bytes())
+        epochs = await self._epochs(grant)
+        await self._store.put(_token_key(digest), epochs + b"\n" + grant.to_bytes())
         old = await self._store.get(_holder_key(grant.creator), self._service.now())
         await self._store.put(_holder_key(grant.creator), digest.encode())
         if old and old.decode() != digest:
             await self._store.delete(_token_key(old.decode()))
-        await self._remember_holder(grant.scope, grant.creator)
+        for scope in grant.scopes:
+            await self._remember_holder(scope, grant.creator)
         log.info("personal token issued (an earlier one replaced: %s)", bool(old))
         return token
 
@@ -225,8 +234,10 @@ class TokenDesk:
             holders.append(creator)
             await self._store.put(_scope_key(scope), json.dumps(holders).encode())
 
-    async def _epoch(self, scope: str) -> bytes:
-        return await self._store.get(_epoch_key(scope), self._service.now()) or b"0"
+    async def _epochs(self, grant: TokenGrant) -> bytes:
+        now = self._service.now()
+        found = [await self._store.get(_epoch_key(scope), now) or b"0" for scope in grant.scopes]
+        return b" ".join(found)
 
     async def forget_scope(self, scope: str) -> int:
         """Delete every token of `scope` (the app was uninstalled there). A new epoch
@@ -254,7 +265,7 @@ class TokenDesk:
         holder = await self._store.get(_holder_key(grant.creator), self._service.now())
         if holder != token_hash(token).encode():
             raise Unauthorized()
-        if epoch != await self._epoch(grant.scope) or not await self.enabled(grant.scope):
+        if epoch != await self._epochs(grant) or not await self.enabled(grant.scope):
             raise Unauthorized()
         return grant
 

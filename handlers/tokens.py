@@ -136,6 +136,7 @@ class Tokens:
             creator=creator_of(scope, user_id),
             scope=payloads.workspace_of(command),
             edge=compact_json({"u": user_id, "w": payloads.address(command)}),
+            org=payloads.enterprise_of(command),
         )
 
         async def answer() -> None:
@@ -163,9 +164,13 @@ class Tokens:
         return settings_blocks(await self._service.tokens.enabled(workspace))
 
     async def uninstalled(self, body: dict) -> None:
-        workspace = payloads.workspace_of(body)
-        if workspace:
-            await self._service.tokens.forget_scope(workspace)
+        # A workspace's uninstall forgets that workspace's tokens; an org-wide install's,
+        # every token made anywhere in the org (each token knows its org).
+        scopes = {payloads.workspace_of(body)}
+        if payloads.is_org_wide(body):
+            scopes.add(payloads.enterprise_of(body))
+        for scope in scopes - {""}:
+            await self._service.tokens.forget_scope(scope)
 
     async def recipient_id(self, recipient: str, where: str) -> str:
         """A member id as given, or the member Slack finds by email; "" for nobody."""

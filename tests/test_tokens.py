@@ -22,7 +22,7 @@ from bot.errors import SecretGone
 from bot.tokens import secret_id_for
 from handlers.home_blocks import PREF_MAX_TTL
 from handlers.tokens import PREF_TOKENS
-from tests.slack_fake import ADMIN
+from tests.slack_fake import ADMIN, sign
 from tests.slack_harness import SlackHarness
 from tests.support.links import decrypt_answer, post_reveal
 from tests.test_at_rest import store_bytes
@@ -441,3 +441,28 @@ async def test_a_large_upload_refused_unread_still_reaches_the_cli_as_its_reason
     await ask_for_token(slack, "token revoke")
     code, _, err = await oncelink(*share, "--token", token, cwd=folder)
     assert code == 2 and "refused your token" in err
+
+
+async def test_an_org_wide_uninstall_deletes_the_orgs_tokens_and_a_workspaces_only_its_own(slack):
+    """Enterprise Grid: a token made in a workspace of an org stops when the org-wide install
+    is removed; a workspace-level uninstall elsewhere in the org leaves it working."""
+    hooks = len(slack.fake.of("response_url"))
+    await slack.command("token", enterprise_id="E0001", team_id="T0001")
+    told = (await slack.fake.wait_for("response_url", hooks + 1))[-1]
+    token = TOKEN.search(json.dumps(told["blocks"])).group(0)
+
+    async def uninstall(**body: object) -> None:
+        event = {"type": "app_uninstalled", "event_ts": "1700000000.000100"}
+        raw = json.dumps(
+            {"token": "x", "api_app_id": "A123456", "event": event, "type": "event_callback",
+             "event_id": "Ev0PV52K21", "event_time": 1700000000, **body}
+        )  # fmt: skip
+        status, _ = await slack.send(raw, {**sign(raw), "Content-Type": "application/json"})
+        assert status == 200
+        await slack.settle()
+
+    await uninstall(team_id="T0002", enterprise_id="E0001", is_enterprise_install=False)
+    assert (await api_post(slack.served.url, b"{}\n", token))[0] == 400  # still works
+    await uninstall(team_id="E0001", enterprise_id="E0001", is_enterprise_install=True)
+    status, _, answer = await api_post(slack.served.url, b"{}\n", token)
+    assert (status, answer["error"]) == (401, "unauthorized")
