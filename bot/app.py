@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot import compose_web, outside_web
+from bot import api_web, compose_web, outside_web
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
@@ -65,6 +65,7 @@ def create_app(
     add_routes(app, settings)
     compose_web.add_routes(app, service, settings)
     outside_web.add_routes(app, service)
+    api_web.add_routes(app, service, app[LIMITER_KEY], settings)
     if settings.metrics == "public":
         app.router.add_get("/metrics", metrics_endpoint(metrics))
     elif settings.metrics == "on":

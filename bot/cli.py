@@ -1,4 +1,7 @@
-"""The `oncelink` command: `serve` runs the app, `share` makes a link from stdin or a file."""
+"""The `oncelink` command: `serve` runs the app; `share` makes a one-time link from stdin or
+a file, sealed on this machine and sent to your oncelink server with your personal token
+(`/secret token` in Slack, saved by `oncelink login`), or, on the server's own machine
+without a token, written straight into its store."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from bot.config import ConfigError, Settings, format_duration, parse_duration
 from bot.crypto import FileContent
 from bot.errors import InvalidSecret, StoreUnavailable
 from bot.logs import configure_logging
+from bot.remote import Remote
 
 log = logging.getLogger("oncelink")
 
@@ -206,6 +210,95 @@ def _read_file(path: str, max_size: int) -> FileContent:
     return FileContent(os.path.basename(path), media_type, data)
 
 
+def _ask_passphrase() -> str | None:
+    """Prompted, never on the command line (where `ps` and shell history would show it)."""
+    passphrase = getpass.getpass("Passphrase: ")
+    if getpass.getpass("Repeat passphrase: ") != passphrase:
+        raise ValueError("the passphrases differ; nothing was stored")
+    return passphrase or None
+
+
+def _read_stdin() -> str:
+    if sys.stdin.isatty():
+        print("Type or paste the secret, then press Ctrl-D:", file=sys.stderr)
+    text = sys.stdin.read()
+    # Exactly one trailing newline is what `echo` and editors add; anything more is content.
+    if text.endswith("\r\n"):
+        return text[:-2]
+    if text.endswith("\n"):
+        return text[:-1]
+    return text
+
+
+def share_remote(remote: Remote, args: argparse.Namespace) -> int:
+    """Seal here, upload with the token: the server never sees the secret or its key."""
+    from bot.remote import RemoteError
+    from bot.remote import share as send
+
+    try:
+        ttl = parse_duration(args.ttl) if args.ttl else REMOTE_DEFAULT_TTL
+    except ValueError:
+        return _fail(f"--ttl {args.ttl!r} is not a duration; use e.g. 5m, 1h, 1d")
+    if args.only_them:
+        return _fail(ONLY_THEM_REFUSED)
+    if args.to:
+        print(
+            f"oncelink: the app will DM the link to {args.to} in Slack, so the link passes "
+            "through Slack.",
+            file=sys.stderr,
+        )
+    try:
+        passphrase = _ask_passphrase() if args.passphrase_prompt else None
+        if args.file:
+            file = _read_file(args.file, REMOTE_MAX_READ)
+            kind = "file"
+            plaintext = crypto_file_plaintext(file)
+        else:
+            text = _read_stdin()
+            if not text.strip():
+                return _fail("the secret is empty; nothing was stored")
+            kind, plaintext = "text", text.encode("utf-8")
+    except (OSError, ValueError) as exc:
+        return _fail(f"{exc}; nothing was stored" if "nothing" not in str(exc) else str(exc))
+    try:
+        link = send(
+            remote,
+            plaintext,
+            ttl=ttl,
+            passphrase=passphrase,
+            kind=kind,
+            note=args.note or "",
+            to=args.to or "",
+        )
+    except RemoteError as exc:
+        return _fail(str(exc), exc.code)
+    print(link)
+    return 0
+
+
+def crypto_file_plaintext(file: FileContent) -> bytes:
+    from bot.crypto import file_plaintext
+
+    return file_plaintext(file.name, file.media_type, file.data)
+
+
+def login(args: argparse.Namespace) -> int:
+    """Ask for the token on the terminal (never an argument), check it, and save it."""
+    from bot.remote import Remote, RemoteError, check_login, normal_server, write_config
+
+    try:
+        server = normal_server(args.server)
+        token = getpass.getpass("API token (from /secret token in Slack): ").strip()
+        check_login(Remote(server, token))
+        path = write_config(server, token)
+    except RemoteError as exc:
+        return _fail(str(exc), exc.code)
+    except OSError as exc:
+        return _fail(f"cannot save the token: {exc}")
+    print(f"Saved to {path} (readable by you alone). Now: echo hunter2 | oncelink share")
+    return 0
+
+
 def share(settings: Settings, args: argparse.Namespace) -> int:
     try:
         ttl = parse_duration(args.ttl) if args.ttl else settings.default_ttl
@@ -213,11 +306,17 @@ def share(settings: Settings, args: argparse.Namespace) -> int:
         return _fail(f"--ttl {args.ttl!r} is not a duration; use e.g. 5m, 1h, 1d")
     if ttl > settings.max_ttl:
         return _fail(f"--ttl is longer than MAX_TTL ({format_duration(settings.max_ttl)})")
+    if args.to or args.note or args.only_them:
+        return _fail(
+            "--to, --note and --only-them need a server and token (--server and --token, "
+            "or oncelink login)"
+        )
     passphrase = None
     if args.passphrase_prompt:
-        passphrase = getpass.getpass("Passphrase: ")
-        if getpass.getpass("Repeat passphrase: ") != passphrase:
-            return _fail("the passphrases differ; nothing was stored")
+        try:
+            passphrase = _ask_passphrase()
+        except ValueError as exc:
+            return _fail(str(exc))
     file = None
     text = ""
     if args.file:
@@ -226,15 +325,7 @@ def share(settings: Settings, args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             return _fail(f"{exc}; nothing was stored")
     else:
-        if sys.stdin.isatty():
-            print("Type or paste the secret, then press Ctrl-D:", file=sys.stderr)
-        text = sys.stdin.read()
-        # Exactly one trailing newline is what `echo` and editors add; anything more is
-        # content.
-        if text.endswith("\r\n"):
-            text = text[:-2]
-        elif text.endswith("\n"):
-            text = text[:-1]
+        text = _read_stdin()
     try:
         link = asyncio.run(_share(settings, text, ttl, passphrase, file))
     except InvalidSecret as exc:
@@ -247,23 +338,98 @@ def share(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+SHARE_HELP = """examples:
+  echo hunter2 | oncelink share                  text from stdin
+  oncelink share --file deploy.pem --ttl 1h      a file
+  oncelink share --to alice@example.com --note "staging db" < password.txt
+
+The secret is encrypted on this machine; the server stores only ciphertext and the link's
+key never leaves this machine, unless --to asks the app to DM the link in Slack. The server
+and token come from --server/--token, else ONCELINK_SERVER/ONCELINK_TOKEN, else the file
+`oncelink login` saved. Without any of them, share writes into the store of a server
+running on this machine (its SQLITE_PATH or REDIS_URL). --token shows the token to
+anyone who can list processes: prefer oncelink login or ONCELINK_TOKEN.
+
+--only-them is refused: a secret only one person can open is revealed by the server in
+Slack, so the server would need its key and would see the secret. Use --to instead.
+
+exit status: 0 the link was printed; 2 refused (bad token, too large, invalid); 1 the
+server or store did not answer."""
+
+ONLY_THEM_REFUSED = (
+    "--only-them is not available from the command line: a secret only one person can "
+    "open is revealed by the server, which then needs its key and sees the secret. Use --to "
+    "(a one-time link in their DM), or /secret in Slack with 'Only the person above'. "
+    "Nothing was stored."
+)
+REMOTE_DEFAULT_TTL = 86400
+# The server says what it allows (MAX_FILE_SIZE, answered as too_large); this only keeps a
+# mistaken path (a disk image) from being read whole into memory first.
+REMOTE_MAX_READ = 1024 * 1024 * 1024
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oncelink", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="run the web app (reveal page, Slack)")
     serve_parser.add_argument(
         "--workers", type=int, default=1, help="processes sharing the port (default 1)"
     )
-    share_parser = commands.add_parser("share", help="make a one-time link from stdin")
-    share_parser.add_argument("--ttl", help="expiry, e.g. 5m, 1h, 1d (default: DEFAULT_TTL)")
-    share_parser.add_argument(
-        "--passphrase-prompt", action="store_true", help="ask for a passphrase to protect it"
+    share_parser = commands.add_parser(
+        "share",
+        help="make a one-time link from stdin or a file",
+        description="Make a one-time link from stdin or --file and print it.",
+        epilog=SHARE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     share_parser.add_argument(
-        "--file", help="share this file (name and bytes, sealed) instead of stdin's text"
+        "--server", help="your oncelink server, e.g. https://secrets.example.com"
     )
-    args = parser.parse_args(argv)
+    share_parser.add_argument("--token", help="your API token, olk_... (from /secret token)")
+    share_parser.add_argument("--ttl", help="expiry, e.g. 5m, 1h, 1d (default: 1d, or DEFAULT_TTL)")
+    share_parser.add_argument(
+        "--passphrase",
+        "--passphrase-prompt",
+        dest="passphrase_prompt",
+        action="store_true",
+        help="ask (on the terminal) for a passphrase the recipient must type too",
+    )
+    share_parser.add_argument(
+        "--file", metavar="PATH", help="share this file (name and bytes) instead of stdin's text"
+    )
+    share_parser.add_argument(
+        "--note", help="a label for your list and the recipient's DM (not secret, not encrypted)"
+    )
+    share_parser.add_argument(
+        "--to",
+        metavar="WHO",
+        help="a Slack member id (U...) or email: the app DMs them the link (through Slack)",
+    )
+    share_parser.add_argument("--only-them", action="store_true", help="refused: see below")
+    login_parser = commands.add_parser(
+        "login",
+        help="save your server and API token for share",
+        description="Ask for your API token (from /secret token in Slack), check it with the "
+        "server, and save both, readable by you alone, in your config directory.",
+    )
+    login_parser.add_argument("--server", required=True, help="your oncelink server's URL")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
+        if args.command == "login":
+            return login(args)
+        if args.command == "share":
+            from bot.remote import RemoteError, resolve
+
+            try:
+                remote = resolve(args.server, args.token)
+            except RemoteError as exc:
+                return _fail(str(exc), exc.code)
+            if remote is not None:
+                return share_remote(remote, args)
         settings = Settings.from_env(os.environ)
         if args.command == "serve":
             if not 1 <= args.workers <= 64:

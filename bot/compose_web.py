@@ -27,7 +27,9 @@ MAX_UPLOAD_HEAD = 4096  # the JSON line before the ciphertext: proofs, expiry, a
 READ_CHUNK = 256 * 1024
 
 
-class _Refused(Exception):
+class Refused(Exception):
+    """An upload refused before the core saw it: its status, code and sentence."""
+
     def __init__(self, status: int, error: str, message: str) -> None:
         super().__init__(error)
         self.status = status
@@ -68,12 +70,13 @@ async def compose_page(
     )
 
 
-async def read_limited(request: web.Request, limit: int) -> bytearray:
-    """The whole body, read a chunk at a time into one buffer; BodyTooLarge, unread, when
-    it declares more than `limit`, or as soon as it grows past it (sent without a length).
-    Also the upload page's reader (bot/outside_web.py)."""
+async def read_body(request: web.Request, limit: int) -> bytearray:
+    """The whole body, read a chunk at a time into one buffer; too_large, unread when the
+    declared length says so, or as soon as it grows past `limit`. Also the reader of the
+    upload page (bot/outside_web.py) and the API (bot/api_web.py)."""
+    too_large = Refused(413, "too_large", "The file is larger than this app allows.")
     if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLarge()  # refused unread: the length said enough
+        raise too_large  # refused unread: the length said enough
     # One buffer, sized at once when the length is declared: growing it would copy it
     # (and hold two) every time it outgrew its room.
     declared = request.content_length
@@ -82,7 +85,7 @@ async def read_limited(request: web.Request, limit: int) -> bytearray:
     content = request.content
     while chunk := await content.read(READ_CHUNK):
         if filled + len(chunk) > limit:
-            raise BodyTooLarge()
+            raise too_large
         if filled + len(chunk) <= len(buffer):
             buffer[filled : filled + len(chunk)] = chunk
         else:
@@ -92,19 +95,11 @@ async def read_limited(request: web.Request, limit: int) -> bytearray:
     return buffer
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
-async def _read_upload(request: web.Request, max_upload: int) -> SealedUpload:
-    """The head line and the ciphertext after it, read a chunk at a time into one buffer."""
-    try:
-        buffer = await read_limited(request, MAX_UPLOAD_HEAD + 1 + max_upload)
-    except BodyTooLarge:
-        raise _Refused(413, "too_large", "The file is larger than this app allows.") from None
+def parse_upload(buffer: bytearray) -> tuple[dict[str, Any], SealedUpload]:
+    """The head line (as JSON) and the sealed values; Refused when malformed."""
     end = buffer.find(b"\n", 0, MAX_UPLOAD_HEAD + 1)
     if end < 0:
-        raise _Refused(400, "bad_request", "That upload was malformed.")
+        raise Refused(400, "bad_request", "That upload was malformed.")
     try:
         head = json.loads(bytes(buffer[:end]).decode("utf-8"))
         pass_on_link = head.get("pass_on_link") or ""
@@ -113,7 +108,7 @@ async def _read_upload(request: web.Request, max_upload: int) -> SealedUpload:
         upload = SealedUpload(
             version=int(head["version"]),
             nonce=crypto.b64decode(head["nonce"], crypto.NONCE_BYTES),
-            # The one copy made: the buffer is dropped when this returns.
+            # The one copy made: the buffer is dropped when the caller returns.
             ciphertext=bytes(memoryview(buffer)[end + 1 :]),
             link_verifier=crypto.b64decode(head["link_verifier"], 32),
             verifier=crypto.b64decode(head["verifier"], 32),
@@ -122,8 +117,14 @@ async def _read_upload(request: web.Request, max_upload: int) -> SealedUpload:
             pass_on_link=pass_on_link,
         )
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        raise _Refused(400, "bad_request", "That upload was malformed.") from None
-    return upload
+        raise Refused(400, "bad_request", "That upload was malformed.") from None
+    return head, upload
+
+
+async def _read_upload(request: web.Request, max_upload: int) -> SealedUpload:
+    """The head line and the ciphertext after it."""
+    buffer = await read_body(request, MAX_UPLOAD_HEAD + 1 + max_upload)
+    return parse_upload(buffer)[1]
 
 
 async def compose_upload(request: web.Request, service: SecretService) -> web.Response:
@@ -136,7 +137,7 @@ async def compose_upload(request: web.Request, service: SecretService) -> web.Re
         await service.compose.look(token)
         upload = await _read_upload(request, service.compose.max_upload)
         created = await service.compose.create(token, upload)
-    except _Refused as exc:
+    except Refused as exc:
         return _json({"error": exc.error, "message": exc.message}, exc.status)
     except ComposeLinkGone:
         return _json({"error": "gone", "message": _GONE_MESSAGE}, 410)

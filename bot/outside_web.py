@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import crypto, pages
-from bot.compose_web import BodyTooLarge, read_limited
+from bot.compose_web import Refused, read_body
 from bot.errors import BrokenLink, InvalidSecret, StoreUnavailable
 from bot.outside import OutsideRequestGone, SealedAnswer
 from bot.ratelimit import RateLimited
@@ -29,14 +29,6 @@ log = logging.getLogger(__name__)
 MAX_HEAD = 1024  # the JSON line before the ciphertext: version, kind, nonce
 # The upload proof rides in a header, so it is checked before the body is read.
 PROOF_HEADER = "X-Oncelink-Upload-Proof"
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, error: str, message: str) -> None:
-        super().__init__(error)
-        self.status = status
-        self.error = error
-        self.message = message
 
 
 def _html(text: str, status: int = 200) -> web.Response:
@@ -63,13 +55,10 @@ async def upload_page(request: web.Request, service: SecretService) -> web.Respo
 
 
 async def _read_answer(request: web.Request, max_upload: int) -> SealedAnswer:
-    try:
-        buffer = await read_limited(request, MAX_HEAD + 1 + max_upload)
-    except BodyTooLarge:
-        raise _Refused(413, "too_large", "The file is larger than this app allows.") from None
+    buffer = await read_body(request, MAX_HEAD + 1 + max_upload)
     end = buffer.find(b"\n", 0, MAX_HEAD + 1)
     if end < 0:
-        raise _Refused(400, "bad_request", "That upload was malformed.")
+        raise Refused(400, "bad_request", "That upload was malformed.")
     try:
         head = json.loads(bytes(buffer[:end]).decode("utf-8"))
         kind = head["kind"]
@@ -82,7 +71,7 @@ async def _read_answer(request: web.Request, max_upload: int) -> SealedAnswer:
             ciphertext=bytes(memoryview(buffer)[end + 1 :]),
         )
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        raise _Refused(400, "bad_request", "That upload was malformed.") from None
+        raise Refused(400, "bad_request", "That upload was malformed.") from None
 
 
 async def _refusal(request: web.Request, status: int, error: str, message: str) -> web.Response:
@@ -120,7 +109,7 @@ async def upload_answer(request: web.Request, service: SecretService) -> web.Res
         await service.outside.admit(request_id, proof)
         answer = await _read_answer(request, service.outside.max_upload)
         await service.outside.answer(request_id, proof, answer)
-    except _Refused as exc:
+    except Refused as exc:
         return await _refusal(request, exc.status, exc.error, exc.message)
     except OutsideRequestGone:
         return await _refusal(request, 410, "gone", _GONE_MESSAGE)

@@ -29,6 +29,7 @@ from bot.errors import (
 from bot.metrics import Metrics
 from bot.outside import OutsideDesk
 from bot.requests import SecretRequests
+from bot.tokens import TokenDesk
 from storage.base import (
     BurnOutcome,
     Listing,
@@ -233,6 +234,8 @@ class SecretService:
             max_file_size=max_file_size,
             max_text_bytes=MAX_SECRET_BYTES,
         )
+        # Secrets sealed on a person's own machine, uploaded with their personal token.
+        self.tokens = TokenDesk(store, self)
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers (readiness)."""
@@ -240,6 +243,10 @@ class SecretService:
 
     def now(self) -> float:
         return self._clock()
+
+    @property
+    def max_ttl(self) -> int:
+        return self._max_ttl
 
     def link_for(self, secret_id: str, link_key: bytes) -> str:
         return f"{self._public_url}/s/{secret_id}#{crypto.b64encode(link_key)}"

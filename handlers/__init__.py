@@ -10,6 +10,7 @@ shortcuts, modals and buttons.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -21,7 +22,7 @@ from bot.config import Settings
 from bot.logs import BOLT_LOGGER_NAME, TOKEN_WARNING_FILTER
 from bot.ratelimit import RateLimiter
 from bot.service import SecretService
-from handlers import bound, compose, home, install, outside, receipts, requests, share
+from handlers import bound, compose, home, install, outside, receipts, requests, share, tokens
 from handlers.background import AfterAck
 from handlers.delivery import REQUEST_TIMEOUT, SDK_LOGGER, Delivery, retry_handlers
 from handlers.endpoint import slack_endpoint
@@ -42,6 +43,8 @@ class SlackRuntime:
     delivery: Delivery
     service: SecretService
     installations: StoreInstallationStore | None = None
+    # What the features forget when the app is uninstalled from a workspace (API tokens).
+    uninstalled: Callable[[dict], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         await self.delivery.open()
@@ -77,12 +80,23 @@ def register(
     compose.register(app, service, delivery, after_ack, creation_limit, workspaces, subcommands)
     bound.register(app, service, delivery, after_ack)
     requests.register(app, service, delivery, after_ack, creation_limit, workspaces, subcommands)
-    home.register(app, service, settings, delivery, after_ack, workspaces, subcommands)
+    home_tab = home.register(app, service, settings, delivery, after_ack, workspaces, subcommands)
     outside.register(app, service, delivery, after_ack)
+    api_tokens = tokens.register(
+        app,
+        service,
+        delivery,
+        after_ack,
+        subcommands,
+        workspaces,
+        settings.public_url,
+        home_tab.admin_sections,
+        home_tab.publish,
+    )
     if settings.receipts:
         receipts.register(service, delivery, workspaces)
     app.error(report)
-    return SlackRuntime(after_ack, delivery, service, installations)
+    return SlackRuntime(after_ack, delivery, service, installations, api_tokens.uninstalled)
 
 
 def build_slack_app(
@@ -121,7 +135,7 @@ def build_slack_app(
         **install.oauth_options(settings, key_values, installations),
     )
     runtime = register(app, service, settings, limiter, key_values, installations)
-    install.register(app, installations)  # after ours: see install.register
+    install.register(app, installations, runtime.uninstalled)  # after ours: see install.register
     return app, runtime
 
 

@@ -352,6 +352,8 @@ def help_text(command: str, expiry_choices: tuple[int, ...], default_ttl: int) -
         "someone outside Slack: their browser encrypts what they send, and only you open it.\n"
         f"• `{command} compose [@someone]` gives you a one-time page to write a secret or "
         "attach a file in your browser, where it is encrypted: Slack never sees it.\n"
+        f"• `{command} token` gives you a personal API token for `oncelink share` in a "
+        f"terminal (shown once; `{command} token revoke` removes it).\n"
         f"• `{command} list` shows your secrets still waiting (with *Burn now*) and, for a "
         "day, what became of the others. The app's *App Home* tab shows the same.\n"
         f"• `{command} help` shows this.\n"

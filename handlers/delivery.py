@@ -209,6 +209,20 @@ class Delivery:
             return False
         return True
 
+    async def find_by_email(self, email: str, team_id: str = "") -> str:
+        """The member id Slack knows `email` by (users.lookupByEmail, users:read.email);
+        "" when nobody has it or Slack did not answer."""
+        token = await self._token(team_id)
+        if token is None:
+            return ""
+        try:
+            answer = await self._client.users_lookupByEmail(email=email, **token)
+        except SLACK_CALL_FAILURES as exc:
+            self._failed("users.lookupByEmail failed", failure_kind(exc))
+            return ""
+        user = answer.get("user") or {}
+        return str(user.get("id") or "") if isinstance(user, dict) else ""
+
     async def dm_in_turn(self, user_id: str, message: dict, team_id: str = "") -> bool:
         """A DM that can wait its turn (receipts): at most RECEIPTS_IN_FLIGHT at once, and
         after a 429 none leaves before its Retry-After has passed; the refused one is sent

@@ -3,6 +3,9 @@ the workspace's defaults (expiry and receipts) on the same tab."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -30,6 +33,18 @@ async def send_list(command: dict, service: SecretService, delivery: Delivery) -
     await delivery.to_person(text(command, "response_url"), user_id, message, address(command))
 
 
+# What another feature shows admins on the Home tab, given the workspace (API tokens).
+AdminSection = Callable[[str], Awaitable[list[dict]]]
+
+
+@dataclass
+class Home:
+    """What other features add to the Home tab, and how they redraw it after a change."""
+
+    publish: Callable[[AsyncWebClient, dict], Awaitable[None]]
+    admin_sections: list[AdminSection] = field(default_factory=list)
+
+
 def register(
     app: AsyncApp,
     service: SecretService,
@@ -38,7 +53,7 @@ def register(
     after_ack: AfterAck,
     workspaces: Workspaces,
     subcommands: Subcommands,
-) -> None:
+) -> Home:
     async def list_command(ack: AsyncAck, command: dict, _client: AsyncWebClient, _: str) -> None:
         await ack()
         after_ack.run(send_list(command, service, delivery), command)
@@ -57,9 +72,13 @@ def register(
             admin_settings = home_blocks.settings_blocks(
                 prefs, workspaces.apply(prefs), settings.expiry_choices
             )
+            for section in home.admin_sections:
+                admin_settings += await section(workspace_of(body))
         await client.views_publish(
             user_id=user_id, view=home_blocks.home_view(summaries, admin_settings)
         )
+
+    home = Home(publish_home)
 
     @app.event("app_home_opened")
     async def home_opened(event: dict, body: dict, client: AsyncWebClient) -> None:
@@ -118,3 +137,4 @@ def register(
         home_blocks.PREF_RECEIPTS,
     ):
         app.action(action_id)(after_ack.on_click(change_prefs))
+    return home

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackTokenRotationError
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
@@ -29,6 +29,7 @@ BOT_SCOPES = [
     "commands",
     "chat:write",
     "users:read",
+    "users:read.email",
 ]  # the same as manifest.yml (a test keeps them equal)
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
@@ -111,20 +112,33 @@ def token_source(
     return token_for
 
 
-def register(app: AsyncApp, installations: StoreInstallationStore | None) -> None:
+def register(
+    app: AsyncApp,
+    installations: StoreInstallationStore | None,
+    on_uninstalled: Callable[[dict], Awaitable[None]] | None = None,
+) -> None:
     """Slack's word that the app was uninstalled or its tokens revoked. Registered after
     every other listener: bolt tries listeners in order, and every try builds the
     listener's arguments anew; these two rare events placed first would cost every command
-    two."""
-    if installations is not None:
-        app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked
-        return
+    two. `on_uninstalled` is what the features forget with the workspace (API tokens):
+    bolt runs only the first listener an event matches, so it is called from this one."""
 
-    async def uninstalled() -> None:
-        log.warning("Slack says the app was uninstalled or its token revoked")
+    async def uninstalled(body: dict, context: AsyncBoltContext) -> None:
+        if on_uninstalled is not None:
+            await on_uninstalled(body)
+        if installations is not None:
+            await app.default_app_uninstalled_event_listener()(context)
+        else:
+            log.warning("Slack says the app was uninstalled")
+
+    async def revoked() -> None:
+        log.warning("Slack says the app's token was revoked")
 
     app.event("app_uninstalled")(uninstalled)
-    app.event("tokens_revoked")(uninstalled)
+    if installations is not None:
+        app.event("tokens_revoked")(app.default_tokens_revoked_event_listener())
+    else:
+        app.event("tokens_revoked")(revoked)
 
 
 def add_routes(web_app: web.Application, slack_app: AsyncApp) -> None:

@@ -148,6 +148,8 @@ class FakeSlack:
         # and, in Enterprise Grid, `enterprise_user` {"enterprise_id", "teams": [...]}
         # (https://api.slack.com/methods/users.info, https://api.slack.com/types/user).
         self.people: dict[str, dict] = {}
+        # email -> member id, for users.lookupByEmail (users_not_found for any other)
+        self.emails: dict[str, str] = {}
         # Grid tokens -> (org, workspace): users.info through them answers for a person of
         # that org, with `enterprise_user` as Slack adds it for every Grid user.
         self.orgs: dict[str, tuple[str, str]] = {}
@@ -348,6 +350,11 @@ class FakeSlack:
                 "ts": params.get("ts", ""),
             },
         }
+        if method == "users.lookupByEmail":
+            found = self.emails.get(params.get("email", ""))
+            if found is None:
+                return web.json_response({"ok": False, "error": "users_not_found"})
+            answers[method] = {"ok": True, "user": {"id": found, "team_id": "T0001"}}
         return web.json_response(answers.get(method, {"ok": False, "error": "unknown_method"}))
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
@@ -414,7 +421,7 @@ class FakeSlack:
             "ok": True,
             "app_id": "A123456",
             "authed_user": {"id": "U0002"},
-            "scope": "commands,chat:write,users:read",
+            "scope": "commands,chat:write,users:read,users:read.email",
             "token_type": "bot",
             "access_token": TEAM2_TOKEN,
             "bot_user_id": "UBOT0002",
@@ -451,7 +458,7 @@ class FakeSlack:
             "ok": True,
             "app_id": "A123456",
             "authed_user": {"id": "UGRID0001"},
-            "scope": "commands,chat:write,users:read",
+            "scope": "commands,chat:write,users:read,users:read.email",
             "token_type": "bot",
             "access_token": token,
             "bot_user_id": "UBOTGRID1",
@@ -468,7 +475,7 @@ class FakeSlack:
         return {
             "ok": True,
             "app_id": "A123456",
-            "scope": "commands,chat:write,users:read",
+            "scope": "commands,chat:write,users:read,users:read.email",
             "token_type": "bot",
             "access_token": ROTATED_TOKEN,
             "bot_user_id": "UBOT0002",

@@ -462,6 +462,8 @@ REQUIRED_ARGUMENTS = {
     "views.open": ("trigger_id",),
     "views.push": ("trigger_id",),
     "views.publish": ("user_id",),
+    # docs.slack.dev/reference/methods/users.lookupByEmail
+    "users.lookupByEmail": ("email",),
 }
 
 

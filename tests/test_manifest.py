@@ -66,6 +66,7 @@ def test_no_scope_beyond_what_the_code_uses():
         "commands",
         "chat:write",
         "users:read",
+        "users:read.email",
     }
     assert sorted(BOT_SCOPES) == sorted(MANIFEST["oauth_config"]["scopes"]["bot"])
 

@@ -54,7 +54,7 @@ async def install(served, code: str = OAUTH_CODE) -> tuple[aiohttp.ClientRespons
             consent = urlsplit(response.headers["Location"])
             query = parse_qs(consent.query)
             assert consent.netloc == "slack.com" and query["client_id"] == [CLIENT_ID]
-            assert query["scope"] == ["commands,chat:write,users:read"]
+            assert query["scope"] == ["commands,chat:write,users:read,users:read.email"]
             state = query["state"][0]
             # The state cookie is Secure (production is https); a browser sends it back.
             cookie = response.cookies["slack-app-oauth-state"]
