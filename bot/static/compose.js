@@ -174,6 +174,8 @@
   window.addEventListener("pagehide", () => {
     output.value = "";
     textInput.value = "";
+    if (passInput) passInput.value = "";
+    fileInput.value = "";
     result.hidden = true;
   });
   window.addEventListener("pageshow", (event) => {
