@@ -81,7 +81,9 @@ def compose_blocks(ticket: ComposeTicket) -> list[dict[str, Any]]:
             f"{blocks.link_markup(ticket.link)}"
         ),
         blocks.context(
-            f"This link is yours alone and works once, for {format_duration(COMPOSE_TTL)}. "
+            # "Yours alone" would overstate it: the server cannot tell who opens it.
+            f"Only you see this link. It works once, for {format_duration(COMPOSE_TTL)}, for "
+            "whoever holds it: keep it to yourself. "
             "The secret is encrypted in your browser: neither Slack nor this app's server "
             "ever sees it. The page then shows you its one-time link."
         ),
