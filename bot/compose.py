@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot import crypto
-from bot.errors import InvalidSecret, SecretError
+from bot.errors import InvalidSecret, SecretError, StoreUnavailable
 from storage.base import SecretRecord
 from storage.interfaces import KeyValues
 
@@ -85,6 +85,21 @@ class ComposeGrant:
 class ComposeTicket:
     link: str = field(repr=False)  # holds the token: to its creator only, never to a log
     expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ComposeLease:
+    """A compose link taken for one upload: used up in the store while the upload runs,
+    given back (`ComposeDesk.give_back`) if it stores nothing."""
+
+    token: str = field(repr=False)
+    grant: ComposeGrant
+    expires_at: float
+    raw: bytes = field(repr=False)  # the stored value, to put back as it was
+
+    @property
+    def secret_id(self) -> str:
+        return secret_id_for(self.token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,15 +197,38 @@ class ComposeDesk:
         ComposeLinkGone when used, expired or never made."""
         if not is_token(token):
             raise ComposeLinkGone()
-        return self._unless_expired(await self._store.get(_key(token), self._service.now()))
+        _, grant = self._unless_expired(await self._store.get(_key(token), self._service.now()))
+        return grant
 
-    def _unless_expired(self, raw: bytes | None) -> ComposeGrant:
+    def _unless_expired(self, raw: bytes | None) -> tuple[float, ComposeGrant]:
         if raw is None:
             raise ComposeLinkGone()
-        until, _, grant = raw.partition(b"\n")
-        if json.loads(until)[0] <= self._service.now():
+        head, _, grant = raw.partition(b"\n")
+        until = float(json.loads(head)[0])
+        if until <= self._service.now():
             raise ComposeLinkGone()
-        return ComposeGrant.from_bytes(grant)
+        return until, ComposeGrant.from_bytes(grant)
+
+    async def take(self, token: str) -> ComposeLease:
+        """Take the compose link for one upload, in one atomic step, before a byte of it is
+        read: of any number of uploads at once to one link, one gets it and the others are
+        refused at once, so one link never makes the server read more than one file."""
+        if not is_token(token):
+            raise ComposeLinkGone()
+        raw = await self._store.take(_key(token), self._service.now())
+        expires_at, grant = self._unless_expired(raw)
+        assert raw is not None  # _unless_expired refused None
+        return ComposeLease(token, grant, expires_at, raw)
+
+    async def give_back(self, lease: ComposeLease) -> None:
+        """An upload that stored nothing (cut off, too slow, malformed) puts the link back,
+        with its original expiry, so the creator can try again from the same page."""
+        if lease.expires_at <= self._service.now():
+            return
+        try:
+            await self._store.put(_key(lease.token), lease.raw, lease.expires_at)
+        except StoreUnavailable:
+            log.warning("store unavailable while giving a compose link back")
 
     def validate(self, grant: ComposeGrant, upload: SealedUpload, secret_id: str) -> None:
         """Raise InvalidSecret with a sentence the page can show."""
@@ -202,25 +240,33 @@ class ComposeDesk:
             raise InvalidSecret("The secret is empty.")
         if len(upload.ciphertext) > self.max_upload:
             raise InvalidSecret("The file is larger than this app allows.")
-        if upload.pass_on_link and not upload.pass_on_link.startswith(
-            f"{self._public_url}/s/{secret_id}#"
-        ):
+        if upload.pass_on_link and not self.is_link_of(upload.pass_on_link, secret_id):
             raise InvalidSecret("That is not this secret's link.")
         if upload.pass_on_link and not grant.recipient_label:
             raise InvalidSecret("Nobody was chosen to send the link to.")
 
-    async def create(self, token: str, upload: SealedUpload) -> CreatedSecret:
-        """Store the sealed secret as the grant's creator's, using the compose link up.
+    def is_link_of(self, link: str, secret_id: str) -> bool:
+        """Whether `link` is exactly a link to `secret_id`: our address, the id, and a key in
+        its one canonical spelling. The app posts this text in Slack on the creator's behalf,
+        so nothing may ride along after the key (a `>` or `|` would end Slack's <link>
+        markup early and let the rest read as a message of its own)."""
+        prefix = f"{self._public_url}/s/{secret_id}#"
+        if not link.startswith(prefix):
+            return False
+        try:
+            crypto.b64decode(link[len(prefix) :], crypto.KEY_BYTES)  # strict: canonical only
+        except ValueError:
+            return False
+        return True
 
-        The link is taken in one atomic step before anything is stored: of two uploads
-        (a double click, a replayed request) exactly one makes a secret."""
-        grant = await self.look(token)
-        secret_id = secret_id_for(token)
-        self.validate(grant, upload, secret_id)
-        self._unless_expired(await self._store.take(_key(token), self._service.now()))
+    async def fill(self, lease: ComposeLease, upload: SealedUpload) -> CreatedSecret:
+        """Store the sealed secret as the grant's creator's. The link was used up by
+        `take`; an upload `validate` refuses should be given back by the caller."""
+        self.validate(lease.grant, upload, lease.secret_id)
+        grant = lease.grant
         now = self._service.now()
         record = SecretRecord(
-            secret_id=secret_id,
+            secret_id=lease.secret_id,
             version=upload.version,
             nonce=upload.nonce,
             ciphertext=upload.ciphertext,
@@ -233,7 +279,7 @@ class ComposeDesk:
             metadata=grant.metadata,
         )
         created = await self._service.store_sealed(record, track=True)
-        composed = ComposedSecret(secret_id, grant, record.expires_at, upload.pass_on_link)
+        composed = ComposedSecret(lease.secret_id, grant, record.expires_at, upload.pass_on_link)
         for listener in self._listeners:
             # After the answer, like receipts: the link is on the creator's screen whatever
             # Slack does, and a failed hand-on is the edge's to tell.

@@ -1,30 +1,42 @@
 """The browser edge of compose links: the compose page and the sealed upload.
 
 `GET /c/{token}` shows the page and uses nothing up (previews and reloads are harmless);
-`POST /c/{token}` takes the token and stores what the browser sealed. The upload is read
-as a stream into one buffer, and refused unread when it says it is too large, or as soon
-as it grows past the limit: a stranger cannot make the server hold more than one file's
-worth per request.
+`POST /c/{token}` takes the token and stores what the browser sealed.
+
+What one upload can cost the server is bounded before its body is read: the compose link is
+taken first, in one atomic step (so one link feeds one upload at a time, and a stranger's
+made-up link none), a few uploads at most run at once in a process (the rest are told to
+try again), and each chunk and the whole body have a deadline. The body is read into one
+buffer, refused unread when it says it is too large, or as soon as it grows past the limit.
+An upload that stores nothing gives its link back, so the page can simply try again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from bot import crypto, pages
-from bot.compose import ComposeLinkGone, SealedUpload, secret_id_for
+from bot.compose import ComposeLease, ComposeLinkGone, SealedUpload, secret_id_for
 from bot.config import Settings
 from bot.errors import InvalidSecret, StoreUnavailable
-from bot.service import SecretService
+from bot.service import CreatedSecret, SecretService
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_HEAD = 4096  # the JSON line before the ciphertext: proofs, expiry, a link
 READ_CHUNK = 256 * 1024
+# Each upload holds up to one file (twice over for a moment, see _read_upload) while it
+# runs: this many at once bound the memory all of them can take. More are answered 503.
+UPLOADS_AT_ONCE = 4
+# A browser sends its body without pauses; a sender that stalls or trickles is cut off.
+CHUNK_SECONDS = 15.0  # the longest wait for the next piece of the body
+UPLOAD_SECONDS = 300.0  # the whole body: a file at the limit over a slow uplink
 
 
 class Refused(Exception):
@@ -70,29 +82,51 @@ async def compose_page(
     )
 
 
+def _too_large(request: web.Request, limit: int) -> bool:
+    return request.content_length is not None and request.content_length > limit
+
+
 async def read_body(request: web.Request, limit: int) -> bytearray:
-    """The whole body, read a chunk at a time into one buffer; too_large, unread when the
-    declared length says so, or as soon as it grows past `limit`. Also the reader of the
-    upload page (bot/outside_web.py) and the API (bot/api_web.py)."""
-    too_large = Refused(413, "too_large", "The file is larger than this app allows.")
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large  # refused unread: the length said enough
-    # One buffer, sized at once when the length is declared: growing it would copy it
-    # (and hold two) every time it outgrew its room.
-    declared = request.content_length
-    buffer = bytearray(declared or 0)
+    """The body, a chunk at a time, each within CHUNK_SECONDS and all within UPLOAD_SECONDS;
+    too_large, unread when the declared length says so, or as soon as it grows past
+    `limit`. A sender that hangs up or stalls gets one calm INFO line, never a traceback.
+    Also the reader of the upload page (bot/outside_web.py) and the API (bot/api_web.py)."""
+    if _too_large(request, limit):
+        raise Refused(413, "too_large", "The file is larger than this app allows.")
+    # One buffer, sized at once when the length is declared (the link is already taken, so
+    # only its holder gets this far): growing it would copy it every time it outgrew its room.
+    buffer = bytearray(request.content_length or 0)
     filled = 0
     content = request.content
-    while chunk := await content.read(READ_CHUNK):
-        if filled + len(chunk) > limit:
-            raise too_large
-        if filled + len(chunk) <= len(buffer):
-            buffer[filled : filled + len(chunk)] = chunk
-        else:
-            buffer[filled:] = chunk
-        filled += len(chunk)
+    try:
+        async with asyncio.timeout(UPLOAD_SECONDS):
+            while True:
+                async with asyncio.timeout(CHUNK_SECONDS):
+                    chunk = await content.read(READ_CHUNK)
+                if not chunk:
+                    break
+                if filled + len(chunk) > limit:
+                    raise Refused(413, "too_large", "The file is larger than this app allows.")
+                if filled + len(chunk) <= len(buffer):
+                    buffer[filled : filled + len(chunk)] = chunk
+                else:
+                    buffer[filled:] = chunk
+                filled += len(chunk)
+    except TimeoutError:
+        log.info("upload refused: its body did not arrive in time")
+        raise Refused(408, "too_slow", "The upload stalled. Try again.") from None
+    except (ConnectionResetError, aiohttp.ClientPayloadError):
+        log.info("upload cut off: the sender hung up before the end of its body")
+        raise Refused(400, "cut_off", "The upload was cut off. Try again.") from None
     del buffer[filled:]
     return buffer
+
+
+def _integer(value: object) -> int:
+    """A JSON integer, strictly: not 3600.9, not true, not "3600"."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("not an integer")
+    return value
 
 
 def parse_upload(buffer: bytearray) -> tuple[dict[str, Any], SealedUpload]:
@@ -106,14 +140,15 @@ def parse_upload(buffer: bytearray) -> tuple[dict[str, Any], SealedUpload]:
         if not isinstance(pass_on_link, str) or not isinstance(head["has_passphrase"], bool):
             raise TypeError("field types")
         upload = SealedUpload(
-            version=int(head["version"]),
+            version=_integer(head["version"]),
             nonce=crypto.b64decode(head["nonce"], crypto.NONCE_BYTES),
-            # The one copy made: the buffer is dropped when the caller returns.
+            # The one copy made (for a moment the upload is held twice): the buffer is
+            # dropped when the caller returns.
             ciphertext=bytes(memoryview(buffer)[end + 1 :]),
             link_verifier=crypto.b64decode(head["link_verifier"], 32),
             verifier=crypto.b64decode(head["verifier"], 32),
             has_passphrase=head["has_passphrase"],
-            ttl=int(head["ttl"]),
+            ttl=_integer(head["ttl"]),
             pass_on_link=pass_on_link,
         )
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
@@ -127,16 +162,23 @@ async def _read_upload(request: web.Request, max_upload: int) -> SealedUpload:
     return parse_upload(buffer)[1]
 
 
-async def compose_upload(request: web.Request, service: SecretService) -> web.Response:
+async def compose_upload(
+    request: web.Request, service: SecretService, uploads: asyncio.Semaphore
+) -> web.Response:
     """POST: store what the browser sealed, once per compose link. Every refusal is
     mapped here, in one place, to a status and a sentence the page shows."""
     token = request.match_info["token"]
     try:
-        # A stranger's made-up token is refused before a byte of the body is read: only the
-        # holder of a live compose link can make the server take in a file.
-        await service.compose.look(token)
-        upload = await _read_upload(request, service.compose.max_upload)
-        created = await service.compose.create(token, upload)
+        if _too_large(request, MAX_UPLOAD_HEAD + 1 + service.compose.max_upload):
+            raise Refused(413, "too_large", "The file is larger than this app allows.")
+        # Taken before a byte of the body is read: a made-up or used link is refused
+        # unread, and a second upload to a link in use is refused at once.
+        lease = await service.compose.take(token)
+        if uploads.locked():
+            await service.compose.give_back(lease)
+            raise Refused(503, "busy", _BUSY_MESSAGE)
+        async with uploads:
+            created = await _store(request, service, lease)
     except Refused as exc:
         return _json({"error": exc.error, "message": exc.message}, exc.status)
     except ComposeLinkGone:
@@ -149,6 +191,20 @@ async def compose_upload(request: web.Request, service: SecretService) -> web.Re
     return _json({"secret_id": created.secret_id, "expires_at": created.expires_at})
 
 
+async def _store(
+    request: web.Request, service: SecretService, lease: ComposeLease
+) -> CreatedSecret:
+    try:
+        upload = await _read_upload(request, service.compose.max_upload)
+        service.compose.validate(lease.grant, upload, lease.secret_id)
+    except BaseException:
+        # Nothing was stored (cut off, stalled, malformed, refused): the link works again.
+        await service.compose.give_back(lease)
+        raise
+    return await service.compose.fill(lease, upload)
+
+
+_BUSY_MESSAGE = "The server is taking in other files right now. Try again in a moment."
 _GONE_MESSAGE = (
     "This compose link has been used already, has expired, or was never made. Nothing was "
     "stored. Ask for a new one with /secret compose in Slack."
@@ -163,8 +219,10 @@ def add_routes(app: web.Application, service: SecretService, settings: Settings)
     async def page(request: web.Request) -> web.Response:
         return await compose_page(request, service, settings)
 
+    uploads = asyncio.Semaphore(UPLOADS_AT_ONCE)  # per process, as memory is
+
     async def upload(request: web.Request) -> web.Response:
-        return await compose_upload(request, service)
+        return await compose_upload(request, service, uploads)
 
     app.router.add_get("/c/{token}", page)
     app.router.add_post("/c/{token}", upload)

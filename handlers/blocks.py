@@ -21,6 +21,7 @@ REQUEST_MODAL = "request_secret_modal"
 ANSWER_ACTION = "answer_secret_request"
 ANSWER_MODAL = "answer_secret_request_modal"
 COMPOSE_BLOCK, COMPOSE_ACTION = "compose_block", "compose_in_browser"  # handlers/compose.py
+COMPOSE_PICK_CALLBACK = "compose_pick"  # handlers/compose.py: `/secret compose @someone`
 
 SECRET_BLOCK, SECRET_INPUT = "secret_block", "secret_input"
 EXPIRY_BLOCK, EXPIRY_SELECT = "expiry_block", "expiry_select"
@@ -113,7 +114,13 @@ def share_modal(
                 "block_id": SECRET_BLOCK,
                 "label": plain("Secret"),
                 "element": secret_element,
-                "hint": plain("Encrypted at once. The link shows it exactly once."),
+                # What is typed here reaches Slack and this app with any click in the form
+                # (the view's state), the compose button's too: the hint says so before.
+                "hint": plain(
+                    "Encrypted at once. The link shows it exactly once. What you type here "
+                    "passes through Slack: to keep it from Slack and this app's server, click "
+                    "Write it in my browser instead (below) before you type."
+                ),
             },
             {
                 "type": "input",
@@ -351,7 +358,9 @@ def help_text(command: str, expiry_choices: tuple[int, ...], default_ttl: int) -
         f"• `{command} request --outside [what for]` gives you a one-time upload link for "
         "someone outside Slack: their browser encrypts what they send, and only you open it.\n"
         f"• `{command} compose [@someone]` gives you a one-time page to write a secret or "
-        "attach a file in your browser, where it is encrypted: Slack never sees it.\n"
+        "attach a file in your browser, where it is encrypted: Slack never sees it. With "
+        "@someone (or anything after it) it first asks you to pick whom the page may send "
+        "the link to.\n"
         f"• `{command} token` gives you a personal API token for `oncelink share` in a "
         f"terminal (shown once; `{command} token revoke` removes it).\n"
         f"• `{command} list` shows your secrets still waiting (with *Burn now*) and, for a "

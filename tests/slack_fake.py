@@ -19,6 +19,7 @@ import copy
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,6 +162,12 @@ class FakeSlack:
         self.answered: dict[str, int] = {}  # method -> calls so far, counting from 1
         self.throttled: dict[str, tuple[set[int], int]] = {}  # method -> (call numbers, wait)
         self.rate_limited: list[Call] = []  # the calls answered 429 by `throttle`
+        # view id -> its current hash, for every view views.open/push/publish handed out.
+        # views.update answers not_found for any other id and hash_conflict for a stale
+        # hash (docs.slack.dev/reference/methods/views.update), so a test must click in a
+        # view the app really opened, as Slack's own payloads do.
+        self.views: dict[str, str] = {}
+        self.opened: list[str] = []  # ids views.open handed out, in order
 
     @property
     def api_url(self) -> str:
@@ -322,10 +329,10 @@ class FakeSlack:
                 "user_id": "UBOT0001",
                 "bot_id": "BA13894H",
             },
-            "views.open": {"ok": True, "view": {"id": "VNHU13V36"}},
-            "views.push": {"ok": True, "view": {"id": "VPUSHED01"}},
-            "views.update": {"ok": True, "view": {"id": params.get("view_id", "")}},
-            "views.publish": {"ok": True, "view": {"id": "VHOME0001"}},
+            "views.open": lambda: self._view_shown("VNHU13V36", opened=True),
+            "views.push": lambda: self._view_shown("VPUSHED01"),
+            "views.update": lambda: self._view_updated(params),
+            "views.publish": lambda: self._view_shown("VHOME0001"),
             "users.info": {
                 "ok": True,
                 "user": {
@@ -355,7 +362,30 @@ class FakeSlack:
             if found is None:
                 return web.json_response({"ok": False, "error": "users_not_found"})
             answers[method] = {"ok": True, "user": {"id": found, "team_id": "T0001"}}
-        return web.json_response(answers.get(method, {"ok": False, "error": "unknown_method"}))
+        answer = answers.get(method, {"ok": False, "error": "unknown_method"})
+        return web.json_response(answer() if callable(answer) else answer)
+
+    def _view_shown(self, first_id: str, *, opened: bool = False) -> dict:
+        """A new view: the first of a kind keeps the id Slack's documented example has (tests
+        name it), later ones get ids of their own, as every view Slack opens does."""
+        view_id = first_id
+        number = 1
+        while view_id in self.views:
+            number += 1
+            view_id = f"{first_id[:-2]}{number:02d}"
+        self.views[view_id] = new_hash = f"1712345678.{secrets.token_hex(4)}"
+        if opened:
+            self.opened.append(view_id)
+        return {"ok": True, "view": {"id": view_id, "hash": new_hash}}
+
+    def _view_updated(self, params: dict) -> dict:
+        view_id = params.get("view_id", "")
+        if view_id not in self.views:
+            return {"ok": False, "error": "not_found"}
+        if params.get("hash") and params["hash"] != self.views[view_id]:
+            return {"ok": False, "error": "hash_conflict"}
+        self.views[view_id] = new_hash = f"1712345678.{secrets.token_hex(4)}"
+        return {"ok": True, "view": {"id": view_id, "hash": new_hash}}
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         """Socket Mode, as Slack speaks it: a hello, then envelopes; the app acks each."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import aiohttp
 
 from bot.compose import ComposeGrant
 from tests.support.app import make_settings, serve
+from tests.support.compose import upload
 
 GRANT = ComposeGrant(
     creator="T0001:U0001",
@@ -61,6 +63,36 @@ async def test_a_composed_text_secret_reveals_once_in_chromium(served, page):
     await again.get_by_role("button", name="Reveal secret").click()
     await again.locator("#message.error").wait_for()
     assert "not here" in await again.locator("#message").inner_text()
+
+
+SECURITY_HEADERS = (
+    "content-security-policy",
+    "cache-control",
+    "pragma",
+    "referrer-policy",
+    "x-content-type-options",
+    "x-frame-options",
+    "x-robots-tag",
+    "cross-origin-opener-policy",
+    "cross-origin-resource-policy",
+    "permissions-policy",
+    "server",
+)
+
+
+async def test_the_compose_page_sends_every_security_header_the_reveal_page_sends(served):
+    compose = await compose_link(served)
+    status, _, link = await upload(await compose_link(served), served.url, b"x", ttl=3600)
+    assert status == 200
+    async with aiohttp.ClientSession() as http:
+        async with http.get(link.split("#")[0]) as reveal, http.get(compose) as page:
+            assert (reveal.status, page.status) == (200, 200)
+            for name in SECURITY_HEADERS:
+                assert reveal.headers.get(name), name
+                assert page.headers.get(name) == reveal.headers[name], name
+            # Whatever else the reveal page adds for safety, the compose page adds too.
+            extra = {"content-length", "date", "content-type", "etag", "last-modified"}
+            assert set(reveal.headers) - extra <= set(page.headers)
 
 
 async def test_a_5_mib_file_downloads_with_its_bytes_and_name(served, page, tmp_path):
@@ -219,19 +251,74 @@ def test_logged_paths_keep_six_characters_of_a_compose_token():
     assert redact_path(f"/c/{token}?x=1") == "/c/PB7y10…"
 
 
+OBJECT_URLS = """
+window.__made = []; window.__revoked = [];
+const make = URL.createObjectURL.bind(URL), revoke = URL.revokeObjectURL.bind(URL);
+URL.createObjectURL = (b) => { const u = make(b); window.__made.push(u); return u; };
+URL.revokeObjectURL = (u) => { window.__revoked.push(u); revoke(u); };
+"""
+
+
 async def test_a_file_is_never_rendered_and_is_dropped_on_pagehide(served, page, tmp_path):
     path = tmp_path / "photo.svg"
     path.write_bytes(b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
     link = await compose_in_page(page, await compose_link(served), file=path)
     reveal = await page.context.new_page()
+    await reveal.add_init_script(OBJECT_URLS)
     await reveal.goto(link)
     await reveal.get_by_role("button", name="Reveal secret").click()
     await reveal.locator("#file-result").wait_for(state="visible")
     rendered = "img, iframe, object, embed, video, audio, svg, a[download]"
     assert await reveal.locator(rendered).count() == 0  # shown as a name, saved on click only
     assert await reveal.locator("#file-name").inner_text() == "photo.svg"
+    async with reveal.expect_download():
+        await reveal.get_by_role("button", name="Download").click()
     await reveal.evaluate("window.dispatchEvent(new PageTransitionEvent('pagehide'))")
     assert not await reveal.locator("#file-result").is_visible()
+    # Nothing of the file is left for the back/forward cache: not its name, not its size,
+    # not a URL to its bytes.
+    assert await reveal.locator("#file-name").text_content() == ""
+    assert await reveal.locator("#file-size").text_content() == ""
+    made, revoked = await reveal.evaluate("[window.__made, window.__revoked]")
+    assert made and set(made) <= set(revoked)
+
+
+async def test_a_file_name_cannot_be_disguised_by_direction_or_control_characters(served, page):
+    names = {
+        "invoice\u202egpj.exe": "invoicegpj.exe",  # would read as "invoiceexe.jpg"
+        "a\u2066b\u200fc\u0007d\ne.txt": "abcde.txt",
+        "../../.bashrc": "bashrc",
+        "é" * 200: "é" * 127,  # cut to 255 bytes, never inside a character
+    }
+    for sent, shown in names.items():
+        compose = await compose_link(served)
+        await page.goto(compose)
+        await page.locator("#file").set_input_files(
+            {"name": sent, "mimeType": "text/plain", "buffer": b"hello"}
+        )
+        await page.get_by_role("button", name="Create link").click()
+        await page.locator("#link").wait_for(state="visible")
+        link = await page.locator("#link").input_value()
+        reveal = await page.context.new_page()
+        await reveal.goto(link)
+        await reveal.get_by_role("button", name="Reveal secret").click()
+        await reveal.locator("#file-result").wait_for(state="visible")
+        assert await reveal.locator("#file-name").inner_text() == shown, repr(sent)
+        async with reveal.expect_download() as waiting:
+            await reveal.get_by_role("button", name="Download").click()
+        assert (await waiting.value).suggested_filename == shown
+        bidi = await reveal.locator("#file-name").evaluate("e => getComputedStyle(e).unicodeBidi")
+        assert bidi == "isolate"
+        await reveal.close()
+
+
+async def test_the_compose_page_forgets_the_passphrase_on_pagehide(served, page):
+    await page.goto(await compose_link(served))
+    await page.get_by_label("Secret").fill("typed")
+    await page.locator("#passphrase").fill("correct horse battery")
+    await page.evaluate("window.dispatchEvent(new PageTransitionEvent('pagehide'))")
+    assert await page.locator("#passphrase").input_value() == ""
+    assert await page.get_by_label("Secret").input_value() == ""
 
 
 async def test_a_pass_on_link_must_be_the_secrets_own_link(served):
@@ -244,5 +331,164 @@ async def test_a_pass_on_link_must_be_the_secrets_own_link(served):
     async with aiohttp.ClientSession() as http:
         async with http.post(compose, data=forged) as response:
             assert response.status == 400
+        async with http.post(compose, data=body) as response:
+            assert response.status == 200
+
+
+STALLED_HEAD = b"POST PATH HTTP/1.1\r\nHost: x\r\nContent-Length: 10490000\r\n\r\n"
+
+
+async def _stall(url: str):
+    """An upload that declares a file near the limit, sends one line of it, then waits:
+    the open connection (close it to hang up)."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    writer.write(STALLED_HEAD.replace(b"PATH", parts.path.encode()) + b'{"version": 1,')
+    await writer.drain()
+    return reader, writer
+
+
+async def _page_status(link: str) -> int:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(link) as response:
+            return response.status
+
+
+async def _until_page_status(link: str, status: int) -> None:
+    """Wait (bounded) for the compose page to answer `status`: 404 while an upload holds the
+    link, 200 once it was given back."""
+    import asyncio
+
+    for _ in range(500):
+        if await _page_status(link) == status:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the compose page never answered {status}")
+
+
+async def test_stalled_uploads_to_one_compose_link_hold_one_buffer_and_are_cut_off(
+    store, monkeypatch
+):
+    import asyncio
+
+    from bot import compose_web
+
+    monkeypatch.setattr(compose_web, "CHUNK_SECONDS", 0.5, raising=False)
+    served = await serve(make_settings(), store=store)
+    try:
+        link = await compose_link(served)
+        reader, writer = await _stall(link)
+        await _until_page_status(link, 404)  # taken by the first upload, before its body
+        # Every other upload to the same link is refused at once, unread: one link never
+        # makes the server hold more than one file.
+        others = await asyncio.gather(
+            *(asyncio.wait_for(_raw_post(link, STALLED_HEAD, b"{}"), 5) for _ in range(20))
+        )
+        assert all(answer.startswith(b"HTTP/1.1 410") for answer in others)
+        # The stalled one is answered once its next chunk is late, and gives the link back.
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 408")
+        await _until_page_status(link, 200)
+        status, _, _ = await upload(link, served.url, b"after the stall", ttl=3600)
+        assert status == 200
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_uploads_beyond_the_per_process_cap_are_told_to_try_again(store, monkeypatch):
+    from bot import compose_web
+
+    monkeypatch.setattr(compose_web, "UPLOADS_AT_ONCE", 2, raising=False)
+    served = await serve(make_settings(), store=store)
+    try:
+        links = [await compose_link(served) for _ in range(3)]
+        stalled = [await _stall(link) for link in links[:2]]
+        for link in links[:2]:
+            await _until_page_status(link, 404)
+        status, answer, _ = await upload(links[2], served.url, b"one too many", ttl=3600)
+        assert status == 503 and answer["error"] == "busy"
+        assert await _page_status(links[2]) == 200  # refused before its link was taken
+        for _, writer in stalled:
+            writer.close()  # hang up: the uploads end and give their links back
+        for link in links[:2]:
+            await _until_page_status(link, 200)
+        status, _, _ = await upload(links[2], served.url, b"now there is room", ttl=3600)
+        assert status == 200
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_a_sender_hanging_up_mid_upload_leaves_one_calm_line(served, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    link = await compose_link(served)
+    _, writer = await _stall(link)
+    await _until_page_status(link, 404)
+    writer.close()
+    await _until_page_status(link, 200)  # given back: the page can simply try again
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("bot")]
+    assert "compose upload cut off: the sender hung up before the end of its body" in lines
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert link.rsplit("/", 1)[-1] not in caplog.text
+
+
+async def test_one_compose_link_makes_one_secret_under_20_simultaneous_uploads(served):
+    import asyncio
+
+    link = await compose_link(served)
+    answers = await asyncio.gather(
+        *(upload(link, served.url, f"racer {n}".encode(), ttl=3600) for n in range(20))
+    )
+    statuses = sorted(status for status, _, _ in answers)
+    assert statuses == [200] + [410] * 19
+
+
+async def test_a_pass_on_link_with_anything_after_its_key_is_refused(served):
+    from tests.support.compose import sealed_upload
+
+    grant = ComposeGrant("T1:U1", "{}", (3600,), 3600, recipient_label="@bob", edge="{}")
+    compose = await compose_link(served, grant)
+    body, link = sealed_upload(compose, served.url, b"x", ttl=3600, pass_on=True)
+    key = link.rsplit("#", 1)[1]
+    tails = (
+        ">\n:warning: *Security team:* <https://evil.example/sso|Sign in again> <!here",
+        "|click here",
+        "\nsecond line",
+        " ",
+    )
+    forgeries = [link + tail for tail in tails]
+    # The same key, spelled in a way that decodes alike but is not the canonical form.
+    last = key[-1]
+    twin = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    other = twin[twin.index(last) ^ 1]
+    forgeries.append(link[: -len(key)] + key[:-1] + other)
+    async with aiohttp.ClientSession() as http:
+        for forged in forgeries:
+            data = body.replace(json.dumps(link).encode(), json.dumps(forged).encode(), 1)
+            assert data != body
+            async with http.post(compose, data=data) as response:
+                assert response.status == 400, forged
+        async with http.post(compose, data=body) as response:
+            assert response.status == 200
+
+
+async def test_an_upload_head_with_a_fractional_expiry_or_boolean_version_is_refused(served):
+    from tests.support.compose import sealed_upload
+
+    compose = await compose_link(served)
+    body, _ = sealed_upload(compose, served.url, b"x", ttl=3600)
+    head, _, rest = body.partition(b"\n")
+    async with aiohttp.ClientSession() as http:
+        for field, value in (("ttl", 3600.9), ("ttl", "3600"), ("version", True)):
+            changed = json.loads(head)
+            changed[field] = value
+            data = json.dumps(changed).encode() + b"\n" + rest
+            async with http.post(compose, data=data) as response:
+                assert response.status == 400, (field, value)
         async with http.post(compose, data=body) as response:
             assert response.status == 200

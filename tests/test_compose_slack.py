@@ -37,6 +37,62 @@ async def ask_for_compose_link(slack: SlackHarness, text: str = "compose") -> st
     return compose_link_in((await slack.fake.wait_for("response_url", hooks + 1))[-1])
 
 
+def in_modal(slack: SlackHarness, kind: str, view: dict, values: dict, **fields) -> dict:
+    """A payload from inside the modal the app last opened, as Slack sends it: that view's
+    id and current hash (the fake refuses views.update for any other), the state typed into
+    it, and no channel or response_url (a modal has neither)."""
+    view_id = slack.fake.opened[-1]
+    data = payload(kind)
+    data["view"].update(
+        id=view_id,
+        root_view_id=view_id,
+        hash=slack.fake.views[view_id],
+        callback_id=view.get("callback_id", ""),
+        private_metadata=view.get("private_metadata", ""),
+        blocks=view["blocks"],
+        state={"values": values},
+    )
+    if "container" in data:
+        data["container"]["view_id"] = view_id
+    data.update(fields)
+    return data
+
+
+def click_compose_button(slack: SlackHarness, view: dict, values: dict) -> dict:
+    data = in_modal(slack, "block_actions_in_modal", view, values)
+    data["actions"][0].update(
+        action_id=blocks.COMPOSE_ACTION,
+        block_id=blocks.COMPOSE_BLOCK,
+        text=blocks.plain("Write it in my browser instead"),
+    )
+    return data
+
+
+def picked(user: str) -> dict:
+    """The compose picker's state, as Slack sends a users_select's choice."""
+    return {
+        blocks.RECIPIENT_BLOCK: {
+            blocks.RECIPIENT_SELECT: {"type": "users_select", "selected_user": user}
+        }
+    }
+
+
+async def compose_link_for(slack: SlackHarness, recipient: str, text: str = "compose @bob") -> str:
+    """`/secret compose @bob` as Slack sends it (a typed @name, not an id: the command does not
+    escape mentions) → the picker → Get link with `recipient` picked → the compose link."""
+    opened, updated = len(slack.fake.of("views.open")), len(slack.fake.of("views.update"))
+    status, _ = await slack.command(text)
+    assert status == 200
+    view = (await slack.fake.wait_for("views.open", opened + 1))[-1]["view"]
+    assert view["callback_id"] == blocks.COMPOSE_PICK_CALLBACK
+    submission = in_modal(slack, "view_submission", view, picked(recipient))
+    status, answer = await slack.send(interactive_body(submission))
+    assert status == 200 and json.loads(answer)["response_action"] == "update"
+    update = (await slack.fake.wait_for("views.update", updated + 1))[-1]
+    assert update["view_id"] == slack.fake.opened[-1]
+    return compose_link_in({"blocks": update["view"]["blocks"]})
+
+
 def everything_slack_received(slack: SlackHarness) -> str:
     return json.dumps([call.params for call in slack.fake.calls])
 
@@ -76,7 +132,7 @@ async def test_secret_compose_to_a_link_that_reveals_once_and_slack_never_sees_i
 
 async def test_a_composed_file_passed_on_in_slack_carries_no_bytes_name_or_text(slack, caplog):
     debug_everywhere(caplog)
-    compose = await ask_for_compose_link(slack, "compose <@UBOB|bob>")
+    compose = await compose_link_for(slack, "UBOB")
     data = b"FILE-CANARY-" + os.urandom(64 * 1024)
     plaintext = crypto.file_plaintext("FILE-CANARY-name.env", "text/x-canary", data)
     status, answer, link = await upload(
@@ -97,7 +153,7 @@ async def test_a_composed_file_passed_on_in_slack_carries_no_bytes_name_or_text(
 async def test_the_pass_on_box_is_offered_only_with_someone_picked_and_off_by_default(slack, page):
     await page.goto(await ask_for_compose_link(slack))
     assert await page.locator("#pass-on").count() == 0
-    await page.goto(await ask_for_compose_link(slack, "compose <@UBOB|bob>"))
+    await page.goto(await compose_link_for(slack, "UBOB"))
     box = page.locator("#pass-on")
     assert not await box.is_checked()
     assert "passes the link" in await page.locator("#compose-form").inner_text()
@@ -124,27 +180,81 @@ async def test_a_composed_secret_is_on_the_creators_list_and_burns(slack):
 async def test_the_forms_button_turns_the_modal_into_a_compose_link(slack, page):
     view = await slack.open_modal()
     assert blocks.COMPOSE_ACTION in json.dumps(view["blocks"])
-    data = payload("block_actions")
-    data["actions"][0].update(
-        action_id=blocks.COMPOSE_ACTION, value="", block_id=blocks.COMPOSE_BLOCK
-    )
-    data["container"] = {"type": "view", "view_id": "VMODAL01"}
-    data["view"] = {
-        "id": "VMODAL01",
-        "type": "modal",
-        "callback_id": blocks.MODAL_CALLBACK,
-        "private_metadata": view["private_metadata"],
-        "blocks": view["blocks"],
-        "state": {"values": form_values(secret="", recipient="UBOB")},
-    }
-    del data["response_url"]
+    data = click_compose_button(slack, view, form_values(secret="", recipient="UBOB"))
+    assert "channel" not in data and "response_url" not in data  # a click inside a modal
     status, _ = await slack.send(interactive_body(data))
     assert status == 200
     updated = (await slack.fake.wait_for("views.update"))[-1]
-    assert updated["view_id"] == "VMODAL01"
+    assert updated["view_id"] == slack.fake.opened[-1]
     compose = compose_link_in({"blocks": updated["view"]["blocks"]})
     link = await compose_in_page(page, compose, text="from the button")
     assert await reveal_in_page(await page.context.new_page(), link) == "from the button"
+    await slack.settle()
+    # The receipt names the channel the form was opened in, taken from the modal's
+    # private_metadata: the click itself carries no channel.
+    receipts = [m for m in slack.fake.of("chat.postMessage") if m.get("channel") == CREATOR]
+    assert any("in <#C2147483705>" in json.dumps(m) for m in receipts), receipts
+
+
+async def test_the_form_says_to_choose_the_browser_before_typing(slack):
+    # Whatever is typed in the form reaches Slack and the app with the button's click (the
+    # view's state), so the form says so where the secret is typed, before it is.
+    view = await slack.open_modal()
+    secret = next(b for b in view["blocks"] if b.get("block_id") == blocks.SECRET_BLOCK)
+    assert "passes through Slack" in secret["hint"]["text"]
+    assert "Write it in my browser instead (below) before you type" in secret["hint"]["text"]
+
+
+async def test_a_double_click_on_the_compose_button_changes_the_modal_once(slack, caplog):
+    view = await slack.open_modal()
+    first = click_compose_button(slack, view, form_values(secret=""))
+    second = click_compose_button(slack, view, form_values(secret=""))  # the same hash
+    for data in (first, second):
+        status, _ = await slack.send(interactive_body(data))
+        assert status == 200
+    await slack.settle()
+    updates = slack.fake.of("views.update")
+    assert len(updates) == 2
+    assert {u.get("hash") for u in updates} == {first["view"]["hash"]}
+    # Slack refused the second (hash_conflict): the person's doing, not a fault.
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not slack.fake.of("chat.postEphemeral") and not slack.fake.of("chat.postMessage")
+
+
+async def test_a_compose_click_in_a_modal_closed_meanwhile_is_no_error(slack, caplog):
+    view = await slack.open_modal()
+    data = click_compose_button(slack, view, form_values(secret=""))
+    del slack.fake.views[slack.fake.opened[-1]]  # closed: Slack forgets the view
+    status, _ = await slack.send(interactive_body(data))
+    assert status == 200
+    await slack.settle()
+    assert len(slack.fake.of("views.update")) == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not slack.fake.of("chat.postEphemeral") and not slack.fake.of("chat.postMessage")
+
+
+async def test_secret_compose_at_someone_asks_whom_and_passes_the_link_to_them(slack):
+    compose = await compose_link_for(slack, "UBOB", text="compose @bob")
+    status, answer, link = await upload(
+        compose, slack.served.url, b"for bob", ttl=3600, pass_on=True
+    )
+    assert status == 200, answer
+    dms = await slack.fake.wait_for("chat.postMessage")
+    assert any(m.get("channel") == "UBOB" and link in json.dumps(m["blocks"]) for m in dms)
+
+
+async def test_an_escaped_mention_after_compose_is_picked_already(slack):
+    opened = len(slack.fake.of("views.open"))
+    await slack.command("compose <@UBOB|bob>")  # pasted as Slack's own markup
+    view = (await slack.fake.wait_for("views.open", opened + 1))[-1]["view"]
+    assert '"initial_user": "UBOB"' in json.dumps(view)
+
+
+async def test_a_slow_users_info_still_gives_the_compose_link_in_time(slack):
+    slack.fake.slow("users.info", 4)
+    compose = await compose_link_for(slack, "UBOB")
+    assert compose
+    assert all("timeout" not in params for params in slack.fake.of("users.info"))
 
 
 async def test_compose_links_count_against_the_creation_limit(store, fake_slack):

@@ -159,6 +159,8 @@
   window.addEventListener("pagehide", () => {
     output.value = "";
     textInput.value = "";
+    if (passInput) passInput.value = "";
+    fileInput.value = "";
     result.hidden = true;
   });
   window.addEventListener("pageshow", (event) => {

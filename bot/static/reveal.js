@@ -72,7 +72,19 @@
     const length = (plain[1] << 8) | plain[2];
     const header = JSON.parse(new TextDecoder("utf-8", { fatal: true })
       .decode(plain.subarray(3, 3 + length)));
-    return { name: String(header.name || "secret"), data: plain.subarray(3 + length) };
+    return { name: safeName(header.name), data: plain.subarray(3 + length) };
+  }
+
+  // The sender chose the name: control and direction characters could disguise it (an
+  // "invoice\u202Egpj.exe" reads as "invoiceexe.jpg"), slashes could pose as a path, leading
+  // dots hide a file. They are dropped, so the name shown is the name saved, and it is cut
+  // to the 255 bytes a file system allows.
+  const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\/\\]/g;
+  function safeName(raw) {
+    let name = String(raw || "").replace(UNSAFE, "").trim().replace(/^\.+/, "");
+    const encoder = new TextEncoder();
+    while (encoder.encode(name).length > 255) name = Array.from(name).slice(0, -1).join("");
+    return name || "secret";
   }
 
   function sizeText(size) {
@@ -234,6 +246,8 @@
     fileSecret = null;
     if (fileUrl) URL.revokeObjectURL(fileUrl);
     fileUrl = null;
+    fileName.textContent = "";
+    fileSize.textContent = "";
     fileResult.hidden = true;
   });
   window.addEventListener("pageshow", (event) => {
