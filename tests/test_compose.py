@@ -432,7 +432,7 @@ async def test_a_sender_hanging_up_mid_upload_leaves_one_calm_line(served, caplo
     writer.close()
     await _until_page_status(link, 200)  # given back: the page can simply try again
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("bot")]
-    assert "compose upload cut off: the sender hung up before the end of its body" in lines
+    assert "upload cut off: the sender hung up before the end of its body" in lines
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert link.rsplit("/", 1)[-1] not in caplog.text
 
