@@ -23,7 +23,7 @@ from bot import crypto
 from bot.compose_web import MAX_UPLOAD_HEAD, Refused, parse_upload, read_body
 from bot.config import Settings
 from bot.errors import InvalidSecret, StoreUnavailable
-from bot.ratelimit import RateLimited, RateLimiter
+from bot.ratelimit import RateLimited
 from bot.service import SecretService
 from bot.tokens import SEED_BYTES, ApiUpload, Unauthorized
 
@@ -76,13 +76,13 @@ def api_upload(head: dict[str, Any], upload: Any) -> ApiUpload:
 
 
 async def create_secret(
-    request: web.Request, service: SecretService, limiter: RateLimiter, settings: Settings
+    request: web.Request, service: SecretService, settings: Settings
 ) -> web.Response:
     """Every refusal is mapped here, in one place, to a status and a stable code."""
     try:
         token = bearer(request)
         grant = await service.tokens.authenticate(token)
-        await limiter.check("create", grant.creator, settings.rate_limit_create)
+        await service.creation.check(grant.creator)
         body = await read_body(request, MAX_UPLOAD_HEAD + 1 + service.compose.max_upload)
         try:
             head, sealed = parse_upload(body)
@@ -130,11 +130,9 @@ async def method_not_allowed(request: web.Request) -> web.Response:
     return _error(405, "method_not_allowed", "Use POST.", Allow="POST")
 
 
-def add_routes(
-    app: web.Application, service: SecretService, limiter: RateLimiter, settings: Settings
-) -> None:
+def add_routes(app: web.Application, service: SecretService, settings: Settings) -> None:
     async def create(request: web.Request) -> web.Response:
-        return await create_secret(request, service, limiter, settings)
+        return await create_secret(request, service, settings)
 
     app.router.add_post(SECRETS_PATH, create)
     app.router.add_route("*", SECRETS_PATH, method_not_allowed)

@@ -18,7 +18,7 @@ from aiohttp import web
 from bot import api_web, compose_web, outside_web
 from bot.config import Settings
 from bot.metrics import Metrics
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import CreationLimit, RateLimiter
 from bot.service import SecretService
 from bot.web import LIMITER_KEY, SERVICE_KEY, add_routes
 from storage import SecretStore, StoreUnavailable, make_store
@@ -50,6 +50,7 @@ def create_app(
 ) -> web.Application:
     store = store or make_store(settings.redis_url, settings.sqlite_path)
     metrics = Metrics()
+    limiter = RateLimiter(store, clock, metrics=metrics)
     service = SecretService(
         store,
         public_url=settings.public_url,
@@ -58,14 +59,15 @@ def create_app(
         metrics=metrics,
         binding_key=settings.binding_key,
         max_file_size=settings.max_file_size,
+        creation_limit=CreationLimit(limiter, settings.rate_limit_create),
     )
     app = web.Application(client_max_size=CLIENT_MAX_SIZE)
     app[SERVICE_KEY] = service
-    app[LIMITER_KEY] = RateLimiter(store, clock, metrics=metrics)
+    app[LIMITER_KEY] = limiter
     add_routes(app, settings)
     compose_web.add_routes(app, service, settings)
     outside_web.add_routes(app, service)
-    api_web.add_routes(app, service, app[LIMITER_KEY], settings)
+    api_web.add_routes(app, service, settings)
     if settings.metrics == "public":
         app.router.add_get("/metrics", metrics_endpoint(metrics))
     elif settings.metrics == "on":
@@ -73,7 +75,7 @@ def create_app(
     if settings.slack_configured:
         import handlers  # Slack stays an edge: the core never imports it
 
-        handlers.mount(app, service, settings, app[LIMITER_KEY], store, client=slack_client)
+        handlers.mount(app, service, settings, store, client=slack_client)
     else:
         log.warning(
             "Slack is not connected: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to enable "

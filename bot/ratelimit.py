@@ -159,3 +159,17 @@ def _in_networks(address: str | None, networks: tuple[ProxyNetwork, ...]) -> boo
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped  # a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d
     return any(ip in network for network in networks)
+
+
+class CreationLimit:
+    """RATE_LIMIT_CREATE, the one rule for everything that makes something in a person's
+    name: a secret, a compose link, a request (a DM to anyone under the app's name, which
+    unlimited is spam), an API upload. One count per creator across all of them."""
+
+    def __init__(self, limiter: RateLimiter, limit: Limit) -> None:
+        self._limiter = limiter
+        self._limit = limit
+
+    async def check(self, creator: str) -> None:
+        """Count one creation by `creator` (an opaque identity); RateLimited when over."""
+        await self._limiter.check("create", creator, self._limit)

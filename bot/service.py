@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from bot import crypto
 from bot.compose import ComposeDesk
+from bot.config import Limit
 from bot.errors import (
     BrokenLink,
     InvalidSecret,
@@ -28,6 +29,7 @@ from bot.errors import (
 )
 from bot.metrics import Metrics
 from bot.outside import OutsideDesk
+from bot.ratelimit import CreationLimit, RateLimiter
 from bot.requests import SecretRequests
 from bot.tokens import TokenDesk
 from storage.base import (
@@ -208,12 +210,16 @@ class SecretService:
         metrics: Metrics | None = None,
         binding_key: bytes | None = None,
         max_file_size: int = 10 * 1024 * 1024,
+        creation_limit: CreationLimit | None = None,
     ) -> None:
         """`binding_key` goes into the proof of every secret bound to one person; every
         process that reveals them needs the same one (`oncelink serve` always has one, see
         bot/config.py). Without it, this service makes its own, which serves callers whose
         bound secrets never outlive the service (the CLI makes none; tests)."""
         self._store = store
+        # RATE_LIMIT_CREATE, which every edge checks before making something in a person's
+        # name; without one (the CLI, tests), nothing is limited.
+        self.creation = creation_limit or CreationLimit(RateLimiter(store, clock), Limit(0, 60))
         self._binding_key = binding_key or os.urandom(crypto.KEY_BYTES)
         self.metrics = metrics or Metrics()
         self._public_url = public_url.rstrip("/")

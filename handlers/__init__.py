@@ -20,7 +20,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.logs import BOLT_LOGGER_NAME, TOKEN_WARNING_FILTER
-from bot.ratelimit import RateLimiter
 from bot.service import SecretService
 from handlers import bound, compose, home, install, outside, receipts, requests, share, tokens
 from handlers.background import AfterAck
@@ -59,7 +58,6 @@ def register(
     app: AsyncApp,
     service: SecretService,
     settings: Settings,
-    limiter: RateLimiter,
     key_values: KeyValues,
     installations: StoreInstallationStore | None = None,
 ) -> SlackRuntime:
@@ -70,7 +68,7 @@ def register(
         service.metrics,
         install.token_source(app, settings, installations),
     )
-    creation_limit = CreationLimit(limiter, settings.rate_limit_create)
+    creation_limit = CreationLimit(service.creation)
     report = error_reporter(delivery)
     after_ack = AfterAck(report)
     workspaces = Workspaces(key_values, settings)
@@ -102,7 +100,6 @@ def register(
 def build_slack_app(
     service: SecretService,
     settings: Settings,
-    limiter: RateLimiter,
     key_values: KeyValues,
     client: AsyncWebClient | None = None,
 ) -> tuple[AsyncApp, SlackRuntime]:
@@ -134,7 +131,7 @@ def build_slack_app(
         process_before_response=True,
         **install.oauth_options(settings, key_values, installations),
     )
-    runtime = register(app, service, settings, limiter, key_values, installations)
+    runtime = register(app, service, settings, key_values, installations)
     install.register(app, installations, runtime.uninstalled)  # after ours: see install.register
     return app, runtime
 
@@ -143,11 +140,10 @@ def mount(
     web_app: web.Application,
     service: SecretService,
     settings: Settings,
-    limiter: RateLimiter,
     key_values: KeyValues,
     client: AsyncWebClient | None = None,
 ) -> AsyncApp:
-    slack_app, runtime = build_slack_app(service, settings, limiter, key_values, client)
+    slack_app, runtime = build_slack_app(service, settings, key_values, client)
     web_app[install.INSTALLATIONS_KEY] = runtime.installations
     web_app[RUNTIME_KEY] = runtime  # tests wait on its work after acks (SlackHarness.settle)
     if settings.slack_signing_secret:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.config import Limit
 from bot.errors import InvalidSecret, SecretGone, StoreUnavailable
-from bot.ratelimit import RateLimited, RateLimiter
+from bot.ratelimit import CreationLimit as CoreCreationLimit
+from bot.ratelimit import RateLimited
 from bot.service import SecretService, compact_json, short_id
 from handlers.blocks import (
     LinkDetails,
@@ -36,19 +36,16 @@ UNDELIVERABLE = (
 
 
 class CreationLimit:
-    """Secrets per Slack user per window, counted in the store across processes."""
+    """The core's creation limit (bot.ratelimit.CreationLimit) for a Slack person, answered
+    as the sentence they read."""
 
-    def __init__(self, limiter: RateLimiter, limit: Limit) -> None:
-        self._limiter = limiter
+    def __init__(self, limit: CoreCreationLimit) -> None:
         self._limit = limit
 
     async def refusal(self, team_id: str, user_id: str) -> str | None:
-        """None when this user may create a secret now, else the sentence saying why not.
-
-        Asking someone for a secret counts too, in the same count: a request is a
-        DM to anyone in the workspace under the app's name, which unlimited is spam."""
+        """None when this user may create a secret now, else the sentence saying why not."""
         try:
-            await self._limiter.check("create", creator_of(team_id, user_id), self._limit)
+            await self._limit.check(creator_of(team_id, user_id))
         except RateLimited as exc:
             return for_error(exc)
         return None

@@ -14,6 +14,8 @@ from multidict import CIMultiDict
 from bot.app import UNCHECKED_PROXY_DEPTH, create_app
 from bot.config import ConfigError, Limit, Settings
 from bot.ratelimit import client_address
+from bot.service import SecretService
+from bot.web import SERVICE_KEY
 from handlers import blocks
 from storage.sqlite_store import SqliteStore
 from tests.slack_harness import SlackHarness, form_values
@@ -388,3 +390,25 @@ def test_a_proxy_depth_without_trusted_proxies_is_warned_about_at_start(caplog):
         create_app(make_settings(), store=SqliteStore(":memory:"))
     messages = [r.getMessage() for r in caplog.records if r.name == "bot.app"]
     assert messages.count(UNCHECKED_PROXY_DEPTH) == 1
+
+
+async def test_the_creation_limit_is_the_cores_one_count_per_creator(tmp_path):
+    """RATE_LIMIT_CREATE lives in the core (service.creation): every edge that makes
+    something in a person's name (a secret, a compose link, a request, an API upload)
+    counts in it, one count per creator; a service built without one limits nothing."""
+    from bot.ratelimit import RateLimited
+
+    store = SqliteStore(str(tmp_path / "limits.sqlite3"))
+    app = create_app(make_settings(rate_limit_create=Limit(2, 60)), store=store)
+    service = app[SERVICE_KEY]
+    try:
+        await service.creation.check("T1:U1")
+        await service.creation.check("T1:U1")
+        with pytest.raises(RateLimited):
+            await service.creation.check("T1:U1")
+        await service.creation.check("T1:U2")  # someone else's count
+        unlimited = SecretService(store, public_url="http://x", max_ttl=60)
+        for _ in range(10):
+            await unlimited.creation.check("T1:U1")
+    finally:
+        await store.close()
