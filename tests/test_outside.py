@@ -7,13 +7,23 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
+import pytest
+from cryptography.exceptions import InvalidTag
+from redis.asyncio import Redis
 
 from bot import crypto
 from bot.config import Limit
 from bot.outside import OutsideRequestGone
 from handlers import outside
+from storage import redis_record
+from storage.redis_store import RedisStore, record_key
 from tests.slack_harness import SlackHarness
 from tests.support.links import post_reveal
 from tests.support.outside import post_answer, sealed_answer
@@ -23,7 +33,10 @@ from tests.test_slack_extras import button, shown_secret
 
 REQUESTER = "U2147483697"  # who sends commands in the payload fixtures
 MALLORY = "UMALLORY1"
-UPLOAD = re.compile(r"https?://[^\s|>]+/r/([A-Za-z0-9_-]{22})#([A-Za-z0-9_-]{43})")
+# `/r/{id}#{u}.{Q}`: the upload key and the requester's public key (docs/SECURITY.md).
+UPLOAD = re.compile(
+    r"https?://[^\s|>]+/r/([A-Za-z0-9_-]{22})#([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{87})"
+)
 CANARY = "VENDOR-KEY-CANARY-typed-outside-slack"
 
 
@@ -64,7 +77,7 @@ async def test_an_outside_text_answer_reveals_once_for_the_requester_alone(slack
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     upload_link, dm = await ask_outside(slack)
-    request_id, key = UPLOAD.search(upload_link).groups()
+    request_id, key, public = UPLOAD.search(upload_link).groups()
 
     # The page: strict headers, no inline script, the note escaped and shown.
     response = await page.request.get(upload_link)
@@ -119,9 +132,10 @@ async def test_an_outside_text_answer_reveals_once_for_the_requester_alone(slack
         params = json.dumps(call.params)
         if CANARY in params:
             assert call.method == "views.update"
-        if key in params:
+        if key in params or public in params:
             assert call.method == "response_url" or call.params.get("channel") == REQUESTER
     assert CANARY not in caplog.text and key not in caplog.text and request_id not in caplog.text
+    assert public not in caplog.text
 
 
 async def test_an_outside_file_answer_opens_once_in_the_requesters_browser(
@@ -129,7 +143,7 @@ async def test_an_outside_file_answer_opens_once_in_the_requesters_browser(
 ):
     debug_everywhere(caplog)
     upload_link, dm = await ask_outside(slack, "kubeconfig for staging")
-    request_id, key = UPLOAD.search(upload_link).groups()
+    request_id, key, public = UPLOAD.search(upload_link).groups()
     data = b"FILE-CANARY-" + os.urandom(300 * 1024)
     path = tmp_path / "staging.kubeconfig"
     path.write_bytes(data)
@@ -165,14 +179,14 @@ async def test_an_outside_file_answer_opens_once_in_the_requesters_browser(
     seen = everything_slack_received(slack).encode()
     assert data[-48:] not in seen and b"FILE-CANARY" not in seen
     logged = caplog.text
-    gate = json.loads(button(dm, outside.REVEAL_ACTION)["value"])["g"]
-    for needle in (key, gate, request_id, "staging.kubeconfig", "FILE-CANARY"):
+    private = json.loads(button(dm, outside.REVEAL_ACTION)["value"])["d"]
+    for needle in (key, public, private, request_id, "staging.kubeconfig", "FILE-CANARY"):
         assert needle not in logged
 
 
 async def test_outside_answers_leave_no_plaintext_bytes_or_key_in_a_store_dump(slack, tmp_path):
     upload_link, _ = await ask_outside(slack)
-    _, key = UPLOAD.search(upload_link).groups()
+    _, key, _ = UPLOAD.search(upload_link).groups()
     status, _ = await post_answer(
         slack.served.url, upload_link, sealed_answer(upload_link, CANARY.encode())
     )
@@ -184,11 +198,97 @@ async def test_outside_answers_leave_no_plaintext_bytes_or_key_in_a_store_dump(s
         slack.served.url, file_link, sealed_answer(file_link, plaintext, "file")
     )
     assert status == 200
-    gate = json.loads(button(dm, outside.REVEAL_ACTION)["value"])["g"]
+    private = json.loads(button(dm, outside.REVEAL_ACTION)["value"])["d"]
     blob = await store_bytes(slack.service._store, tmp_path)
-    for clear in (CANARY, key, UPLOAD.search(file_link).group(2), gate, "secret-name.pem"):
+    for clear in (CANARY, key, UPLOAD.search(file_link).group(2), private, "secret-name.pem"):
         assert clear.encode() not in blob
     assert data[-64:] not in blob
+
+
+async def raw_record(store, secret_id: str, tmp_path) -> tuple[bytes, bytes]:
+    """(nonce, ciphertext) as a copy of the store holds them: the Redis key read by a client
+    of its own, or the SQLite row read from a copy of the file (with its WAL)."""
+    if isinstance(store, RedisStore):
+        url = store._redis.connection_pool.connection_kwargs
+        client = Redis(host=url["host"], port=url["port"], db=url.get("db", 0))
+        try:
+            raw = await client.get(record_key(secret_id))
+        finally:
+            await client.aclose()
+        record, _ = redis_record.unpack(secret_id, raw)
+        return record.nonce, record.ciphertext
+    source = Path(store._path)
+    copy = tmp_path / "copy.sqlite3"
+    for part in source.parent.glob(source.name + "*"):
+        shutil.copyfile(part, tmp_path / ("copy.sqlite3" + part.name[len(source.name) :]))
+    with closing(sqlite3.connect(copy)) as db:
+        nonce, ciphertext = db.execute(
+            "SELECT nonce, ciphertext FROM secrets WHERE id = ?", (secret_id,)
+        ).fetchone()
+    return bytes(nonce), bytes(ciphertext)
+
+
+def keys_an_upload_link_gives(upload_link: str, request_id: str) -> list[bytes]:
+    """Every AES key someone who read the upload link can make from its fragment: each
+    32-byte part as protocol v1's link key (the old sealing), raw, through this protocol's
+    label, and as if it were a P-256 private key against the answer's ephemeral key (below);
+    each 65-byte part (the public key) through the same labels."""
+    keys = []
+    for part in urlsplit(upload_link).fragment.split("."):
+        for length in (32, 65):
+            try:
+                material = crypto.b64decode(part, length)
+            except ValueError:
+                continue
+            keys.append(crypto.derive_keys(material, b"", request_id).enc_key)
+            keys.append(crypto._hkdf(material, request_id, b"outside/enc-key"))
+            if length == 32:
+                keys.append(material)
+    return keys
+
+
+async def test_the_upload_link_and_a_copy_of_the_store_together_open_no_answer(slack, tmp_path):
+    """The reviewer's attack: someone who read the upload link (the mail it went by) and has
+    a copy of the store (a backup, an AOF, a replica) reads the answer's record and tries
+    every key the link gives. Nothing opens, for a text or a file; the requester's `d`
+    opens both, so the record read is the answer."""
+    outside_desk = slack.service.outside
+    data = b"FILE-CANARY-" + os.urandom(4096)
+    answers = {
+        "text": CANARY.encode(),
+        "file": crypto.file_plaintext("vpn.ovpn", "application/x-openvpn-profile", data),
+    }
+    for kind, plaintext in answers.items():
+        ticket = await outside_desk.open(requester=f"T1:{REQUESTER}", note=kind, ttl=3600)
+        upload_link = ticket.upload_link
+        request_id = urlsplit(upload_link).path.rsplit("/", 1)[-1]
+        status, _ = await post_answer(
+            slack.served.url, upload_link, sealed_answer(upload_link, plaintext, kind)
+        )
+        assert status == 200
+        nonce, ciphertext = await raw_record(slack.service._store, request_id, tmp_path)
+        candidates = keys_an_upload_link_gives(upload_link, request_id)
+        assert candidates
+        for key in candidates:
+            for sealed in (ciphertext, ciphertext[65:]):  # whole, and without `E` in front
+                try:
+                    opened = crypto.unseal(nonce, sealed, key, request_id)
+                except InvalidTag:
+                    continue
+                raise AssertionError(f"the upload link opened the {kind} answer: {opened!r}")
+        for part in urlsplit(upload_link).fragment.split("."):
+            try:
+                as_private = crypto.b64decode(part, 32)
+            except ValueError:
+                continue
+            with pytest.raises((InvalidTag, ValueError)):
+                crypto.open_answer(nonce, ciphertext, as_private, request_id)
+        # The requester's key, which only their Reveal button holds, opens it.
+        private = crypto.b64decode(ticket.answer_key, 32)
+        assert crypto.open_answer(nonce, ciphertext, private, request_id) == plaintext
+        assert ticket.answer_key not in upload_link
+        blob = await store_bytes(slack.service._store, tmp_path)
+        assert ticket.answer_key.encode() not in blob and private not in blob
 
 
 async def test_forged_expired_malformed_and_cancelled_upload_links_get_a_calm_page(slack, page):
