@@ -22,6 +22,7 @@ from bot import crypto
 from bot.config import Limit
 from bot.outside import OutsideRequestGone
 from handlers import outside
+from handlers.messages import OUTSIDE_CLOSED
 from storage import redis_record
 from storage.redis_store import RedisStore, record_key
 from tests.slack_harness import SlackHarness
@@ -289,6 +290,98 @@ async def test_the_upload_link_and_a_copy_of_the_store_together_open_no_answer(s
         assert ticket.answer_key not in upload_link
         blob = await store_bytes(slack.service._store, tmp_path)
         assert ticket.answer_key.encode() not in blob and private not in blob
+
+
+async def store_old_answer(slack: SlackHarness, requester: str, kind: str, plaintext: bytes):
+    """An answer as the protocol before the requester's key stored it: sealed under
+    HKDF(k), `k` in the upload link and the button, a file gated by `g`. Returns (id, k, g)."""
+    from bot.outside import ANSWER_MARK, list_metadata
+    from storage.base import SecretRecord
+
+    service = slack.service
+    request_id, k, g = crypto.new_secret_id(), crypto.new_link_key(), crypto.new_link_key()
+    keys = crypto.derive_keys(k, b"", request_id)
+    nonce, ciphertext = crypto.seal(plaintext, keys.enc_key, request_id)
+    text = kind == "text"
+    proof = (
+        crypto.derive_holder_proof(k, request_id, requester, service._binding_key)
+        if text
+        else crypto.derive_link_proof(g, request_id)
+    )
+    now = service.now()
+    record = SecretRecord(
+        secret_id=request_id,
+        version=1,
+        nonce=nonce,
+        ciphertext=ciphertext,
+        link_verifier=crypto.verifier(proof),
+        verifier=crypto.verifier(keys.auth),
+        has_passphrase=False,
+        created_at=now,
+        expires_at=now + 3600,
+        creator=requester,
+        metadata=list_metadata("from before", ANSWER_MARK, ""),
+        bound=text,
+    )
+    await service._store.put(f"outside-answered:{request_id}", kind.encode(), now + 3600)
+    await service.store_sealed(record, track=True)
+    return request_id, crypto.b64encode(k), crypto.b64encode(g)
+
+
+async def test_an_outside_answer_stored_before_the_requesters_key_still_opens_for_them(
+    slack, page, tmp_path
+):
+    _, dm = await ask_outside(slack)
+    value = json.loads(button(dm, outside.REVEAL_ACTION)["value"])
+    requester = f"{value['o']}:{REQUESTER}"
+    old = {"r": REQUESTER, "o": value["o"]}
+    # A text: the old button (`k`, `g`) opens it in Slack, for the requester alone.
+    text_id, k, g = await store_old_answer(slack, requester, "text", CANARY.encode())
+    button_value = json.dumps({"q": text_id, "k": k, "g": g, **old})
+    await slack.click(outside.REVEAL_ACTION, button_value, MALLORY, "mallory")
+    await slack.settle()
+    assert "someone else" in slack.fake.of("response_url")[-1]["text"]
+    await slack.click(outside.REVEAL_ACTION, button_value, REQUESTER, "old-text")
+    await slack.settle()
+    assert shown_secret(slack.fake.of("views.update")[-1]["view"]) == CANARY
+    # A file: the old button turns into the `#k.g` link, opened in the browser.
+    data = b"OLD-FILE-" + os.urandom(2048)
+    plaintext = crypto.file_plaintext("old.pem", "text/plain", data)
+    file_id, k, g = await store_old_answer(slack, requester, "file", plaintext)
+    button_value = json.dumps({"q": file_id, "k": k, "g": g, **old})
+    await slack.click(outside.REVEAL_ACTION, button_value, REQUESTER, "old-file")
+    await slack.settle()
+    message = slack.fake.of("response_url")[-1]
+    link = re.search(r"<(http[^>]+/s/[^>]+)>", json.dumps(message["blocks"])).group(1)
+    assert link.endswith(f"/s/{file_id}#{k}.{g}")
+    await page.goto(link)
+    await page.get_by_role("button", name="Reveal secret").click()
+    await page.locator("#file-result").wait_for(state="visible")
+    assert await page.locator("#file-name").inner_text() == "old.pem"
+    async with page.expect_download() as waiting:
+        await page.get_by_role("button", name="Download").click()
+    saved = tmp_path / "saved"
+    await (await waiting.value).save_as(str(saved))
+    assert saved.read_bytes() == data
+
+
+async def test_a_request_waiting_from_before_the_requesters_key_is_gone(slack, page):
+    """Its upload link would seal under a key the link itself holds: refused, calmly."""
+    upload_link, dm = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    key = f"outside:{request_id}"
+    store = slack.service._store
+    stored = json.loads(await store.get(key, slack.service.now()))
+    assert stored.pop("s")
+    await store.put(key, json.dumps(stored).encode(), stored["x"])
+    assert (await page.goto(upload_link)).status == 404
+    status, answer = await post_answer(
+        slack.served.url, upload_link, sealed_answer(upload_link, b"too late")
+    )
+    assert (status, answer["error"]) == (410, "gone")
+    await click_reveal(slack, dm, REQUESTER, "old-request")
+    told = slack.fake.of("response_url")[-1]
+    assert told["replace_original"] is True and told["text"] == OUTSIDE_CLOSED
 
 
 async def test_forged_expired_malformed_and_cancelled_upload_links_get_a_calm_page(slack, page):
