@@ -19,7 +19,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -31,6 +32,7 @@ PBKDF2_ITERATIONS = 600_000
 _LABEL = b"oncelink/v1/"
 ID_LENGTH = 22  # base64url of 16 bytes, unpadded
 KEY_LENGTH = 43  # base64url of 32 bytes, unpadded
+PUBLIC_KEY_BYTES = 65  # an uncompressed P-256 point: 0x04, x, y (WebCrypto's "raw" form)
 
 
 def b64encode(raw: bytes) -> str:
@@ -143,6 +145,81 @@ def derive_keys(link_key: bytes, pass_key: bytes, secret_id: str) -> Keys:
         enc_key=_hkdf(material, secret_id, b"enc-key"),
         auth=_hkdf(material, secret_id, b"auth"),
     )
+
+
+# ---- Answers asked of someone outside Slack: sealed to the requester's public key ----------
+# The upload link must let its holder seal an answer but never open one, so the answer is
+# sealed to a P-256 key pair (d, Q) drawn for the requester: the link carries Q, only the
+# requester's Reveal button carries d. The page draws an ephemeral key e for each answer,
+# and the record keeps e's public key in front of the ciphertext. P-256 ECDH because both
+# WebCrypto (in every browser) and `cryptography` have it.
+_CURVE = ec.SECP256R1()
+
+
+def new_answer_key() -> bytes:
+    """`d`: a P-256 private scalar, 32 bytes big-endian, drawn by the library (1 <= d < n)."""
+    private_value = ec.generate_private_key(_CURVE).private_numbers().private_value
+    return private_value.to_bytes(KEY_BYTES, "big")
+
+
+def _private_key(private: bytes) -> ec.EllipticCurvePrivateKey:
+    """ValueError for anything but a 32-byte scalar in range."""
+    if len(private) != KEY_BYTES:
+        raise ValueError("not a P-256 private key")
+    return ec.derive_private_key(int.from_bytes(private, "big"), _CURVE)
+
+
+def _public_bytes(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+
+
+def answer_public_key(private: bytes) -> bytes:
+    """`Q` (or `E` for `e`): the uncompressed point; ValueError for a malformed `private`."""
+    return _public_bytes(_private_key(private).public_key())
+
+
+def check_public_key(public: bytes) -> None:
+    """ValueError unless `public` is an uncompressed point on P-256 (what a page may send)."""
+    if len(public) != PUBLIC_KEY_BYTES or public[0] != 4:
+        raise ValueError("not an uncompressed P-256 point")
+    ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, public)
+
+
+def derive_answer_key(private: bytes, public: bytes, request_id: str) -> bytes:
+    """The answer's `enc_key`: HKDF over the ECDH shared secret (the x coordinate), with
+    the request's context as salt, as protocol v1's other keys. Either side computes it: the
+    page from (e, Q), the requester from (d, E)."""
+    check_public_key(public)
+    peer = ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, public)
+    shared = _private_key(private).exchange(ec.ECDH(), peer)
+    return _hkdf(shared, request_id, b"outside/enc-key")
+
+
+def seal_answer(
+    plaintext: bytes,
+    public: bytes,
+    request_id: str,
+    *,
+    ephemeral: bytes | None = None,
+    nonce: bytes | None = None,
+) -> tuple[bytes, bytes]:
+    """What the upload page does (bot/static/outside.js): (nonce, E || AES-GCM ciphertext).
+
+    `ephemeral` and `nonce` are for the fixed test vector only; every real answer gets a
+    fresh `e` and nonce in the browser."""
+    ephemeral = ephemeral or new_answer_key()
+    enc_key = derive_answer_key(ephemeral, public, request_id)
+    nonce, ciphertext = seal(plaintext, enc_key, request_id, nonce)
+    return nonce, answer_public_key(ephemeral) + ciphertext
+
+
+def open_answer(nonce: bytes, sealed: bytes, private: bytes, request_id: str) -> bytes:
+    """The requester's side, with `d`: InvalidTag for anything not sealed to `Q`."""
+    ephemeral_public = sealed[:PUBLIC_KEY_BYTES]
+    enc_key = derive_answer_key(private, ephemeral_public, request_id)
+    return unseal(nonce, sealed[PUBLIC_KEY_BYTES:], enc_key, request_id)
 
 
 def verifier(value: bytes) -> bytes:

@@ -1,20 +1,23 @@
 """Asking someone outside Slack for a secret: a one-time upload link whose answer only the
 requester can open.
 
-At request time the core draws two keys and forgets both once the edge has handed them on:
-- `k`, the upload key: in the upload link's `#fragment` and in the requester's Reveal
-  button. The outside person's browser seals the answer under keys derived from it
-  (protocol v1, the request id as the secret's id).
-- `g`, the gate key: only in the requester's Reveal button, never in the upload link. A
-  file answer opens only with a proof derived from it, so whoever holds the upload link
-  (the outside person, or anyone who read the mail it went by) cannot open the answer.
+The upload link can seal an answer but never open one. At request time the core draws, and
+forgets once the edge has handed them on:
+- `u`, the upload key: in the upload link's `#fragment` only. It proves the right to upload
+  (its proof is checked before a body is read) and opens nothing.
+- `(d, Q)`, the requester's P-256 key pair: `Q` rides in the upload link's fragment beside
+  `u`, so the outside person's browser seals the answer to it (ECDH with a fresh ephemeral
+  key `e`); `d` rides only in the requester's Reveal button. Every proof that opens the
+  answer (the bound holder proof for a text, the link proof for a file, the auth proof) is
+  derived from `d`, so neither the upload link nor a copy of the store, nor both together,
+  opens the answer.
 
 What the store keeps while the request waits is what it would keep for the answer: hashes
-of proofs (the bound holder proof for a text, `g`'s link proof for a file, the auth proof,
+of proofs (the bound holder proof for a text, `d`'s link proof for a file, the auth proof,
 and the upload proof an upload must carry), the requester's identity and the note they
-declared not secret. The browser sends the upload proof, a nonce and ciphertext only; the
-server, not the browser, decides every verifier, so an upload can neither open the answer
-to someone else nor name another secret.
+declared not secret. The browser sends the upload proof, a nonce and `E || ciphertext`
+only; the server, not the browser, decides every verifier, so an upload can neither open
+the answer to someone else nor name another secret.
 
 docs/SECURITY.md "Secrets asked of someone outside Slack" gives the exact protocol.
 """
@@ -28,6 +31,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cryptography.exceptions import InvalidTag
+
 from bot import crypto
 from bot.errors import BrokenLink, InvalidSecret, NotCreator, SecretError
 from storage.base import SecretRecord
@@ -40,8 +45,13 @@ log = logging.getLogger(__name__)
 
 TEXT, FILE = "text", "file"
 TAG_BYTES = 16  # AES-GCM's tag, on every ciphertext
-# What a sealed file adds to the file: the tag, the file mark, header length and header.
-FILE_OVERHEAD = TAG_BYTES + 3 + crypto.MAX_FILE_HEADER
+# What sealing adds to every answer: the ephemeral public key `E` in front, the tag behind.
+SEAL_BYTES = crypto.PUBLIC_KEY_BYTES + TAG_BYTES
+# What a sealed file adds to the file: the seal, the file mark, header length and header.
+FILE_OVERHEAD = SEAL_BYTES + 3 + crypto.MAX_FILE_HEADER
+# Requests opened by this protocol (sealed to the requester's public key) say so; a request
+# stored before it (sealed under the upload link's own key) is refused as gone.
+SEALING = "ecdh-p256"
 # Marks on the requester's list entry ("q" in the metadata, which the edge writes and reads):
 # a request still waiting for its answer, and the answer once it came.
 WAITING_MARK, ANSWER_MARK = "waiting", "answer"
@@ -51,14 +61,18 @@ class OutsideRequestGone(SecretError):
     """Answered, cancelled, expired or never made: one answer for all, as for secrets."""
 
 
+class UnreadableAnswer(SecretError):
+    """The answer was spent, but it was not sealed to the requester's key, or not as text
+    (a crafted upload): nothing to show."""
+
+
 @dataclass(frozen=True, slots=True)
 class OutsideTicket:
     """What the requester is handed once; the core keeps neither key."""
 
     request_id: str
-    upload_link: str = field(repr=False)  # holds `k`: to the requester only, never logged
-    key: str = field(repr=False)  # `k`, for the requester's Reveal button
-    gate: str = field(repr=False)  # `g`, for the requester's Reveal button only
+    upload_link: str = field(repr=False)  # holds `u` and `Q`: to the requester only, never logged
+    answer_key: str = field(repr=False)  # `d`, for the requester's Reveal button only
     expires_at: float = 0.0
 
 
@@ -90,6 +104,7 @@ class OutsideRequest:
                 "vf": crypto.b64encode(self.file_verifier),
                 "va": crypto.b64encode(self.auth_verifier),
                 "vu": crypto.b64encode(self.upload_verifier),
+                "s": SEALING,
             },
             separators=(",", ":"),
         ).encode()
@@ -100,6 +115,10 @@ class OutsideRequest:
             raise OutsideRequestGone()
         try:
             f = json.loads(raw)
+            if f.get("s") != SEALING:
+                # Waiting since before answers were sealed to the requester's key: its
+                # upload link would seal under a key the link itself holds. Gone.
+                raise OutsideRequestGone()
             return cls(
                 requester=str(f["r"]),
                 note=str(f["n"]),
@@ -118,12 +137,12 @@ class OutsideRequest:
 
 @dataclass(frozen=True, slots=True)
 class SealedAnswer:
-    """What the upload page sends: sealed under `k` in the browser. Nothing else."""
+    """What the upload page sends: sealed to `Q` in the browser. Nothing else."""
 
     version: int
     kind: str  # TEXT or FILE: a text opens in Slack, a file in the requester's browser
     nonce: bytes
-    ciphertext: bytes = field(repr=False)
+    ciphertext: bytes = field(repr=False)  # `E` (the page's ephemeral public key) || AES-GCM
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +214,10 @@ class OutsideDesk:
         from bot.service import OUTCOME_KEPT_FOR, Outcome, SecretSummary
 
         request_id = crypto.new_secret_id()
-        link_key, gate_key = crypto.new_link_key(), crypto.new_link_key()
-        keys = crypto.derive_keys(link_key, b"", request_id)
+        upload_key, answer_key = crypto.new_link_key(), crypto.new_answer_key()
+        public_key = crypto.answer_public_key(answer_key)
+        # Every proof that opens the answer comes from `d`, which the upload link never holds.
+        keys = crypto.derive_keys(answer_key, b"", request_id)
         now = self._service.now()
         request = OutsideRequest(
             requester=requester,
@@ -206,11 +227,11 @@ class OutsideDesk:
             answer_ttl=ttl,
             edge=edge,
             text_verifier=crypto.verifier(
-                crypto.derive_holder_proof(link_key, request_id, requester, self._binding_key)
+                crypto.derive_holder_proof(answer_key, request_id, requester, self._binding_key)
             ),
-            file_verifier=crypto.verifier(crypto.derive_link_proof(gate_key, request_id)),
+            file_verifier=crypto.verifier(crypto.derive_link_proof(answer_key, request_id)),
             auth_verifier=crypto.verifier(keys.auth),
-            upload_verifier=crypto.verifier(crypto.derive_upload_proof(link_key, request_id)),
+            upload_verifier=crypto.verifier(crypto.derive_upload_proof(upload_key, request_id)),
         )
         # The expiry rides in the value too: the core decides by its own clock.
         await self._store.put(_key(request_id), request.to_bytes(), request.expires_at)
@@ -226,14 +247,46 @@ class OutsideDesk:
         )
         await self._store.add_due(f"{request_id} {requester}", request.expires_at)
         log.info("outside request %s opened, expires in %ss", request_id[:6] + "…", ttl)
-        link_text = crypto.b64encode(link_key)
+        fragment = f"{crypto.b64encode(upload_key)}.{crypto.b64encode(public_key)}"
         return OutsideTicket(
             request_id,
-            f"{self._public_url}/r/{request_id}#{link_text}",
-            link_text,
-            crypto.b64encode(gate_key),
+            f"{self._public_url}/r/{request_id}#{fragment}",
+            crypto.b64encode(answer_key),
             request.expires_at,
         )
+
+    @staticmethod
+    def _answer_key(answer_key: str) -> bytes:
+        """`d` from the requester's Reveal button; BrokenLink for anything else."""
+        try:
+            private = crypto.b64decode(answer_key, crypto.KEY_BYTES)
+            crypto.answer_public_key(private)
+        except ValueError:
+            raise BrokenLink() from None
+        return private
+
+    async def reveal_text(self, request_id: str, answer_key: str, holder: str) -> str:
+        """A text answer, for the identity the edge vouches clicked (as a bound secret):
+        revealed once, and opened here, in memory, with `d` for this one answer."""
+        private = self._answer_key(answer_key)
+        revealed = await self._service.reveal_bound(request_id, private, holder)
+        try:
+            plaintext = crypto.open_answer(revealed.nonce, revealed.ciphertext, private, request_id)
+            return plaintext.decode("utf-8")
+        except (InvalidTag, ValueError):
+            # Spent all the same: the store handed it out once. UnicodeDecodeError is a
+            # ValueError too.
+            raise UnreadableAnswer() from None
+
+    def file_link(self, request_id: str, answer_key: str) -> str:
+        """A file answer's one-time link, `/s/{id}#{d}.{Q}`: the reveal page proves it with
+        `d`'s link proof and opens the answer with ECDH(d, E). WebCrypto imports a private
+        key only with its public point, hence `Q` beside `d`."""
+        if not crypto.is_secret_id(request_id):
+            raise BrokenLink()
+        private = self._answer_key(answer_key)
+        public = crypto.b64encode(crypto.answer_public_key(private))
+        return f"{self._public_url}/s/{request_id}#{answer_key}.{public}"
 
     async def look(self, request_id: str) -> OutsideRequest:
         """The request while it waits (the upload page): uses nothing up."""
@@ -261,12 +314,16 @@ class OutsideDesk:
             raise InvalidSecret("This page is out of date; reload it.")
         if answer.kind not in (TEXT, FILE):
             raise InvalidSecret("Send a text or one file.")
-        if len(answer.ciphertext) <= TAG_BYTES:
+        if len(answer.ciphertext) <= SEAL_BYTES:
             raise InvalidSecret("The secret is empty.")
-        if answer.kind == TEXT and len(answer.ciphertext) > self.max_text_bytes + TAG_BYTES:
+        if answer.kind == TEXT and len(answer.ciphertext) > self.max_text_bytes + SEAL_BYTES:
             raise InvalidSecret("The text is too long; send it as a file.")
         if len(answer.ciphertext) > self.max_upload:
             raise InvalidSecret("The file is larger than this app allows.")
+        try:
+            crypto.check_public_key(answer.ciphertext[: crypto.PUBLIC_KEY_BYTES])
+        except ValueError:
+            raise InvalidSecret("This page is out of date; reload it.") from None
 
     async def answer(
         self, request_id: str, upload_proof: bytes, answer: SealedAnswer
@@ -290,7 +347,7 @@ class OutsideDesk:
             nonce=answer.nonce,
             ciphertext=answer.ciphertext,
             # A text is bound to the requester (the store refuses it to every link); a file
-            # opens with the gate key's proof, which the upload link does not hold.
+            # opens with `d`'s link proof, which the upload link does not hold.
             link_verifier=request.text_verifier if text else request.file_verifier,
             verifier=request.auth_verifier,
             has_passphrase=False,

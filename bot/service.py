@@ -582,6 +582,18 @@ class SecretService:
             if passphrase
             else b""
         )
+        revealed = await self.reveal_bound(secret_id, link_key, holder, pass_key)
+        keys = crypto.derive_keys(link_key, pass_key, secret_id)
+        plaintext = crypto.unseal(revealed.nonce, revealed.ciphertext, keys.enc_key, secret_id)
+        return plaintext.decode("utf-8")
+
+    async def reveal_bound(
+        self, secret_id: str, link_key: bytes, holder: str, pass_key: bytes = b""
+    ) -> RevealedSecret:
+        """The sealed record of a bound secret, once, for `holder`; decrypting is the
+        caller's (`reveal_for`, or an answer asked outside Slack, sealed otherwise)."""
+        if not crypto.is_secret_id(secret_id) or not holder:
+            raise BrokenLink()
         keys = crypto.derive_keys(link_key, pass_key, secret_id)
         auth = crypto.verifier(keys.auth)
         now = self._clock()
@@ -606,9 +618,7 @@ class SecretService:
             result = await reveal_with(
                 crypto.derive_unkeyed_holder_proof(link_key, secret_id, holder)
             )
-        revealed = self._revealed(secret_id, result, now)
-        plaintext = crypto.unseal(revealed.nonce, revealed.ciphertext, keys.enc_key, secret_id)
-        return plaintext.decode("utf-8")
+        return self._revealed(secret_id, result, now)
 
     async def burn(self, secret_id: str, creator: str) -> None:
         if not crypto.is_secret_id(secret_id):

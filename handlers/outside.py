@@ -2,11 +2,12 @@
 form's "Someone outside Slack" choice give the requester, alone, a one-time upload link;
 the answer reaches only them (bot/outside.py owns the rules).
 
-Slack carries the keys, and only to the requester: the upload link (with `k`) in a message
-only they see, and their Reveal button (`k` and the gate key `g`) in their DM. The server
-forgets both once these are sent. A text answer opens in Slack, for the person Slack signs
-the click for, like a bound secret (handlers/bound.py); a file answer becomes a one-time
-link in their DM, decrypted in their browser.
+Slack carries the keys, and only to the requester: the upload link (the upload key `u` and
+the public key `Q`, which seal but never open) in a message only they see, and their Reveal
+button (the private key `d`) in their DM. The server forgets them once these are sent. A
+text answer opens in Slack, for the person Slack signs the click for, like a bound secret
+(handlers/bound.py); a file answer becomes a one-time link in their DM, decrypted in their
+browser.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.outside import (
     OutsideAnswer,
     OutsideRequestGone,
     OutsideTicket,
+    UnreadableAnswer,
 )
 from bot.service import ExpiryNotice, SecretService, compact_json
 from handlers import blocks, home_blocks
@@ -81,11 +83,10 @@ def link_message(ticket: OutsideTicket, note: str) -> dict[str, Any]:
 
 
 def reveal_value(ticket: OutsideTicket, user_id: str, scope: str) -> str:
-    """The requester's Reveal button: which request, both keys, whose it is ("r") and the
-    scope the text answer is bound to ("o", checked as in handlers/bound.py)."""
-    return compact_json(
-        {"q": ticket.request_id, "k": ticket.key, "g": ticket.gate, "r": user_id, "o": scope}
-    )
+    """The requester's Reveal button: which request, the private key `d` that alone opens
+    the answer, whose it is ("r") and the scope the text answer is bound to ("o", checked as
+    in handlers/bound.py). Far under Slack's 2,000 characters for a button's value."""
+    return compact_json({"q": ticket.request_id, "d": ticket.answer_key, "r": user_id, "o": scope})
 
 
 def request_dm(ticket: OutsideTicket, note: str, value: str) -> dict[str, Any]:
@@ -266,11 +267,15 @@ def register(
         view_id = str(field(opened.data, "view", "id") or "")
         holder = await holder_of(client, body, value.get("o", ""))
         try:
-            plaintext = await service.reveal_for(value.get("q", ""), value.get("k", ""), holder)
+            if "d" in value:
+                plaintext = await outside.reveal_text(value.get("q", ""), value["d"], holder)
+            else:
+                # A button made before answers were sealed to `d`: its answer opens as then.
+                plaintext = await service.reveal_for(value.get("q", ""), value.get("k", ""), holder)
             view, shown = blocks.secret_modal(plaintext), True
         except (BrokenLink, SecretGone, StoreUnavailable) as exc:
             view, shown = blocks.sorry_modal(for_error(exc)), False
-        except UnicodeDecodeError:
+        except (UnicodeDecodeError, UnreadableAnswer):
             # Sent as a text, but not one (a crafted upload): spent, and said so.
             view, shown = blocks.sorry_modal("The answer could not be read as text."), False
         try:
@@ -305,13 +310,18 @@ def register(
             await reveal_text(body, value, client)
         else:
             try:
-                link = service.link_for(value.get("q", ""), crypto.b64decode(value["k"], 32))
-            except (KeyError, ValueError):
+                if "d" in value:
+                    # `#d.Q`: the reveal page proves the link with `d` and opens the answer
+                    # with it; the upload link never held `d` (docs/SECURITY.md).
+                    link = outside.file_link(value.get("q", ""), value["d"])
+                else:
+                    # A button made before answers were sealed to `d`: `#k.g`, as then.
+                    key = crypto.b64decode(value["k"], 32)
+                    link = f"{service.link_for(value.get('q', ''), key)}.{value['g']}"
+            except (KeyError, ValueError, BrokenLink):
                 await delivery.respond(response_url, blocks.notice(NOT_YOURS))
                 return
-            # `#k.g`: the reveal page proves the link with the gate key, which the upload
-            # link never held (docs/SECURITY.md).
-            await delivery.respond(response_url, file_link_message(f"{link}.{value.get('g')}"))
+            await delivery.respond(response_url, file_link_message(link))
 
     app.action(REVEAL_ACTION)(after_ack.on_click(clicked_reveal))
 

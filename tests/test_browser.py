@@ -120,6 +120,54 @@ async def test_browser_crypto_matches_the_shared_vector(served, page):
     )
 
 
+async def test_browser_outside_sealing_matches_the_shared_vector(served, page):
+    """The upload page's sealing to the requester's key and the reveal page's opening, in
+    Chromium's WebCrypto, against the vector Python checks (tests/test_crypto.py); and an
+    answer sealed in the browser with a fresh ephemeral key opens in Python with `d`."""
+    from bot import crypto
+
+    link = await create(served, "x")
+    await page.goto(link)
+    o = VECTOR["outside"]
+    result = await page.evaluate(
+        """async (v) => {
+          const O = window.OnceLink;
+          const o = v.outside;
+          const d = O.b64decode(o.answer_key, 32), q = O.b64decode(o.public_key, 65);
+          const e = O.b64decode(o.ephemeral_key, 32);
+          const big = O.b64decode(o.ephemeral_public_key, 65);
+          const sealedText = o.sealed;
+          const sealed = O.b64decode(sealedText, Math.floor(sealedText.length * 3 / 4));
+          const nonce = O.b64decode(v.nonce, 12);
+          const fromE = await O.answerKey(await O.importPrivate(e, big), q, v.secret_id);
+          const fromD = await O.answerKey(await O.importPrivate(d, q), big, v.secret_id);
+          const opened = await O.openAnswer(d, q, nonce, sealed, v.secret_id);
+          const fresh = await O.sealAnswer(q, new TextEncoder().encode(v.plaintext),
+                                           v.secret_id);
+          return {
+            from_e: O.b64encode(fromE),
+            from_d: O.b64encode(fromD),
+            opened: new TextDecoder().decode(opened),
+            fresh_nonce: O.b64encode(fresh.nonce),
+            fresh_sealed: O.b64encode(fresh.sealed),
+          };
+        }""",
+        VECTOR,
+    )
+    assert result["from_e"] == o["enc_key"]
+    assert result["from_d"] == o["enc_key"]
+    assert result["opened"] == VECTOR["plaintext"]
+    fresh = crypto.b64decode(result["fresh_sealed"], 65 + len(VECTOR["plaintext"].encode()) + 16)
+    assert fresh[:65] != crypto.b64decode(o["ephemeral_public_key"], 65)  # a fresh e
+    opened = crypto.open_answer(
+        crypto.b64decode(result["fresh_nonce"], 12),
+        fresh,
+        crypto.b64decode(o["answer_key"], 32),
+        VECTOR["secret_id"],
+    )
+    assert opened.decode() == VECTOR["plaintext"]
+
+
 async def test_page_loads_nothing_from_any_other_origin_and_sends_strict_headers(served, page):
     link = await create(served, "private")
     origins, responses = set(), []

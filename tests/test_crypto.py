@@ -164,3 +164,50 @@ def test_the_holder_proof_is_the_documented_construction_and_needs_the_binding_k
     assert crypto.derive_unkeyed_holder_proof(link_key, sid, "T1:UB") == _hkdf_by_hand(
         link_key, context, b"oncelink/v1/link-proof/holder/T1:UB"
     )
+
+
+def test_shared_outside_vector_matches_python_and_the_rfc_constructions():
+    """An answer asked of someone outside Slack: sealed to the requester's P-256 key `Q`
+    with an ephemeral key `e`; either side's ECDH gives the same `enc_key`."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    sid = VECTOR["secret_id"]
+    o = VECTOR["outside"]
+    d, e = _b(o["answer_key"], 32), _b(o["ephemeral_key"], 32)
+    public, ephemeral_public = _b(o["public_key"], 65), _b(o["ephemeral_public_key"], 65)
+    plaintext = VECTOR["plaintext"].encode()
+    sealed = _b(o["sealed"], 65 + len(plaintext) + 16)  # E, ciphertext, tag
+    nonce = _b(VECTOR["nonce"], 12)
+    assert crypto.answer_public_key(d) == public
+    assert crypto.answer_public_key(e) == ephemeral_public
+    enc_key = _b(o["enc_key"], 32)
+    assert crypto.derive_answer_key(e, public, sid) == enc_key
+    assert crypto.derive_answer_key(d, ephemeral_public, sid) == enc_key
+    _, made = crypto.seal_answer(plaintext, public, sid, ephemeral=e, nonce=nonce)
+    assert made == sealed
+    assert crypto.open_answer(nonce, sealed, d, sid) == plaintext
+    # By hand: the x coordinate of d·E, HKDF with ctx as salt, AES-GCM with ctx as AAD.
+    curve = ec.SECP256R1()
+    shared = ec.derive_private_key(int.from_bytes(d, "big"), curve).exchange(
+        ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(curve, sealed[:65])
+    )
+    context = b"oncelink/v1/" + sid.encode()
+    assert _hkdf_by_hand(shared, context, b"oncelink/v1/outside/enc-key") == enc_key
+    assert AESGCM(enc_key).decrypt(nonce, sealed[65:], context) == plaintext
+
+
+def test_an_outside_answer_opens_only_with_the_requesters_private_key():
+    sid = crypto.new_secret_id()
+    d = crypto.new_answer_key()
+    nonce, sealed = crypto.seal_answer(b"only for d", crypto.answer_public_key(d), sid)
+    assert crypto.open_answer(nonce, sealed, d, sid) == b"only for d"
+    with pytest.raises(InvalidTag):
+        crypto.open_answer(nonce, sealed, crypto.new_answer_key(), sid)
+    with pytest.raises(InvalidTag):
+        crypto.open_answer(nonce, sealed, d, crypto.new_secret_id())
+    for bad in (b"\x04" + b"\x00" * 64, b"\x02" + b"\x01" * 64, b"\x04" * 10):
+        with pytest.raises(ValueError):
+            crypto.check_public_key(bad)
+    with pytest.raises(ValueError):
+        crypto.answer_public_key(b"\x00" * 32)  # zero is no private key

@@ -7,13 +7,24 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
+import pytest
+from cryptography.exceptions import InvalidTag
+from redis.asyncio import Redis
 
 from bot import crypto
 from bot.config import Limit
 from bot.outside import OutsideRequestGone
 from handlers import outside
+from handlers.messages import OUTSIDE_CLOSED
+from storage import redis_record
+from storage.redis_store import RedisStore, record_key
 from tests.slack_harness import SlackHarness
 from tests.support.links import post_reveal
 from tests.support.outside import post_answer, sealed_answer
@@ -23,7 +34,10 @@ from tests.test_slack_extras import button, shown_secret
 
 REQUESTER = "U2147483697"  # who sends commands in the payload fixtures
 MALLORY = "UMALLORY1"
-UPLOAD = re.compile(r"https?://[^\s|>]+/r/([A-Za-z0-9_-]{22})#([A-Za-z0-9_-]{43})")
+# `/r/{id}#{u}.{Q}`: the upload key and the requester's public key (docs/SECURITY.md).
+UPLOAD = re.compile(
+    r"https?://[^\s|>]+/r/([A-Za-z0-9_-]{22})#([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{87})"
+)
 CANARY = "VENDOR-KEY-CANARY-typed-outside-slack"
 
 
@@ -64,7 +78,7 @@ async def test_an_outside_text_answer_reveals_once_for_the_requester_alone(slack
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     upload_link, dm = await ask_outside(slack)
-    request_id, key = UPLOAD.search(upload_link).groups()
+    request_id, key, public = UPLOAD.search(upload_link).groups()
 
     # The page: strict headers, no inline script, the note escaped and shown.
     response = await page.request.get(upload_link)
@@ -119,9 +133,10 @@ async def test_an_outside_text_answer_reveals_once_for_the_requester_alone(slack
         params = json.dumps(call.params)
         if CANARY in params:
             assert call.method == "views.update"
-        if key in params:
+        if key in params or public in params:
             assert call.method == "response_url" or call.params.get("channel") == REQUESTER
     assert CANARY not in caplog.text and key not in caplog.text and request_id not in caplog.text
+    assert public not in caplog.text
 
 
 async def test_an_outside_file_answer_opens_once_in_the_requesters_browser(
@@ -129,7 +144,7 @@ async def test_an_outside_file_answer_opens_once_in_the_requesters_browser(
 ):
     debug_everywhere(caplog)
     upload_link, dm = await ask_outside(slack, "kubeconfig for staging")
-    request_id, key = UPLOAD.search(upload_link).groups()
+    request_id, key, public = UPLOAD.search(upload_link).groups()
     data = b"FILE-CANARY-" + os.urandom(300 * 1024)
     path = tmp_path / "staging.kubeconfig"
     path.write_bytes(data)
@@ -165,14 +180,14 @@ async def test_an_outside_file_answer_opens_once_in_the_requesters_browser(
     seen = everything_slack_received(slack).encode()
     assert data[-48:] not in seen and b"FILE-CANARY" not in seen
     logged = caplog.text
-    gate = json.loads(button(dm, outside.REVEAL_ACTION)["value"])["g"]
-    for needle in (key, gate, request_id, "staging.kubeconfig", "FILE-CANARY"):
+    private = json.loads(button(dm, outside.REVEAL_ACTION)["value"])["d"]
+    for needle in (key, public, private, request_id, "staging.kubeconfig", "FILE-CANARY"):
         assert needle not in logged
 
 
 async def test_outside_answers_leave_no_plaintext_bytes_or_key_in_a_store_dump(slack, tmp_path):
     upload_link, _ = await ask_outside(slack)
-    _, key = UPLOAD.search(upload_link).groups()
+    _, key, _ = UPLOAD.search(upload_link).groups()
     status, _ = await post_answer(
         slack.served.url, upload_link, sealed_answer(upload_link, CANARY.encode())
     )
@@ -184,11 +199,189 @@ async def test_outside_answers_leave_no_plaintext_bytes_or_key_in_a_store_dump(s
         slack.served.url, file_link, sealed_answer(file_link, plaintext, "file")
     )
     assert status == 200
-    gate = json.loads(button(dm, outside.REVEAL_ACTION)["value"])["g"]
+    private = json.loads(button(dm, outside.REVEAL_ACTION)["value"])["d"]
     blob = await store_bytes(slack.service._store, tmp_path)
-    for clear in (CANARY, key, UPLOAD.search(file_link).group(2), gate, "secret-name.pem"):
+    for clear in (CANARY, key, UPLOAD.search(file_link).group(2), private, "secret-name.pem"):
         assert clear.encode() not in blob
     assert data[-64:] not in blob
+
+
+async def raw_record(store, secret_id: str, tmp_path) -> tuple[bytes, bytes]:
+    """(nonce, ciphertext) as a copy of the store holds them: the Redis key read by a client
+    of its own, or the SQLite row read from a copy of the file (with its WAL)."""
+    if isinstance(store, RedisStore):
+        url = store._redis.connection_pool.connection_kwargs
+        client = Redis(host=url["host"], port=url["port"], db=url.get("db", 0))
+        try:
+            raw = await client.get(record_key(secret_id))
+        finally:
+            await client.aclose()
+        record, _ = redis_record.unpack(secret_id, raw)
+        return record.nonce, record.ciphertext
+    source = Path(store._path)
+    copy = tmp_path / "copy.sqlite3"
+    for part in source.parent.glob(source.name + "*"):
+        shutil.copyfile(part, tmp_path / ("copy.sqlite3" + part.name[len(source.name) :]))
+    with closing(sqlite3.connect(copy)) as db:
+        nonce, ciphertext = db.execute(
+            "SELECT nonce, ciphertext FROM secrets WHERE id = ?", (secret_id,)
+        ).fetchone()
+    return bytes(nonce), bytes(ciphertext)
+
+
+def keys_an_upload_link_gives(upload_link: str, request_id: str) -> list[bytes]:
+    """Every AES key someone who read the upload link can make from its fragment: each
+    32-byte part as protocol v1's link key (the old sealing), raw, through this protocol's
+    label, and as if it were a P-256 private key against the answer's ephemeral key (below);
+    each 65-byte part (the public key) through the same labels."""
+    keys = []
+    for part in urlsplit(upload_link).fragment.split("."):
+        for length in (32, 65):
+            try:
+                material = crypto.b64decode(part, length)
+            except ValueError:
+                continue
+            keys.append(crypto.derive_keys(material, b"", request_id).enc_key)
+            keys.append(crypto._hkdf(material, request_id, b"outside/enc-key"))
+            if length == 32:
+                keys.append(material)
+    return keys
+
+
+async def test_the_upload_link_and_a_copy_of_the_store_together_open_no_answer(slack, tmp_path):
+    """The reviewer's attack: someone who read the upload link (the mail it went by) and has
+    a copy of the store (a backup, an AOF, a replica) reads the answer's record and tries
+    every key the link gives. Nothing opens, for a text or a file; the requester's `d`
+    opens both, so the record read is the answer."""
+    outside_desk = slack.service.outside
+    data = b"FILE-CANARY-" + os.urandom(4096)
+    answers = {
+        "text": CANARY.encode(),
+        "file": crypto.file_plaintext("vpn.ovpn", "application/x-openvpn-profile", data),
+    }
+    for kind, plaintext in answers.items():
+        ticket = await outside_desk.open(requester=f"T1:{REQUESTER}", note=kind, ttl=3600)
+        upload_link = ticket.upload_link
+        request_id = urlsplit(upload_link).path.rsplit("/", 1)[-1]
+        status, _ = await post_answer(
+            slack.served.url, upload_link, sealed_answer(upload_link, plaintext, kind)
+        )
+        assert status == 200
+        nonce, ciphertext = await raw_record(slack.service._store, request_id, tmp_path)
+        candidates = keys_an_upload_link_gives(upload_link, request_id)
+        assert candidates
+        for key in candidates:
+            for sealed in (ciphertext, ciphertext[65:]):  # whole, and without `E` in front
+                try:
+                    opened = crypto.unseal(nonce, sealed, key, request_id)
+                except InvalidTag:
+                    continue
+                raise AssertionError(f"the upload link opened the {kind} answer: {opened!r}")
+        for part in urlsplit(upload_link).fragment.split("."):
+            try:
+                as_private = crypto.b64decode(part, 32)
+            except ValueError:
+                continue
+            with pytest.raises((InvalidTag, ValueError)):
+                crypto.open_answer(nonce, ciphertext, as_private, request_id)
+        # The requester's key, which only their Reveal button holds, opens it.
+        private = crypto.b64decode(ticket.answer_key, 32)
+        assert crypto.open_answer(nonce, ciphertext, private, request_id) == plaintext
+        assert ticket.answer_key not in upload_link
+        blob = await store_bytes(slack.service._store, tmp_path)
+        assert ticket.answer_key.encode() not in blob and private not in blob
+
+
+async def store_old_answer(slack: SlackHarness, requester: str, kind: str, plaintext: bytes):
+    """An answer as the protocol before the requester's key stored it: sealed under
+    HKDF(k), `k` in the upload link and the button, a file gated by `g`. Returns (id, k, g)."""
+    from bot.outside import ANSWER_MARK, list_metadata
+    from storage.base import SecretRecord
+
+    service = slack.service
+    request_id, k, g = crypto.new_secret_id(), crypto.new_link_key(), crypto.new_link_key()
+    keys = crypto.derive_keys(k, b"", request_id)
+    nonce, ciphertext = crypto.seal(plaintext, keys.enc_key, request_id)
+    text = kind == "text"
+    proof = (
+        crypto.derive_holder_proof(k, request_id, requester, service._binding_key)
+        if text
+        else crypto.derive_link_proof(g, request_id)
+    )
+    now = service.now()
+    record = SecretRecord(
+        secret_id=request_id,
+        version=1,
+        nonce=nonce,
+        ciphertext=ciphertext,
+        link_verifier=crypto.verifier(proof),
+        verifier=crypto.verifier(keys.auth),
+        has_passphrase=False,
+        created_at=now,
+        expires_at=now + 3600,
+        creator=requester,
+        metadata=list_metadata("from before", ANSWER_MARK, ""),
+        bound=text,
+    )
+    await service._store.put(f"outside-answered:{request_id}", kind.encode(), now + 3600)
+    await service.store_sealed(record, track=True)
+    return request_id, crypto.b64encode(k), crypto.b64encode(g)
+
+
+async def test_an_outside_answer_stored_before_the_requesters_key_still_opens_for_them(
+    slack, page, tmp_path
+):
+    _, dm = await ask_outside(slack)
+    value = json.loads(button(dm, outside.REVEAL_ACTION)["value"])
+    requester = f"{value['o']}:{REQUESTER}"
+    old = {"r": REQUESTER, "o": value["o"]}
+    # A text: the old button (`k`, `g`) opens it in Slack, for the requester alone.
+    text_id, k, g = await store_old_answer(slack, requester, "text", CANARY.encode())
+    button_value = json.dumps({"q": text_id, "k": k, "g": g, **old})
+    await slack.click(outside.REVEAL_ACTION, button_value, MALLORY, "mallory")
+    await slack.settle()
+    assert "someone else" in slack.fake.of("response_url")[-1]["text"]
+    await slack.click(outside.REVEAL_ACTION, button_value, REQUESTER, "old-text")
+    await slack.settle()
+    assert shown_secret(slack.fake.of("views.update")[-1]["view"]) == CANARY
+    # A file: the old button turns into the `#k.g` link, opened in the browser.
+    data = b"OLD-FILE-" + os.urandom(2048)
+    plaintext = crypto.file_plaintext("old.pem", "text/plain", data)
+    file_id, k, g = await store_old_answer(slack, requester, "file", plaintext)
+    button_value = json.dumps({"q": file_id, "k": k, "g": g, **old})
+    await slack.click(outside.REVEAL_ACTION, button_value, REQUESTER, "old-file")
+    await slack.settle()
+    message = slack.fake.of("response_url")[-1]
+    link = re.search(r"<(http[^>]+/s/[^>]+)>", json.dumps(message["blocks"])).group(1)
+    assert link.endswith(f"/s/{file_id}#{k}.{g}")
+    await page.goto(link)
+    await page.get_by_role("button", name="Reveal secret").click()
+    await page.locator("#file-result").wait_for(state="visible")
+    assert await page.locator("#file-name").inner_text() == "old.pem"
+    async with page.expect_download() as waiting:
+        await page.get_by_role("button", name="Download").click()
+    saved = tmp_path / "saved"
+    await (await waiting.value).save_as(str(saved))
+    assert saved.read_bytes() == data
+
+
+async def test_a_request_waiting_from_before_the_requesters_key_is_gone(slack, page):
+    """Its upload link would seal under a key the link itself holds: refused, calmly."""
+    upload_link, dm = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    key = f"outside:{request_id}"
+    store = slack.service._store
+    stored = json.loads(await store.get(key, slack.service.now()))
+    assert stored.pop("s")
+    await store.put(key, json.dumps(stored).encode(), stored["x"])
+    assert (await page.goto(upload_link)).status == 404
+    status, answer = await post_answer(
+        slack.served.url, upload_link, sealed_answer(upload_link, b"too late")
+    )
+    assert (status, answer["error"]) == (410, "gone")
+    await click_reveal(slack, dm, REQUESTER, "old-request")
+    told = slack.fake.of("response_url")[-1]
+    assert told["replace_original"] is True and told["text"] == OUTSIDE_CLOSED
 
 
 async def test_forged_expired_malformed_and_cancelled_upload_links_get_a_calm_page(slack, page):

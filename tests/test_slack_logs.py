@@ -52,7 +52,7 @@ def button_value(messages: list[dict], action_id: str) -> str:
 
 async def outside_flow(slack: SlackHarness, url: str) -> tuple[str, dict]:
     """A request to someone outside Slack, answered through its upload link and revealed
-    by the requester: the upload link and the Reveal button's value (both keys)."""
+    by the requester: the upload link and the Reveal button's value (the private key)."""
     from handlers import outside
     from tests.support.outside import post_answer, sealed_answer
     from tests.test_outside import UPLOAD
@@ -200,7 +200,9 @@ async def test_slack_flows_at_debug_log_nothing_secret(fake_slack, tmp_path):
         assert text not in logs, text
     for value in bound_values:  # the Reveal buttons' keys and ids
         assert value["k"] not in logs and value["s"] not in logs
-    for needle in (upload_link, outside_value["k"], outside_value["g"], outside_value["q"]):
+    upload_key, requester_public = upload_link.split("#")[1].split(".")
+    outside_keys = (upload_key, requester_public, outside_value["d"], outside_value["q"])
+    for needle in (upload_link, *outside_keys):
         assert needle not in logs
     for link, passphrase in links:
         parts = parse_link(link)

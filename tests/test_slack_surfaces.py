@@ -52,7 +52,7 @@ def summaries(count: int, note: str = NOTE) -> list[SecretSummary]:
 
 
 TICKET = OutsideTicket(
-    "A" * 22, "https://secrets.example.com/r/" + "A" * 22 + "#" + KEY, KEY, KEY, NOW
+    "A" * 22, "https://secrets.example.com/r/" + "A" * 22 + "#" + KEY + "." + "B" * 87, KEY, NOW
 )
 
 

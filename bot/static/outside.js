@@ -1,10 +1,11 @@
 "use strict";
 // The upload page of a request from someone in Slack (docs/SECURITY.md, "Secrets asked of
-// someone outside Slack"). The key is this link's #fragment, which the browser never sends:
-// the answer is sealed here with protocol v1 and only nonce and ciphertext are uploaded.
-// Uses reveal.js's derivations (window.OnceLink).
+// someone outside Slack"). This link's #fragment, which the browser never sends, holds the
+// upload key `u` (its proof shows the right to upload) and the requester's public key `Q`:
+// the answer is sealed here to `Q` with a fresh ephemeral key, so this link can seal an
+// answer but never open one. Only nonce, E and ciphertext are uploaded. Uses reveal.js's
+// derivations (window.OnceLink).
 (function () {
-  const LABEL = "oncelink/v1/";
   const utf8 = new TextEncoder();
   const subtle = window.crypto && window.crypto.subtle;
   const app = document.getElementById("app");
@@ -31,12 +32,14 @@
     return size + " bytes";
   }
 
-  const linkKey = OL.b64decode(window.location.hash.slice(1), 32);
+  const fragment = window.location.hash.slice(1).split(".");
+  const uploadKey = fragment.length === 2 ? OL.b64decode(fragment[0], 32) : null;
+  const answerPublic = fragment.length === 2 ? OL.b64decode(fragment[1], 65) : null;
   if (!subtle) {
     say("This browser cannot encrypt here (it needs a secure https page).", "error");
     return;
   }
-  if (!linkKey) {
+  if (!uploadKey || !answerPublic) {
     say("This link is incomplete: part of it is missing or changed. Copy the whole link, " +
         "including everything after the #, and open it again.", "error");
     return;
@@ -85,16 +88,19 @@
         return say(`The secret is too long (at most ${maxText} bytes); send it as a file.`,
                    "error");
       }
-      const keys = await OL.deriveKeys(linkKey, new Uint8Array(0), id);
-      const nonce = window.crypto.getRandomValues(new Uint8Array(12));
-      const key = await subtle.importKey("raw", keys.encKey, "AES-GCM", false, ["encrypt"]);
-      const sealed = await subtle.encrypt(
-        { name: "AES-GCM", iv: nonce, additionalData: utf8.encode(LABEL + id) }, key, plain);
+      let sealed;
+      try {
+        sealed = await OL.sealAnswer(answerPublic, plain, id);
+      } catch (e) {
+        return say("This link is incomplete: part of it is missing or changed. Copy the " +
+                   "whole link, including everything after the #, and open it again.", "error");
+      }
+      const nonce = sealed.nonce;
       plain.fill(0);
       plain = null;
       const head = { version: 1, kind: file ? "file" : "text", nonce: OL.b64encode(nonce) };
       // Shows the server this comes from the link's holder, not from someone with its id.
-      const proof = OL.b64encode(await OL.hkdf(linkKey, id, "upload-proof"));
+      const proof = OL.b64encode(await OL.hkdf(uploadKey, id, "upload-proof"));
       say("Sending the encrypted secret…");
       const response = await fetch(window.location.pathname, {
         method: "POST",
@@ -102,7 +108,7 @@
           "Content-Type": "application/octet-stream",
           "X-Oncelink-Upload-Proof": proof,
         },
-        body: new Blob([JSON.stringify(head) + "\n", sealed]),
+        body: new Blob([JSON.stringify(head) + "\n", sealed.sealed]),
         credentials: "omit",
         cache: "no-store",
       });

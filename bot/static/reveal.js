@@ -65,6 +65,55 @@
     return new TextDecoder("utf-8", { fatal: true }).decode(plain);
   }
 
+  // Answers asked of someone outside Slack are sealed to the requester's P-256 key pair
+  // (d, Q): the page draws an ephemeral key e, enc_key = HKDF(ECDH(e, Q)), and sends its
+  // public key E in front of the ciphertext; the requester opens it with ECDH(d, E).
+  const ECDH = { name: "ECDH", namedCurve: "P-256" };
+  const PUBLIC_KEY_BYTES = 65;
+
+  function importPublic(raw) {
+    return subtle.importKey("raw", raw, ECDH, false, []);
+  }
+
+  // WebCrypto takes a raw private scalar only as a JWK, with its public point beside it.
+  function importPrivate(d, publicRaw) {
+    const jwk = { kty: "EC", crv: "P-256", ext: false, key_ops: ["deriveBits"],
+                  d: b64encode(d), x: b64encode(publicRaw.subarray(1, 33)),
+                  y: b64encode(publicRaw.subarray(33, 65)) };
+    return subtle.importKey("jwk", jwk, ECDH, false, ["deriveBits"]);
+  }
+
+  async function answerKey(privateKey, publicRaw, id) {
+    const shared = new Uint8Array(await subtle.deriveBits(
+      { name: "ECDH", public: await importPublic(publicRaw) }, privateKey, 256));
+    try {
+      return await hkdf(shared, id, "outside/enc-key");
+    } finally {
+      shared.fill(0);
+    }
+  }
+
+  async function sealAnswer(publicRaw, plain, id) {
+    const ephemeral = await subtle.generateKey(ECDH, false, ["deriveBits"]);
+    const encKey = await answerKey(ephemeral.privateKey, publicRaw, id);
+    const nonce = window.crypto.getRandomValues(new Uint8Array(12));
+    const key = await subtle.importKey("raw", encKey, "AES-GCM", false, ["encrypt"]);
+    encKey.fill(0);
+    const sealed = new Uint8Array(await subtle.encrypt(
+      { name: "AES-GCM", iv: nonce, additionalData: utf8.encode(LABEL + id) }, key, plain));
+    const epk = new Uint8Array(await subtle.exportKey("raw", ephemeral.publicKey));
+    const out = new Uint8Array(epk.length + sealed.length);
+    out.set(epk);
+    out.set(sealed, epk.length);
+    return { nonce, sealed: out };
+  }
+
+  async function openAnswer(d, publicRaw, nonce, sealed, id) {
+    const encKey = await answerKey(await importPrivate(d, publicRaw),
+                                   sealed.subarray(0, PUBLIC_KEY_BYTES), id);
+    return decryptBytes(encKey, nonce, sealed.subarray(PUBLIC_KEY_BYTES), id);
+  }
+
   // A file secret's plaintext starts with byte 0xFF, which no UTF-8 text does, then its
   // header's length (2 bytes) and header (JSON: name, type), then the file's bytes.
   function readFile(plain) {
@@ -112,6 +161,7 @@
   // compose and upload pages seal with it.
   window.OnceLink = {
     b64decode, b64encode, hkdf, passphraseKey, deriveKeys, decrypt, filePlaintext,
+    importPrivate, answerKey, sealAnswer, openAnswer,
   };
 
   const app = document.getElementById("app");
@@ -136,16 +186,19 @@
     message.className = kind || "";
   }
 
-  // `#k`, or `#k.g` for an answer asked of someone outside Slack: then the link proof is
-  // derived from the gate key `g` alone, which the upload link never held (SECURITY.md).
+  // `#k`; or, for an answer asked of someone outside Slack, `#d.Q`: the requester's private
+  // key (the link's proofs come from it) and its public point, which the upload link never
+  // held with `d` (SECURITY.md); or `#k.g`, such an answer's link from before it was sealed
+  // to `d`, whose proof comes from the gate key `g`.
   const fragment = window.location.hash.slice(1).split(".");
   const linkKey = fragment.length <= 2 ? b64decode(fragment[0], 32) : null;
-  const gateKey = fragment.length === 2 ? b64decode(fragment[1], 32) : null;
+  const answerPublic = fragment.length === 2 ? b64decode(fragment[1], PUBLIC_KEY_BYTES) : null;
+  const gateKey = fragment.length === 2 && !answerPublic ? b64decode(fragment[1], 32) : null;
   if (!subtle) {
     say("This browser cannot decrypt the secret here (it needs a secure https page).", "error");
     return;
   }
-  if (!linkKey || (fragment.length === 2 && !gateKey)) {
+  if (!linkKey || (fragment.length === 2 && !gateKey && !answerPublic)) {
     say("This link is incomplete: part of it is missing or changed. Copy the whole link, " +
         "including everything after the #, and open it again. The secret is still safe.", "error");
     return;
@@ -173,7 +226,9 @@
         const nonce = b64decode(answer.nonce, 12);
         const text = String(answer.ciphertext || "");
         const ciphertext = b64decode(text, Math.floor((text.length * 3) / 4));
-        const plain = await decryptBytes(keys.encKey, nonce, ciphertext, id);
+        const plain = answerPublic
+          ? await openAnswer(linkKey, answerPublic, nonce, ciphertext, id)
+          : await decryptBytes(keys.encKey, nonce, ciphertext, id);
         const file = readFile(plain);
         form.hidden = true;
         if (intro) intro.hidden = true;

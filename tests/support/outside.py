@@ -11,22 +11,31 @@ import aiohttp
 from bot import crypto
 
 
-def sealed_answer(upload_link: str, plaintext: bytes, kind: str = "text") -> bytes:
-    """The body outside.js posts: a JSON head line, then the ciphertext."""
+def upload_keys(upload_link: str) -> tuple[str, bytes, bytes]:
+    """The request id, the upload key `u` and the requester's public key `Q` of an upload
+    link `/r/{id}#{u}.{Q}`; ValueError for a link without them."""
     parts = urlsplit(upload_link)
     request_id = parts.path.rsplit("/", 1)[-1]
-    keys = crypto.derive_keys(crypto.b64decode(parts.fragment, 32), b"", request_id)
-    nonce, ciphertext = crypto.seal(plaintext, keys.enc_key, request_id)
+    upload, _, public = parts.fragment.partition(".")
+    return (
+        request_id,
+        crypto.b64decode(upload, 32),
+        crypto.b64decode(public, crypto.PUBLIC_KEY_BYTES),
+    )
+
+
+def sealed_answer(upload_link: str, plaintext: bytes, kind: str = "text") -> bytes:
+    """The body outside.js posts: a JSON head line, then `E` and the ciphertext."""
+    request_id, _, public = upload_keys(upload_link)
+    nonce, sealed = crypto.seal_answer(plaintext, public, request_id)
     head = {"version": 1, "kind": kind, "nonce": crypto.b64encode(nonce)}
-    return json.dumps(head).encode() + b"\n" + ciphertext
+    return json.dumps(head).encode() + b"\n" + sealed
 
 
 def upload_proof(upload_link: str) -> str:
-    """The header value outside.js sends: the proof that it holds the link's key."""
-    parts = urlsplit(upload_link)
-    request_id = parts.path.rsplit("/", 1)[-1]
-    proof = crypto.derive_upload_proof(crypto.b64decode(parts.fragment, 32), request_id)
-    return crypto.b64encode(proof)
+    """The header value outside.js sends: the proof that it holds the link's upload key."""
+    request_id, upload, _ = upload_keys(upload_link)
+    return crypto.b64encode(crypto.derive_upload_proof(upload, request_id))
 
 
 async def post_answer(
