@@ -91,6 +91,9 @@ class ApiUpload:
     kind: str = "text"
     note: str = ""
     recipient: str = ""  # the edge's to resolve (a Slack member id or an email)
+    # With a recipient: the link's key alone, from which the server builds the link it
+    # passes on with its own PUBLIC_URL, so a client can never make the app post its words.
+    pass_on_key: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +289,7 @@ class TokenDesk:
             raise InvalidSecret(f"The note is too long (at most {NOTE_MAX} characters).")
         if len(upload.recipient) > RECIPIENT_MAX:
             raise InvalidSecret("That recipient is not a member id or an email address.")
-        if sealed.pass_on_link and not upload.recipient:
+        if (sealed.pass_on_link or upload.pass_on_key) and not upload.recipient:
             raise InvalidSecret("Nobody was named to send the link to.")
 
     def max_upload(self, kind: str) -> int:
@@ -296,12 +299,27 @@ class TokenDesk:
 
         return self._service.compose.max_upload if kind == "file" else MAX_SECRET_BYTES + 16
 
+    def pass_on_link(self, secret_id: str, upload: ApiUpload) -> str:
+        """The link the app may DM for this upload: built here from the key alone, or, when
+        the client sent a whole link, only exactly this app's link to this secret. The app
+        posts it in Slack in its own name, so a `|` or `>` riding along would give the link
+        any label and the message any words."""
+        link = upload.sealed.pass_on_link
+        if upload.pass_on_key:
+            try:
+                key = crypto.b64decode(upload.pass_on_key, crypto.KEY_BYTES)
+            except ValueError:
+                raise InvalidSecret("pass_on_key is the link's key, base64url.") from None
+            link = self._service.link_for(secret_id, key)
+        if link and not self._service.compose.is_link_of(link, secret_id):
+            raise InvalidSecret("That is not this secret's link.")
+        return link
+
     async def create(self, grant: TokenGrant, token: str, upload: ApiUpload) -> CreatedSecret:
         """Store the sealed secret as the grant's creator's, on their list."""
         secret_id = secret_id_for(token, upload.seed)
         sealed = upload.sealed
-        if sealed.pass_on_link and "/s/" + secret_id + "#" not in sealed.pass_on_link:
-            raise InvalidSecret("That is not this secret's link.")
+        pass_on_link = self.pass_on_link(secret_id, upload)
         try:
             await self._service.status(secret_id)
         except SecretGone:
@@ -329,7 +347,7 @@ class TokenDesk:
             record.expires_at,
             upload.note,
             upload.recipient,
-            sealed.pass_on_link,
+            pass_on_link,
         )
         for listener in self._listeners:
             self._service.spawn(listener(made))

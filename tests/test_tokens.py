@@ -466,3 +466,137 @@ async def test_an_org_wide_uninstall_deletes_the_orgs_tokens_and_a_workspaces_on
     await uninstall(team_id="E0001", enterprise_id="E0001", is_enterprise_install=True)
     status, _, answer = await api_post(slack.served.url, b"{}\n", token)
     assert (status, answer["error"]) == (401, "unauthorized")
+
+
+def sealed_head(token: str, **head: object) -> tuple[str, bytes]:
+    """An upload's body as the CLI would send it (random sealed values) and its id."""
+    seed = os.urandom(16)
+    fields = {
+        "version": 1,
+        "seed": crypto.b64encode(seed),
+        "nonce": crypto.b64encode(os.urandom(12)),
+        "link_verifier": crypto.b64encode(os.urandom(32)),
+        "verifier": crypto.b64encode(os.urandom(32)),
+        "has_passphrase": False,
+        "ttl": 3600,
+        **head,
+    }
+    return secret_id_for(token, seed), json.dumps(fields).encode() + b"\nciphertext"
+
+
+async def test_a_pass_on_link_with_anything_but_this_apps_link_is_refused(slack):
+    """The app posts the passed-on link in Slack in its own name: a link elsewhere, or
+    anything after the key (`|label`, `>` and words), would let a token's holder make the
+    app DM any member any words behind any link."""
+    token = await ask_for_token(slack)
+    key = crypto.b64encode(os.urandom(32))
+    seed = os.urandom(16)
+    secret_id = secret_id_for(token, seed)
+    own = f"{slack.served.url}/s/{secret_id}#{key}"
+    for link in (
+        f"https://evil.example/sso|Your SSO session expired: sign in again> /s/{secret_id}#",
+        f"https://evil.example/s/{secret_id}#{key}",
+        own + "|Open your payslip",
+        own + "> and sign in at https://evil.example",
+        own + "=",
+    ):
+        _, sent = sealed_head(token, to="UVICTIM", pass_on_link=link)
+        head, _, rest = sent.partition(b"\n")
+        fields = {**json.loads(head), "seed": crypto.b64encode(seed)}
+        status, _, answer = await api_post(
+            slack.served.url, json.dumps(fields).encode() + b"\n" + rest, token
+        )
+        assert (status, answer["error"]) == (400, "invalid"), link
+    for key_sent in (key + "|x", key + "=", "short"):
+        _, sent = sealed_head(token, to="UVICTIM", pass_on_key=key_sent)
+        status, _, answer = await api_post(slack.served.url, sent, token)
+        assert (status, answer["error"]) == (400, "invalid"), key_sent
+    await slack.settle()
+    assert not [m for m in slack.fake.of("chat.postMessage") if m.get("channel") == "UVICTIM"]
+    # The key alone: the server builds the link from its own PUBLIC_URL and DMs that.
+    secret_id, sent = sealed_head(token, to="UVICTIM", pass_on_key=key)
+    status, _, answer = await api_post(slack.served.url, sent, token)
+    assert status == 201
+    await slack.settle()
+    dms = [m for m in slack.fake.of("chat.postMessage") if m.get("channel") == "UVICTIM"]
+    assert f"{slack.served.url}/s/{secret_id}#{key}" in json.dumps(dms[-1]["blocks"])
+
+
+async def test_a_token_in_a_malformed_header_never_reaches_the_log(slack, caplog):
+    """A token file saved with a CR at its end, or a stray control byte: aiohttp refuses the
+    request, and its error line must not quote the header."""
+    debug_everywhere(caplog)
+    token = await ask_for_token(slack)
+    port = int(slack.served.url.rsplit(":", 1)[1])
+    for tail in (b"\r", b"\x01"):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /api/v1/secrets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + token.encode()
+            + tail
+            + b"\r\nContent-Length: 0\r\n\r\n"
+        )
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 30)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 400") or answer.startswith(b"HTTP/1.0 400")
+    assert any(r.name == "aiohttp.server" for r in caplog.records)  # it was logged ...
+    for forbidden in (token, token.removeprefix("olk_")):  # ... without the header
+        assert forbidden not in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+async def test_the_token_is_checked_before_a_byte_of_the_body_is_read(slack):
+    """A forged token declaring 10 MB and sending nothing is refused at once."""
+    port = int(slack.served.url.rsplit(":", 1)[1])
+    forged = "olk_" + crypto.b64encode(os.urandom(32))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"POST /api/v1/secrets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + forged.encode()
+        + b"\r\nContent-Length: 10000000\r\n\r\n"
+    )
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 401")
+
+
+async def test_a_token_revoked_during_its_upload_stores_nothing(slack):
+    """The body may take minutes: a revoke (or tokens off, or an uninstall) meanwhile wins."""
+    token = await ask_for_token(slack)
+    secret_id, sent = sealed_head(token)
+    desk = slack.service.tokens
+    checked = asyncio.Event()
+    authenticate = desk.authenticate
+
+    async def counting(given: str):  # the first check, before the body, has passed
+        grant = await authenticate(given)
+        checked.set()
+        return grant
+
+    desk.authenticate = counting
+    rest = asyncio.Event()
+
+    async def body():
+        yield sent[:10]
+        await rest.wait()
+        yield sent[10:]
+
+    async def post() -> tuple[int, dict]:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                slack.served.url + "/api/v1/secrets",
+                data=body(),
+                headers={"Authorization": f"Bearer {token}", "Content-Length": str(len(sent))},
+            ) as response:
+                return response.status, await response.json()
+
+    posting = asyncio.create_task(post())
+    await asyncio.wait_for(checked.wait(), 30)
+    assert "revoked" in await ask_for_token(slack, "token revoke")
+    rest.set()
+    status, answer = await asyncio.wait_for(posting, 30)
+    assert (status, answer["error"]) == (401, "unauthorized")
+    with pytest.raises(SecretGone):
+        await slack.service.status(secret_id)
