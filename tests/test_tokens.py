@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from bot import crypto
 from bot.config import Limit
@@ -25,6 +26,7 @@ from handlers.tokens import PREF_TOKENS
 from tests.slack_fake import ADMIN, sign
 from tests.slack_harness import SlackHarness
 from tests.support.links import decrypt_answer, post_reveal
+from tests.support.ports import free_port
 from tests.test_at_rest import store_bytes
 from tests.test_compose import reveal_in_page
 from tests.test_compose_slack import debug_everywhere
@@ -600,3 +602,157 @@ async def test_a_token_revoked_during_its_upload_stores_nothing(slack):
     assert (status, answer["error"]) == (401, "unauthorized")
     with pytest.raises(SecretGone):
         await slack.service.status(secret_id)
+
+
+async def start_web(handler) -> tuple[web.AppRunner, str, list]:
+    """A tiny server on a free loopback port that records every request it sees."""
+    seen: list = []
+
+    async def record(request: web.Request) -> web.StreamResponse:
+        seen.append((request.method, request.path, dict(request.headers)))
+        return await handler(request)
+
+    app = web.Application(client_max_size=1024 * 1024)
+    app.router.add_route("*", "/{rest:.*}", record)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}", seen
+
+
+async def test_the_cli_never_follows_a_redirect_with_the_token(tmp_path):
+    async def elsewhere(request: web.Request) -> web.Response:
+        return web.json_response({"error": "invalid", "message": "got it"}, status=400)
+
+    target, target_url, reached = await start_web(elsewhere)
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound(target_url + "/api/v1/secrets")
+
+    first, first_url, _ = await start_web(moved)
+    try:
+        token = "olk_" + crypto.b64encode(os.urandom(32))
+        for command in (("share", "--token", token), ("login",)):
+            code, out, err = await oncelink(
+                *command, "--server", first_url, cwd=tmp_path / "x", stdin=token + "\n"
+            )
+            assert code == 2 and out == "" and "redirect" in err and target_url in err
+        assert reached == []  # the token never went there
+    finally:
+        await first.cleanup()
+        await target.cleanup()
+
+
+async def test_the_cli_sends_a_token_over_plain_http_only_to_this_machine(tmp_path):
+    token = "olk_" + crypto.b64encode(os.urandom(32))
+    for server in ("http://secrets.example.com", "http://10.0.0.1:8080", "ftp://x.example"):
+        code, out, err = await oncelink(
+            "share", "--server", server, "--token", token, cwd=tmp_path / "x", stdin="s"
+        )
+        assert code == 2 and out == "" and ("http" in err or "not a URL" in err), server
+    code, _, err = await oncelink("login", "--server", "http://secrets.example.com",
+                                  cwd=tmp_path / "x", stdin=token)  # fmt: skip
+    assert code == 2 and "plain http" in err
+
+
+async def test_a_saved_token_goes_only_to_the_server_it_was_saved_for(tmp_path):
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({"error": "unauthorized", "message": "no"}, status=401)
+
+    other, other_url, reached = await start_web(answer)
+    try:
+        home = tmp_path / "laptop"
+        folder = home / "config" / "oncelink"
+        folder.mkdir(parents=True, mode=0o700)
+        saved = folder / "config.json"
+        token = "olk_" + crypto.b64encode(os.urandom(32))
+        saved.write_text(json.dumps({"server": "https://secrets.example.com", "token": token}))
+        saved.chmod(0o600)
+        for how in (["--server", other_url], []):
+            env = {} if how else {"ONCELINK_SERVER": other_url}
+            code, out, err = await oncelink("share", *how, cwd=home, stdin="s", env=env)
+            assert code == 2 and out == "" and "saved token is for" in err
+        assert reached == []
+    finally:
+        await other.cleanup()
+
+
+async def test_the_cli_prints_no_control_bytes_and_only_a_plain_link_from_the_server(tmp_path):
+    """A hostile or broken server's words are printed without escape sequences or bidi
+    controls, and its `url` is used only when it is plainly a link to this secret."""
+    token = "olk_" + crypto.b64encode(os.urandom(32))
+    answers: list = []
+
+    async def answer(request: web.Request) -> web.Response:
+        head = json.loads((await request.read()).split(b"\n", 1)[0])
+        secret_id = secret_id_for(token, crypto.b64decode(head["seed"], 16))
+        return web.json_response(answers.pop(0)(secret_id), status=201)
+
+    runner, url, _ = await start_web(answer)
+    try:
+        bad_urls = [
+            lambda s: f"https://evil.example/s/{s}\x1b[8m",
+            lambda s: f"https://evil.example/s/{s}?x=1",
+            lambda s: f"https://evil.example/s/{s}\u202e",
+            lambda s: f"javascript:alert(1)//s/{s}",
+            lambda s: f"http://evil.example/s/{s}",
+            lambda s: f"https://evil.example/s/other{s}x",
+        ]
+        for make in bad_urls:
+            answers.append(lambda s, make=make: {"secret_id": s, "url": make(s)})
+            code, out, err = await oncelink(
+                "share", "--server", url, "--token", token, cwd=tmp_path / "x", stdin="s"
+            )
+            assert code == 0, err
+            assert out.startswith(url + "/s/") and "evil" not in out
+        answers.append(lambda s: {"secret_id": s, "url": f"https://secrets.example.com/s/{s}"})
+        code, out, _ = await oncelink(
+            "share", "--server", url, "--token", token, cwd=tmp_path / "x", stdin="s"
+        )
+        assert out.startswith("https://secrets.example.com/s/")  # its public address
+    finally:
+        await runner.cleanup()
+
+    async def refuse(request: web.Request) -> web.Response:
+        message = "Refused\x1b]8;;https://evil.example\x07 click\x1b]8;;\x07\u202e \x9b2J"
+        return web.json_response({"error": "invalid", "message": message}, status=400)
+
+    runner, url, _ = await start_web(refuse)
+    try:
+        code, out, err = await oncelink(
+            "share", "--server", url, "--token", token, cwd=tmp_path / "x", stdin="s"
+        )
+        assert code == 2 and "Refused" in err
+        assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", err)
+    finally:
+        await runner.cleanup()
+
+
+def test_login_never_writes_through_a_planted_link_or_into_a_folder_others_can_write(
+    tmp_path, monkeypatch
+):
+    from bot.remote import RemoteError, read_config, write_config
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    folder = tmp_path / "config" / "oncelink"
+    folder.mkdir(parents=True, mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("theirs")
+    (folder / "config.tmp").symlink_to(victim)
+    token = "olk_" + crypto.b64encode(os.urandom(32))
+    path = write_config("https://secrets.example.com", token)
+    assert victim.read_text() == "theirs"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert read_config()["token"] == token
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "config.tmp"]
+    # A config that is a link is not read; a folder others can write is not written.
+    path.unlink()
+    path.symlink_to(victim)
+    with pytest.raises(RemoteError):
+        read_config()
+    path.unlink()
+    folder.chmod(0o777)
+    with pytest.raises(RemoteError, match="others can write"):
+        write_config("https://secrets.example.com", token)
+    assert not path.exists()
