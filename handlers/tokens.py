@@ -38,6 +38,10 @@ TOKENS_OFF = (
     "Your workspace's admins have turned personal API tokens off. Ask them, or share from "
     "Slack with /secret."
 )
+NOT_SHOWN = (
+    "Slack did not let me show you your new API token, so it was revoked at once and never "
+    "worked: run `/secret token` again. Any earlier token was replaced too."
+)
 REVOKED = "Your API token is revoked: it no longer works anywhere."
 NONE_TO_REVOKE = "You have no API token; nothing was changed."
 USAGE = (
@@ -139,6 +143,9 @@ class Tokens:
             org=payloads.enterprise_of(command),
         )
 
+        response_url = payloads.text(command, "response_url") or None
+        where = payloads.address(command)
+
         async def answer() -> None:
             try:
                 if revoke:
@@ -146,19 +153,30 @@ class Tokens:
                     message = blocks.notice(REVOKED if gone else NONE_TO_REVOKE)
                 else:
                     token = await self._service.tokens.issue(grant)
-                    message = token_message(token, self._public_url)
+                    await self.show_token(grant, token, response_url, user_id, where)
+                    return
             except TokensOff:
                 message = blocks.notice(TOKENS_OFF)
             except StoreUnavailable as exc:
                 message = blocks.notice(for_error(exc))
-            await self._delivery.to_person(
-                payloads.text(command, "response_url") or None,
-                user_id,
-                message,
-                payloads.address(command),
-            )
+            await self._delivery.to_person(response_url, user_id, message, where)
 
         self._after_ack.run(answer(), command)
+
+    async def show_token(
+        self, grant: TokenGrant, token: str, response_url: str | None, user_id: str, where: str
+    ) -> None:
+        """The token goes only where Slack keeps nothing: the command's response_url (an
+        ephemeral answer). Never the DM fallback other answers use: a DM stays in history,
+        search and exports, and the token would no longer be shown once. chat.postEphemeral
+        is no second way: it fails in every conversation the bot is not a member of, where
+        /secret is mostly typed. If the answer cannot be shown, the token nobody saw is
+        revoked at once and the person hears so, without it."""
+        if await self._delivery.respond(response_url, token_message(token, self._public_url)):
+            return
+        await self._service.tokens.revoke(grant.creator)
+        log.warning("a new personal token could not be shown and was revoked")
+        await self._delivery.dm(user_id, blocks.notice(NOT_SHOWN), where)
 
     async def admin_section(self, workspace: str) -> list[dict[str, Any]]:
         return settings_blocks(await self._service.tokens.enabled(workspace))

@@ -756,3 +756,17 @@ def test_login_never_writes_through_a_planted_link_or_into_a_folder_others_can_w
     with pytest.raises(RemoteError, match="others can write"):
         write_config("https://secrets.example.com", token)
     assert not path.exists()
+
+
+async def test_a_token_slack_would_not_show_ephemerally_is_revoked_never_dmed(slack):
+    """A DM stays in history, search and exports: when the command's response_url refuses
+    (expired, 404), the token must not fall back to one. The token nobody saw is revoked."""
+    slack.fake.fail("response_url", times=5, status=404, text="expired_url")
+    status, _ = await slack.command("token", user_id=CREATOR)
+    assert status == 200
+    await slack.settle()
+    sent = slack.fake.of("chat.postMessage") + slack.fake.of("chat.postEphemeral")
+    assert not any(TOKEN.search(json.dumps(m)) for m in sent)
+    told = [m for m in slack.fake.of("chat.postMessage") if m.get("channel") == CREATOR]
+    assert told and "/secret token" in json.dumps(told[-1]) and "revoked" in json.dumps(told[-1])
+    assert "no API token" in await ask_for_token(slack, "token revoke")
