@@ -242,10 +242,16 @@ class TokenDesk:
         found = [await self._store.get(_epoch_key(scope), now) or b"0" for scope in grant.scopes]
         return b" ".join(found)
 
+    async def close_scope(self, scope: str) -> None:
+        """From now on no token of `scope` made before works, listed or not: one write (a
+        new epoch), cheap enough to do before answering the edge; `forget_scope` then
+        deletes the tokens themselves."""
+        await self._store.put(_epoch_key(scope), crypto.b64encode(crypto.new_link_key()).encode())
+
     async def forget_scope(self, scope: str) -> int:
         """Delete every token of `scope` (the app was uninstalled there). A new epoch
         first: from then on no token made before refuses to work, listed or not."""
-        await self._store.put(_epoch_key(scope), crypto.b64encode(crypto.new_link_key()).encode())
+        await self.close_scope(scope)
         raw = await self._store.take(_scope_key(scope), self._service.now())
         holders: list[str] = json.loads(raw) if raw else []
         forgotten = 0

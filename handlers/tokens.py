@@ -187,8 +187,26 @@ class Tokens:
         scopes = {payloads.workspace_of(body)}
         if payloads.is_org_wide(body):
             scopes.add(payloads.enterprise_of(body))
-        for scope in scopes - {""}:
-            await self._service.tokens.forget_scope(scope)
+        await self.forget(scopes - {""}, body)
+
+    async def access_revoked(self, body: dict) -> None:
+        """An org-wide app removed from some of the org's workspaces: Slack names them in
+        team_access_revoked (no app_uninstalled comes for them)."""
+        await self.forget(set(payloads.team_ids_of(payloads.field(body, "event"))), body)
+
+    async def forget(self, scopes: set[str], body: dict) -> None:
+        """Every token of `scopes` stops now (a new epoch each: one write), before Slack
+        gets its answer; deleting them one by one, which may be many, waits until after,
+        so a large workspace's uninstall never outlasts Slack's three seconds."""
+        for scope in scopes:
+            await self._service.tokens.close_scope(scope)
+
+        async def delete() -> None:
+            for scope in scopes:
+                await self._service.tokens.forget_scope(scope)
+
+        if scopes:
+            self._after_ack.run(delete(), body)
 
     async def recipient_id(self, recipient: str, where: str) -> str:
         """A member id as given, or the member Slack finds by email; "" for nobody."""

@@ -74,7 +74,12 @@ def test_no_scope_beyond_what_the_code_uses():
 def test_uninstall_events_reach_the_events_url():
     events = MANIFEST["settings"]["event_subscriptions"]
     assert events["request_url"] == EVENTS_URL
-    assert set(events["bot_events"]) == {"app_home_opened", "app_uninstalled", "tokens_revoked"}
+    assert set(events["bot_events"]) == {
+        "app_home_opened",
+        "app_uninstalled",
+        "tokens_revoked",
+        "team_access_revoked",
+    }
 
 
 def test_oauth_redirect_url_matches_the_route():

@@ -21,6 +21,7 @@ from bot import crypto
 from bot.config import Limit
 from bot.errors import SecretGone
 from bot.tokens import secret_id_for
+from bot.web import SERVICE_KEY
 from handlers.home_blocks import PREF_MAX_TTL
 from handlers.tokens import PREF_TOKENS
 from tests.slack_fake import ADMIN, sign
@@ -770,3 +771,102 @@ async def test_a_token_slack_would_not_show_ephemerally_is_revoked_never_dmed(sl
     told = [m for m in slack.fake.of("chat.postMessage") if m.get("channel") == CREATOR]
     assert told and "/secret token" in json.dumps(told[-1]) and "revoked" in json.dumps(told[-1])
     assert "no API token" in await ask_for_token(slack, "token revoke")
+
+
+async def grid_token(slack: SlackHarness, team_id: str, user: str = CREATOR) -> str:
+    hooks = len(slack.fake.of("response_url"))
+    await slack.command("token", enterprise_id="E0001", team_id=team_id, user_id=user)
+    told = (await slack.fake.wait_for("response_url", hooks + 1))[-1]
+    return TOKEN.search(json.dumps(told["blocks"])).group(0)
+
+
+async def send_event(slack: SlackHarness, payload: dict) -> None:
+    raw = json.dumps(payload)
+    status, _ = await slack.send(raw, {**sign(raw), "Content-Type": "application/json"})
+    assert status == 200
+    await slack.settle()
+
+
+async def works(slack: SlackHarness, token: str) -> bool:
+    status, _, answer = await api_post(slack.served.url, b"{}\n", token)
+    assert status in (400, 401)
+    return status == 400
+
+
+@pytest.mark.parametrize("nested", [False, True])
+async def test_an_org_app_removed_from_some_workspaces_deletes_their_tokens(slack, nested):
+    """team_access_revoked, not app_uninstalled, is what Slack sends when an org-wide app
+    loses some of the org's workspaces; both its shapes: the flat event Slack's SDKs type,
+    and the docs' example that nests it one level deeper."""
+    gone_1 = await grid_token(slack, "T1XX3", "U0000000001")
+    gone_2 = await grid_token(slack, "TXX34", "U0000000002")
+    kept = await grid_token(slack, "T0001", "U0000000003")
+    event = {"type": "team_access_revoked", "team_ids": ["T1XX3", "TXX34"], "event_ts": "1.2"}
+    if nested:
+        event = {"team_id": None, "enterprise_id": "E0001", "api_app_id": "A123456",
+                 "event": event}  # fmt: skip
+    await send_event(slack, {
+        "token": "XXYYZZ", "team_id": "T0001", "enterprise_id": "E0001", "api_app_id": "A123456",
+        "event": event, "type": "event_callback",
+        "authorizations": [{"enterprise_id": "E0001", "team_id": "T0001", "is_bot": True,
+                            "is_enterprise_install": True}],
+        "event_id": "Ev123ABC456", "event_time": 123456789,
+    })  # fmt: skip
+    assert not await works(slack, gone_1) and not await works(slack, gone_2)
+    assert await works(slack, kept)
+    for user in ("U0000000001", "U0000000002"):  # deleted, not only stopped
+        hooks = len(slack.fake.of("response_url"))
+        await slack.command("token revoke", enterprise_id="E0001", team_id="T0001", user_id=user)
+        told = (await slack.fake.wait_for("response_url", hooks + 1))[-1]
+        assert "no API token" in json.dumps(told)
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        {"team_id": "E0001", "enterprise_id": "E0001"},  # the org itself, no authorizations
+        {"enterprise_id": "E0001"},  # no workspace at all
+    ],
+)
+async def test_an_org_wide_uninstall_without_authorizations_deletes_the_orgs_tokens(
+    slack, envelope
+):
+    token = await grid_token(slack, "T0001")
+    await send_event(slack, {
+        "token": "x", "api_app_id": "A123456", "type": "event_callback",
+        "event": {"type": "app_uninstalled", "event_ts": "1700000000.000100"},
+        "event_id": "Ev0PV52K22", "event_time": 1700000000, **envelope,
+    })  # fmt: skip
+    assert not await works(slack, token)
+
+
+async def test_an_uninstall_deletes_the_install_even_when_forgetting_tokens_fails(
+    store, fake_slack
+):
+    from handlers.install import INSTALLATIONS_KEY
+    from tests.support.app import serve
+    from tests.test_oauth import install, oauth_settings
+
+    served = await serve(oauth_settings(fake_slack), store=store)
+    try:
+        status, page, _ = await install(served)
+        assert status == 200, page
+
+        async def broken(scope: str) -> None:
+            raise RuntimeError("the store hiccuped")
+
+        desk = served.app[SERVICE_KEY].tokens
+        desk.close_scope = desk.forget_scope = broken
+        raw = json.dumps({
+            "token": "x", "team_id": "T0002", "api_app_id": "A123456", "type": "event_callback",
+            "event": {"type": "app_uninstalled", "event_ts": "1700000000.000100"},
+            "event_id": "Ev0PV52K23", "event_time": 1700000000,
+        })  # fmt: skip
+        async with aiohttp.ClientSession() as http:
+            headers = {**sign(raw), "Content-Type": "application/json"}
+            async with http.post(served.url + "/slack/events", data=raw, headers=headers):
+                pass  # answered after the listener ran (process_before_response)
+        installations = served.app[INSTALLATIONS_KEY]
+        assert await installations.async_find_bot(enterprise_id=None, team_id="T0002") is None
+    finally:
+        await served.runner.cleanup()
