@@ -22,7 +22,7 @@ from bot.service import SecretService, compact_json
 from bot.tokens import TokenGrant, TokenSecret, TokensOff
 from handlers import blocks, payloads
 from handlers.background import AfterAck
-from handlers.delivery import Delivery
+from handlers.delivery import Delivery, MissingScope
 from handlers.messages import for_error
 from handlers.share import Subcommands
 from handlers.sharing import creator_of
@@ -224,7 +224,21 @@ class Tokens:
             return
         edge = payloads.string_fields(made.grant.edge)
         user_id, where = edge.get("u", ""), edge.get("w", "")
-        recipient = await self.recipient_id(made.recipient, where)
+        try:
+            recipient = await self.recipient_id(made.recipient, where)
+        except MissingScope as exc:
+            await self._delivery.dm(
+                user_id,
+                blocks.notice(
+                    f"Couldn't look up {blocks.escape(made.recipient)}: this workspace's "
+                    f"oncelink install lacks the `{exc.scope}` permission, which only a "
+                    "reinstall grants (ask an admin to Add to Slack again). The secret is "
+                    "still waiting: send them the link `oncelink share` printed, or use "
+                    "their member id (U…)."
+                ),
+                where,
+            )
+            return
         sent = bool(recipient and made.pass_on_link) and await self._delivery.dm(
             recipient,
             blocks.recipient_message(

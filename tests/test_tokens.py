@@ -870,3 +870,32 @@ async def test_an_uninstall_deletes_the_install_even_when_forgetting_tokens_fail
         assert await installations.async_find_bot(enterprise_id=None, team_id="T0002") is None
     finally:
         await served.runner.cleanup()
+
+
+async def test_to_an_email_needs_users_read_email_and_a_live_human_member(slack):
+    """users.lookupByEmail needs users:read.email, which an install made before the app
+    asked for it lacks (missing_scope): the creator is told a reinstall grants it. A
+    deactivated account or a bot with that email is nobody to DM a secret to."""
+    from tests.slack_fake import BOT_TOKEN
+
+    slack.fake.emails.update({"gone@example.com": "UGONE0001", "bot@example.com": "UBOTX0001"})
+    slack.fake.people.update({"UGONE0001": {"deleted": True}, "UBOTX0001": {"is_bot": True}})
+    token = await ask_for_token(slack)
+    key = crypto.b64encode(os.urandom(32))
+    for email in ("gone@example.com", "bot@example.com"):
+        _, sent = sealed_head(token, to=email, pass_on_key=key)
+        assert (await api_post(slack.served.url, sent, token))[0] == 201
+        await slack.settle()
+        told = [m for m in slack.fake.of("chat.postMessage") if m.get("channel") == CREATOR]
+        assert "Couldn't send" in json.dumps(told[-1])
+    for member in ("UGONE0001", "UBOTX0001"):
+        assert not [m for m in slack.fake.of("chat.postMessage") if m.get("channel") == member]
+    slack.fake.emails["bob@example.com"] = "UBOB"
+    slack.fake.scopes[BOT_TOKEN] = {"commands", "chat:write", "users:read"}  # an older install
+    _, sent = sealed_head(token, to="bob@example.com", pass_on_key=key)
+    assert (await api_post(slack.served.url, sent, token))[0] == 201
+    await slack.settle()
+    assert slack.fake.of("users.lookupByEmail")  # asked, and refused as Slack refuses
+    assert not [m for m in slack.fake.of("chat.postMessage") if m.get("channel") == "UBOB"]
+    told = [m for m in slack.fake.of("chat.postMessage") if m.get("channel") == CREATOR]
+    assert "users:read.email" in json.dumps(told[-1]) and "reinstall" in json.dumps(told[-1])
