@@ -899,3 +899,35 @@ async def test_to_an_email_needs_users_read_email_and_a_live_human_member(slack)
     assert not [m for m in slack.fake.of("chat.postMessage") if m.get("channel") == "UBOB"]
     told = [m for m in slack.fake.of("chat.postMessage") if m.get("channel") == CREATOR]
     assert "users:read.email" in json.dumps(told[-1]) and "reinstall" in json.dumps(told[-1])
+
+
+async def test_an_org_admin_in_grid_turns_a_workspaces_tokens_off(slack):
+    """Enterprise Grid: an org admin or owner (users.info's enterprise_user) is no admin of
+    the workspace by its own flags, yet governs it."""
+    token = await ask_for_token(slack)
+    org_admin = "W0000ORG1"
+    slack.fake.people[org_admin] = {
+        "enterprise_user": {"id": org_admin, "enterprise_id": "E0001", "is_admin": True,
+                            "is_owner": False, "teams": ["T0001"]},
+    }  # fmt: skip
+    await slack.click(PREF_TOKENS, "", org_admin, container="view", selected="off")
+    await slack.settle()
+    status, _, answer = await api_post(slack.served.url, b"{}\n", token)
+    assert (status, answer["error"]) == (401, "unauthorized")
+
+
+def test_api_md_lists_every_code_the_api_can_answer():
+    """Every `error` the API can answer, its own and those of the body reader it shares
+    with the upload pages, is in docs/api.md's table with its status."""
+    import inspect
+
+    from bot import api_web
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
+    sources = inspect.getsource(api_web) + inspect.getsource(api_web.read_body)
+    found = set(re.findall(r'(?:_error|Refused)\(\s*(\d{3}),\s*"(\w+)"', sources))
+    assert {code for _, code in found} >= {"unauthorized", "too_slow", "cut_off", "internal"}
+    for status, code in found:
+        assert re.search(rf"\|[^|\n]*\b{status}\b[^|\n]*\|[^|\n]*`{code}`", docs), (status, code)
+    for code in ("rate_limited", "invalid"):  # answered through a variable status
+        assert f"`{code}`" in docs
