@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from bot import crypto
 from bot.compose import SealedUpload
 from bot.errors import InvalidSecret, SecretError, SecretGone
-from storage.base import SecretRecord
+from storage.base import SecretExists, SecretRecord
 from storage.interfaces import KeyValues
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ SEED_BYTES = 16
 NOTE_MAX = 150  # a label the creator's list shows; declared not secret
 RECIPIENT_MAX = 254  # an email address at its longest
 KINDS = ("text", "file")
+SEED_USED = "A secret with this seed exists already; use a new seed."
 
 
 class Unauthorized(SecretError):
@@ -331,7 +332,7 @@ class TokenDesk:
         except SecretGone:
             pass
         else:  # the same seed twice: the first secret stays as its link promised
-            raise InvalidSecret("A secret with this seed exists already; use a new seed.")
+            raise InvalidSecret(SEED_USED)
         now = self._service.now()
         record = SecretRecord(
             secret_id=secret_id,
@@ -346,7 +347,10 @@ class TokenDesk:
             creator=grant.creator,
             metadata=self._describe(grant, upload.note, upload.recipient),
         )
-        created = await self._service.store_sealed(record, track=True)
+        try:
+            created = await self._service.store_sealed(record, track=True)
+        except SecretExists:  # the same seed twice at once: the store let one win
+            raise InvalidSecret(SEED_USED) from None
         made = TokenSecret(
             secret_id,
             grant,

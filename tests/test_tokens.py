@@ -11,6 +11,7 @@ import os
 import re
 import stat
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -931,3 +932,29 @@ def test_api_md_lists_every_code_the_api_can_answer():
         assert re.search(rf"\|[^|\n]*\b{status}\b[^|\n]*\|[^|\n]*`{code}`", docs), (status, code)
     for code in ("rate_limited", "invalid"):  # answered through a variable status
         assert f"`{code}`" in docs
+
+
+async def test_of_uploads_racing_with_one_seed_one_is_kept_and_never_replaced(slack):
+    """Ten uploads with one seed at once, on each store: one is stored, the others are
+    refused as `invalid`, and the one stored is the one whose answer said so."""
+    token = await ask_for_token(slack)
+    seed = crypto.b64encode(os.urandom(16))
+    bodies = [
+        sealed_head(token, seed=seed, link_verifier=crypto.b64encode(bytes([n]) * 32))[1]
+        for n in range(10)
+    ]
+    answers = await asyncio.gather(*(api_post(slack.served.url, b, token) for b in bodies))
+    stored = [n for n, (status, _, _) in enumerate(answers) if status == 201]
+    assert len(stored) == 1
+    assert all(a[2]["error"] == "invalid" for n, a in enumerate(answers) if n != stored[0])
+    secret_id = answers[stored[0]][2]["secret_id"]
+    assert secret_id == secret_id_for(token, crypto.b64decode(seed, 16))
+    # The record kept is the winner's: its link verifier, not a later one's.
+    kept = await slack.service._store.reveal(
+        secret_id,
+        crypto.b64decode(json.loads(bodies[stored[0]].split(b"\n")[0])["link_verifier"], 32),
+        b"\0" * 32,
+        time.time(),
+        max_attempts=5,
+    )
+    assert kept.outcome.name == "WRONG_PASSPHRASE"  # the link verified: the winner's record
