@@ -63,15 +63,16 @@ def api_upload(head: dict[str, Any], upload: Any) -> ApiUpload:
         seed = crypto.b64decode(str(head["seed"]), SEED_BYTES)
     except (KeyError, ValueError):
         raise InvalidSecret("seed is 16 random bytes, base64url without padding.") from None
-    fields = {name: head.get(name) or "" for name in ("kind", "note", "to")}
+    fields = {name: head.get(name) or "" for name in ("kind", "note", "to", "pass_on_key")}
     if not all(isinstance(value, str) for value in fields.values()):
-        raise InvalidSecret("kind, note and to are strings.")
+        raise InvalidSecret("kind, note, to and pass_on_key are strings.")
     return ApiUpload(
         sealed=upload,
         seed=seed,
         kind=fields["kind"] or "text",
         note=fields["note"].strip(),
         recipient=fields["to"].strip(),
+        pass_on_key=fields["pass_on_key"],
     )
 
 
@@ -84,6 +85,9 @@ async def create_secret(
         grant = await service.tokens.authenticate(token)
         await service.creation.check(grant.creator)
         body = await read_body(request, MAX_UPLOAD_HEAD + 1 + service.compose.max_upload)
+        # Again after the body, which may have taken minutes: a token revoked, turned off
+        # or uninstalled meanwhile stores nothing.
+        grant = await service.tokens.authenticate(token)
         try:
             head, sealed = parse_upload(body)
         except Refused as exc:

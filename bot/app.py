@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot import api_web, compose_web, outside_web
 from bot.config import Settings
+from bot.logs import guard_server_log
 from bot.metrics import Metrics
 from bot.ratelimit import CreationLimit, RateLimiter
 from bot.service import SecretService
@@ -48,6 +49,7 @@ def create_app(
     slack_client: AsyncWebClient | None = None,
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
+    guard_server_log()
     store = store or make_store(settings.redis_url, settings.sqlite_path)
     metrics = Metrics()
     limiter = RateLimiter(store, clock, metrics=metrics)

@@ -282,12 +282,18 @@ def crypto_file_plaintext(file: FileContent) -> bytes:
     return file_plaintext(file.name, file.media_type, file.data)
 
 
+INSECURE_HELP = (
+    "allow a plain http:// server that is not this machine (the token and ciphertext "
+    "then cross the network readable)"
+)
+
+
 def login(args: argparse.Namespace) -> int:
     """Ask for the token on the terminal (never an argument), check it, and save it."""
     from bot.remote import Remote, RemoteError, check_login, normal_server, write_config
 
     try:
-        server = normal_server(args.server)
+        server = normal_server(args.server, args.insecure)
         token = getpass.getpass("API token (from /secret token in Slack): ").strip()
         check_login(Remote(server, token))
         path = write_config(server, token)
@@ -386,6 +392,7 @@ def _parser() -> argparse.ArgumentParser:
         "--server", help="your oncelink server, e.g. https://secrets.example.com"
     )
     share_parser.add_argument("--token", help="your API token, olk_... (from /secret token)")
+    share_parser.add_argument("--insecure", action="store_true", help=INSECURE_HELP)
     share_parser.add_argument("--ttl", help="expiry, e.g. 5m, 1h, 1d (default: 1d, or DEFAULT_TTL)")
     share_parser.add_argument(
         "--passphrase",
@@ -413,6 +420,7 @@ def _parser() -> argparse.ArgumentParser:
         "server, and save both, readable by you alone, in your config directory.",
     )
     login_parser.add_argument("--server", required=True, help="your oncelink server's URL")
+    login_parser.add_argument("--insecure", action="store_true", help=INSECURE_HELP)
     return parser
 
 
@@ -425,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             from bot.remote import RemoteError, resolve
 
             try:
-                remote = resolve(args.server, args.token)
+                remote = resolve(args.server, args.token, args.insecure)
             except RemoteError as exc:
                 return _fail(str(exc), exc.code)
             if remote is not None:

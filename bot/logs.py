@@ -34,6 +34,34 @@ class _DropClientTokenWarning(logging.Filter):
 TOKEN_WARNING_FILTER = _DropClientTokenWarning()
 
 
+class _MalformedRequestLine(logging.Filter):
+    """aiohttp logs a request it cannot parse with a traceback that quotes the offending
+    header line, bytes and all: a token followed by a stray CR (a token file saved with
+    Windows line ends) or a control byte would be written to the log in full. Such a
+    record keeps its level but becomes one fixed line, without the exception or any byte
+    of the request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg = "refused a malformed HTTP request (%s)"
+            record.args = (type(error).__name__,)
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+# One object, so adding it again for every app built is a no-op.
+MALFORMED_REQUEST_FILTER = _MalformedRequestLine()
+
+
+def guard_server_log() -> None:
+    """Keep request bytes out of aiohttp's own error log; done where the app is built."""
+    logging.getLogger("aiohttp.server").addFilter(MALFORMED_REQUEST_FILTER)
+
+
 def quiet_libraries(level: int) -> None:
     for name in CHATTY_LIBRARIES + LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.INFO))

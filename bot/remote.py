@@ -13,11 +13,15 @@ writes (readable by its owner alone).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
 import stat
 import sys
+import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,13 +71,19 @@ def config_path() -> Path:
 
 def read_config() -> dict[str, str]:
     path = config_path()
+    # Never through a symlink: a link planted there would make us read (and trust) a
+    # server and token somebody else chose.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
     try:
-        raw = path.read_text(encoding="utf-8")
+        descriptor = os.open(path, flags)
     except FileNotFoundError:
         return {}
     except OSError as exc:
-        raise RemoteError(f"cannot read {path}: {exc.strerror}") from None
-    if sys.platform != "win32" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise RemoteError(f"cannot read {path} (not a plain file?): {exc.strerror}") from None
+    with os.fdopen(descriptor, "r", encoding="utf-8") as opened:
+        mode = os.fstat(opened.fileno()).st_mode
+        raw = opened.read()
+    if sys.platform != "win32" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise RemoteError(f"{path} holds your token and others can read it; run `chmod 600 {path}`")
     try:
         data = json.loads(raw)
@@ -84,21 +94,41 @@ def read_config() -> dict[str, str]:
     return {key: value for key, value in data.items() if isinstance(value, str)}
 
 
+def _check_folder(folder: Path) -> None:
+    """The folder must be this user's and closed to others: in a folder someone else can
+    write, they could swap the file or plant a link where the token is written."""
+    if sys.platform == "win32":
+        return
+    found = os.lstat(folder)
+    if stat.S_ISLNK(found.st_mode) or not stat.S_ISDIR(found.st_mode):
+        raise RemoteError(f"{folder} is not a plain folder; the token was not saved")
+    if found.st_uid != os.getuid() or found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise RemoteError(
+            f"{folder} belongs to someone else or others can write to it; the token was not "
+            f"saved (run `chmod 700 {folder}`)"
+        )
+
+
 def write_config(server: str, token: str) -> Path:
-    """Written 0600 from the first byte: never a moment when others could read it."""
+    """Written 0600 from the first byte, into a new file of a random name that nothing
+    else can have made (mkstemp: O_EXCL, so a planted link is never followed), then moved
+    into place in one step."""
     folder = config_dir()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _check_folder(folder)
     path = folder / CONFIG_NAME
-    partial = path.with_suffix(".tmp")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        json.dump({"server": server, "token": token}, out)
-    os.chmod(partial, 0o600)
-    os.replace(partial, path)
+    descriptor, partial = tempfile.mkstemp(dir=folder, prefix=".config-", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            json.dump({"server": server, "token": token}, out)
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
     return path
 
 
-def resolve(server: str | None, token: str | None) -> Remote | None:
+def resolve(server: str | None, token: str | None, insecure: bool = False) -> Remote | None:
     """The server and token to use, or None when none is configured anywhere (then share
     works on this machine's store, as before)."""
     config: dict[str, str] = {}
@@ -106,8 +136,17 @@ def resolve(server: str | None, token: str | None) -> Remote | None:
     token = token or os.environ.get("ONCELINK_TOKEN") or None
     if not (server and token):
         config = read_config()
+    if not token and config.get("token"):
+        # The saved token goes only to the server it was saved for: another --server
+        # (a typo, a look-alike, a hostile ONCELINK_SERVER) never receives it.
+        saved = config.get("server", "")
+        if server and normal_server(server, insecure) != saved:
+            raise RemoteError(
+                f"your saved token is for {saved}, not {server}: run `oncelink login "
+                "--server URL` for that server, or give --token"
+            )
+        server, token = saved, config["token"]
     server = server or config.get("server")
-    token = token or config.get("token")
     if not server and not token:
         return None
     if not server:
@@ -117,13 +156,33 @@ def resolve(server: str | None, token: str | None) -> Remote | None:
             "no token for the server: run `oncelink login --server URL`, or give --token "
             "or ONCELINK_TOKEN (get one with /secret token in Slack)"
         )
-    return Remote(normal_server(server), token.strip())
+    return Remote(normal_server(server, insecure), token.strip())
 
 
-def normal_server(server: str) -> str:
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def normal_server(server: str, insecure: bool = False) -> str:
+    """https:// only, but for this machine itself (or with --insecure): over plain http
+    anyone on the way reads the token and the ciphertext, and can answer in the server's
+    place."""
     server = server.strip().rstrip("/")
-    if not server.startswith(("https://", "http://")):
+    parts = urllib.parse.urlsplit(server)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
         raise RemoteError(f"--server {server!r} is not a URL; use e.g. https://secrets.example.com")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise RemoteError(f"--server {server!r} is not a server's address (no ?, # or user@)")
+    if parts.scheme == "http" and not (insecure or _is_loopback(parts.hostname)):
+        raise RemoteError(
+            f"--server {server!r} is plain http: your token would cross the network readable. "
+            "Use https:// (or --insecure if you really mean it)"
+        )
     return server
 
 
@@ -159,15 +218,26 @@ def seal(
         "to": to,
     }
     if to:
-        # The app DMs this link, so it passes through Slack: the command said so first.
-        head["pass_on_link"] = f"{remote.server}/s/{secret_id}#{key}"
+        # The app DMs the link, so the key passes through Slack: the command said so first.
+        # Only the key: the server builds the link with its own public address.
+        head["pass_on_key"] = key
     body = json.dumps(head, separators=(",", ":")).encode() + b"\n" + ciphertext
     return Sealed(body, secret_id, key)
 
 
+# C0 and C1 controls (escape sequences that can hide, recolour or rewrite what the
+# terminal shows) and the bidi overrides and isolates (text that reads in another order).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """What the server said, safe to print: the server's words never drive the terminal."""
+    return _CONTROLS.sub("", text)
+
+
 def _explain(status: int, answer: dict[str, Any]) -> RemoteError:
     code = str(answer.get("error", ""))
-    message = str(answer.get("message", "")) or f"the server answered {status}"
+    message = printable(str(answer.get("message", ""))) or f"the server answered {status}"
     if code == "unauthorized":
         return RemoteError(
             "the server refused your token (revoked, replaced, turned off, or never "
@@ -178,6 +248,31 @@ def _explain(status: int, answer: dict[str, Any]) -> RemoteError:
     if code in ("rate_limited", "unavailable", "internal"):
         return RemoteError(f"{message} Nothing was stored.", 1)
     return RemoteError(f"{message} Nothing was stored.", 2)
+
+
+class _Redirected(Exception):
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib would follow a redirect with the Authorization header, to any host and
+    scheme: the token would go wherever the answer points. No redirect is followed."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        raise _Redirected(newurl)
+
+
+_OPENER = urllib.request.build_opener(_RefuseRedirects())
 
 
 def _post(remote: Remote, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -194,8 +289,15 @@ def _post(remote: Remote, body: bytes) -> tuple[int, dict[str, Any]]:
         },
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=TIMEOUT) as response:
             status, raw = response.status, response.read()
+    except _Redirected as exc:
+        raise RemoteError(
+            f"{remote.server} answered with a redirect to {printable(exc.location)!r}; the "
+            "token was not sent there and nothing was stored. Give that address as --server "
+            "if you trust it",
+            2,
+        ) from None
     except urllib.error.HTTPError as exc:
         status, raw = exc.code, exc.read()
     except (urllib.error.URLError, OSError) as exc:
@@ -239,8 +341,37 @@ def share(
         raise _explain(401, {"error": "unauthorized"})
     sealed = seal(remote, plaintext, ttl=ttl, passphrase=passphrase, kind=kind, note=note, to=to)
     answer = upload(remote, sealed)
-    url = str(answer.get("url") or f"{remote.server}/s/{sealed.secret_id}")
-    return f"{url}#{sealed.key}"
+    return f"{link_base(remote, sealed.secret_id, answer.get('url'))}#{sealed.key}"
+
+
+_URL_TEXT = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no space
+
+
+def link_base(remote: Remote, secret_id: str, url: object) -> str:
+    """The link (without its key) to print: the server's public address when it answered
+    one that is plainly a link to this secret, else built from --server. A server's
+    answer is printed to a terminal and pasted to people, so it must be https (or the
+    scheme of a server on this machine), plain printable ASCII, and end in the path
+    /s/{secret_id}, with no query or fragment of its own."""
+    fallback = f"{remote.server}/s/{secret_id}"
+    if not isinstance(url, str) or not _URL_TEXT.match(url):
+        return fallback
+    parts = urllib.parse.urlsplit(url)
+    allowed = {"https", urllib.parse.urlsplit(remote.server).scheme}
+    if (
+        parts.scheme not in allowed
+        or (parts.scheme == "http" and not _is_loopback(parts.hostname or ""))
+        or not parts.hostname
+        or parts.username
+        or parts.password
+        or parts.query
+        or parts.fragment
+        or "?" in url
+        or "#" in url
+        or not parts.path.endswith("/s/" + secret_id)
+    ):
+        return fallback
+    return url
 
 
 def check_login(remote: Remote) -> None:

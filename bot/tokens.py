@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from bot import crypto
 from bot.compose import SealedUpload
 from bot.errors import InvalidSecret, SecretError, SecretGone
-from storage.base import SecretRecord
+from storage.base import SecretExists, SecretRecord
 from storage.interfaces import KeyValues
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ SEED_BYTES = 16
 NOTE_MAX = 150  # a label the creator's list shows; declared not secret
 RECIPIENT_MAX = 254  # an email address at its longest
 KINDS = ("text", "file")
+SEED_USED = "A secret with this seed exists already; use a new seed."
 
 
 class Unauthorized(SecretError):
@@ -91,6 +92,9 @@ class ApiUpload:
     kind: str = "text"
     note: str = ""
     recipient: str = ""  # the edge's to resolve (a Slack member id or an email)
+    # With a recipient: the link's key alone, from which the server builds the link it
+    # passes on with its own PUBLIC_URL, so a client can never make the app post its words.
+    pass_on_key: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,10 +243,16 @@ class TokenDesk:
         found = [await self._store.get(_epoch_key(scope), now) or b"0" for scope in grant.scopes]
         return b" ".join(found)
 
+    async def close_scope(self, scope: str) -> None:
+        """From now on no token of `scope` made before works, listed or not: one write (a
+        new epoch), cheap enough to do before answering the edge; `forget_scope` then
+        deletes the tokens themselves."""
+        await self._store.put(_epoch_key(scope), crypto.b64encode(crypto.new_link_key()).encode())
+
     async def forget_scope(self, scope: str) -> int:
         """Delete every token of `scope` (the app was uninstalled there). A new epoch
         first: from then on no token made before refuses to work, listed or not."""
-        await self._store.put(_epoch_key(scope), crypto.b64encode(crypto.new_link_key()).encode())
+        await self.close_scope(scope)
         raw = await self._store.take(_scope_key(scope), self._service.now())
         holders: list[str] = json.loads(raw) if raw else []
         forgotten = 0
@@ -286,7 +296,7 @@ class TokenDesk:
             raise InvalidSecret(f"The note is too long (at most {NOTE_MAX} characters).")
         if len(upload.recipient) > RECIPIENT_MAX:
             raise InvalidSecret("That recipient is not a member id or an email address.")
-        if sealed.pass_on_link and not upload.recipient:
+        if (sealed.pass_on_link or upload.pass_on_key) and not upload.recipient:
             raise InvalidSecret("Nobody was named to send the link to.")
 
     def max_upload(self, kind: str) -> int:
@@ -296,18 +306,33 @@ class TokenDesk:
 
         return self._service.compose.max_upload if kind == "file" else MAX_SECRET_BYTES + 16
 
+    def pass_on_link(self, secret_id: str, upload: ApiUpload) -> str:
+        """The link the app may DM for this upload: built here from the key alone, or, when
+        the client sent a whole link, only exactly this app's link to this secret. The app
+        posts it in Slack in its own name, so a `|` or `>` riding along would give the link
+        any label and the message any words."""
+        link = upload.sealed.pass_on_link
+        if upload.pass_on_key:
+            try:
+                key = crypto.b64decode(upload.pass_on_key, crypto.KEY_BYTES)
+            except ValueError:
+                raise InvalidSecret("pass_on_key is the link's key, base64url.") from None
+            link = self._service.link_for(secret_id, key)
+        if link and not self._service.compose.is_link_of(link, secret_id):
+            raise InvalidSecret("That is not this secret's link.")
+        return link
+
     async def create(self, grant: TokenGrant, token: str, upload: ApiUpload) -> CreatedSecret:
         """Store the sealed secret as the grant's creator's, on their list."""
         secret_id = secret_id_for(token, upload.seed)
         sealed = upload.sealed
-        if sealed.pass_on_link and "/s/" + secret_id + "#" not in sealed.pass_on_link:
-            raise InvalidSecret("That is not this secret's link.")
+        pass_on_link = self.pass_on_link(secret_id, upload)
         try:
             await self._service.status(secret_id)
         except SecretGone:
             pass
         else:  # the same seed twice: the first secret stays as its link promised
-            raise InvalidSecret("A secret with this seed exists already; use a new seed.")
+            raise InvalidSecret(SEED_USED)
         now = self._service.now()
         record = SecretRecord(
             secret_id=secret_id,
@@ -322,14 +347,17 @@ class TokenDesk:
             creator=grant.creator,
             metadata=self._describe(grant, upload.note, upload.recipient),
         )
-        created = await self._service.store_sealed(record, track=True)
+        try:
+            created = await self._service.store_sealed(record, track=True)
+        except SecretExists:  # the same seed twice at once: the store let one win
+            raise InvalidSecret(SEED_USED) from None
         made = TokenSecret(
             secret_id,
             grant,
             record.expires_at,
             upload.note,
             upload.recipient,
-            sealed.pass_on_link,
+            pass_on_link,
         )
         for listener in self._listeners:
             self._service.spawn(listener(made))

@@ -44,6 +44,8 @@ class SlackRuntime:
     installations: StoreInstallationStore | None = None
     # What the features forget when the app is uninstalled from a workspace (API tokens).
     uninstalled: Callable[[dict], Awaitable[None]] | None = None
+    # ... and from some workspaces of an org (team_access_revoked, an org-wide app).
+    access_revoked: Callable[[dict], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         await self.delivery.open()
@@ -94,7 +96,14 @@ def register(
     if settings.receipts:
         receipts.register(service, delivery, workspaces)
     app.error(report)
-    return SlackRuntime(after_ack, delivery, service, installations, api_tokens.uninstalled)
+    return SlackRuntime(
+        after_ack,
+        delivery,
+        service,
+        installations,
+        api_tokens.uninstalled,
+        api_tokens.access_revoked,
+    )
 
 
 def build_slack_app(
@@ -132,7 +141,8 @@ def build_slack_app(
         **install.oauth_options(settings, key_values, installations),
     )
     runtime = register(app, service, settings, key_values, installations)
-    install.register(app, installations, runtime.uninstalled)  # after ours: see install.register
+    # after ours: see install.register
+    install.register(app, installations, runtime.uninstalled, runtime.access_revoked)
     return app, runtime
 
 

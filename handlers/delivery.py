@@ -105,6 +105,15 @@ def _as_dm(message: dict) -> dict:
 SLACK_HOOK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
 
 
+class MissingScope(Exception):
+    """The install was granted fewer scopes than the app asks for now: only a reinstall
+    (Add to Slack again) grants the missing one."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(scope)
+        self.scope = scope
+
+
 class Delivery:
     def __init__(
         self,
@@ -211,7 +220,9 @@ class Delivery:
 
     async def find_by_email(self, email: str, team_id: str = "") -> str:
         """The member id Slack knows `email` by (users.lookupByEmail, users:read.email);
-        "" when nobody has it or Slack did not answer."""
+        "" when nobody has it, it is a deactivated account or a bot (a link DMed there
+        reaches nobody who should have it), or Slack did not answer. MissingScope when the
+        workspace's install predates the app's asking for users:read.email."""
         token = await self._token(team_id)
         if token is None:
             return ""
@@ -219,9 +230,13 @@ class Delivery:
             answer = await self._client.users_lookupByEmail(email=email, **token)
         except SLACK_CALL_FAILURES as exc:
             self._failed("users.lookupByEmail failed", failure_kind(exc))
+            if isinstance(exc, SlackApiError) and exc.response.get("error") == "missing_scope":
+                raise MissingScope("users:read.email") from None
             return ""
         user = answer.get("user") or {}
-        return str(user.get("id") or "") if isinstance(user, dict) else ""
+        if not isinstance(user, dict) or user.get("deleted") or user.get("is_bot"):
+            return ""
+        return str(user.get("id") or "")
 
     async def dm_in_turn(self, user_id: str, message: dict, team_id: str = "") -> bool:
         """A DM that can wait its turn (receipts): at most RECEIPTS_IN_FLIGHT at once, and

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from slack_bolt import BoltResponse
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -19,6 +20,7 @@ from slack_sdk.errors import SlackTokenRotationError
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 
 from bot.config import Settings
+from handlers import payloads
 from handlers.installations import StoreInstallationStore, StoreOAuthStateStore, TokenCipher
 from storage.interfaces import KeyValues
 
@@ -116,6 +118,7 @@ def register(
     app: AsyncApp,
     installations: StoreInstallationStore | None,
     on_uninstalled: Callable[[dict], Awaitable[None]] | None = None,
+    on_access_revoked: Callable[[dict], Awaitable[None]] | None = None,
 ) -> None:
     """Slack's word that the app was uninstalled or its tokens revoked. Registered after
     every other listener: bolt tries listeners in order, and every try builds the
@@ -124,17 +127,40 @@ def register(
     bolt runs only the first listener an event matches, so it is called from this one."""
 
     async def uninstalled(body: dict, context: AsyncBoltContext) -> None:
-        if on_uninstalled is not None:
-            await on_uninstalled(body)
-        if installations is not None:
-            await app.default_app_uninstalled_event_listener()(context)
-        else:
-            log.warning("Slack says the app was uninstalled")
+        try:
+            if on_uninstalled is not None:
+                await on_uninstalled(body)
+        finally:  # the install is deleted even when forgetting the features' part failed
+            if installations is not None:
+                await app.default_app_uninstalled_event_listener()(context)
+            else:
+                log.warning("Slack says the app was uninstalled")
+
+    async def access_revoked(body: dict) -> None:
+        if on_access_revoked is not None:
+            await on_access_revoked(body)
+
+    async def nested_access_revoked(body: dict, next: Callable[[], Awaitable[None]]) -> Any:
+        """Slack's own example of team_access_revoked nests the event one level deeper
+        (event.event.type), where bolt's event matching does not look: taken here."""
+        event = body.get("event") if isinstance(body, dict) else None
+        if (
+            isinstance(event, dict)
+            and "type" not in event
+            and body.get("type") == "event_callback"
+            and payloads.text(event, "event", "type") == "team_access_revoked"
+        ):
+            await access_revoked(body)
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    app.event("app_uninstalled")(uninstalled)
+    app.event("team_access_revoked")(access_revoked)
+    app.middleware(nested_access_revoked)
 
     async def revoked() -> None:
         log.warning("Slack says the app's token was revoked")
 
-    app.event("app_uninstalled")(uninstalled)
     if installations is not None:
         app.event("tokens_revoked")(app.default_tokens_revoked_event_listener())
     else:

@@ -80,11 +80,29 @@ def workspace_of(body: Any) -> str:
 
 
 def is_org_wide(body: Any) -> bool:
+    """Whether an event is about an org-wide install. Slack's `authorizations` say so when
+    present; without them, an event for the org itself (`team_id` E…) or for no workspace
+    in an org is the org-wide install's: reading it as nobody's would forget nothing."""
     flag = field(body, "is_enterprise_install")
     authorizations = field(body, "authorizations")
     if isinstance(authorizations, list) and authorizations:
         flag = field(authorizations[0], "is_enterprise_install")
-    return flag is True or flag == "true"
+    if flag is True or flag == "true":
+        return True
+    if text(body, "team_id").startswith("E"):
+        return True
+    return not workspace_of(body) and bool(enterprise_of(body))
+
+
+def team_ids_of(event: Any) -> list[str]:
+    """The workspaces a team_access_revoked event names, read leniently: `team_ids` in the
+    event, or one level deeper as Slack's own example nests it; only T… ids."""
+    found = field(event, "team_ids")
+    if not isinstance(found, list):
+        found = field(event, "event", "team_ids")
+    if not isinstance(found, list):
+        return []
+    return [team for team in found if isinstance(team, str) and team.startswith("T")]
 
 
 def address(body: Any) -> str:

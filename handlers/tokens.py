@@ -22,7 +22,7 @@ from bot.service import SecretService, compact_json
 from bot.tokens import TokenGrant, TokenSecret, TokensOff
 from handlers import blocks, payloads
 from handlers.background import AfterAck
-from handlers.delivery import Delivery
+from handlers.delivery import Delivery, MissingScope
 from handlers.messages import for_error
 from handlers.share import Subcommands
 from handlers.sharing import creator_of
@@ -37,6 +37,10 @@ EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 TOKENS_OFF = (
     "Your workspace's admins have turned personal API tokens off. Ask them, or share from "
     "Slack with /secret."
+)
+NOT_SHOWN = (
+    "Slack did not let me show you your new API token, so it was revoked at once and never "
+    "worked: run `/secret token` again. Any earlier token was replaced too."
 )
 REVOKED = "Your API token is revoked: it no longer works anywhere."
 NONE_TO_REVOKE = "You have no API token; nothing was changed."
@@ -139,6 +143,9 @@ class Tokens:
             org=payloads.enterprise_of(command),
         )
 
+        response_url = payloads.text(command, "response_url") or None
+        where = payloads.address(command)
+
         async def answer() -> None:
             try:
                 if revoke:
@@ -146,19 +153,30 @@ class Tokens:
                     message = blocks.notice(REVOKED if gone else NONE_TO_REVOKE)
                 else:
                     token = await self._service.tokens.issue(grant)
-                    message = token_message(token, self._public_url)
+                    await self.show_token(grant, token, response_url, user_id, where)
+                    return
             except TokensOff:
                 message = blocks.notice(TOKENS_OFF)
             except StoreUnavailable as exc:
                 message = blocks.notice(for_error(exc))
-            await self._delivery.to_person(
-                payloads.text(command, "response_url") or None,
-                user_id,
-                message,
-                payloads.address(command),
-            )
+            await self._delivery.to_person(response_url, user_id, message, where)
 
         self._after_ack.run(answer(), command)
+
+    async def show_token(
+        self, grant: TokenGrant, token: str, response_url: str | None, user_id: str, where: str
+    ) -> None:
+        """The token goes only where Slack keeps nothing: the command's response_url (an
+        ephemeral answer). Never the DM fallback other answers use: a DM stays in history,
+        search and exports, and the token would no longer be shown once. chat.postEphemeral
+        is no second way: it fails in every conversation the bot is not a member of, where
+        /secret is mostly typed. If the answer cannot be shown, the token nobody saw is
+        revoked at once and the person hears so, without it."""
+        if await self._delivery.respond(response_url, token_message(token, self._public_url)):
+            return
+        await self._service.tokens.revoke(grant.creator)
+        log.warning("a new personal token could not be shown and was revoked")
+        await self._delivery.dm(user_id, blocks.notice(NOT_SHOWN), where)
 
     async def admin_section(self, workspace: str) -> list[dict[str, Any]]:
         return settings_blocks(await self._service.tokens.enabled(workspace))
@@ -169,8 +187,26 @@ class Tokens:
         scopes = {payloads.workspace_of(body)}
         if payloads.is_org_wide(body):
             scopes.add(payloads.enterprise_of(body))
-        for scope in scopes - {""}:
-            await self._service.tokens.forget_scope(scope)
+        await self.forget(scopes - {""}, body)
+
+    async def access_revoked(self, body: dict) -> None:
+        """An org-wide app removed from some of the org's workspaces: Slack names them in
+        team_access_revoked (no app_uninstalled comes for them)."""
+        await self.forget(set(payloads.team_ids_of(payloads.field(body, "event"))), body)
+
+    async def forget(self, scopes: set[str], body: dict) -> None:
+        """Every token of `scopes` stops now (a new epoch each: one write), before Slack
+        gets its answer; deleting them one by one, which may be many, waits until after,
+        so a large workspace's uninstall never outlasts Slack's three seconds."""
+        for scope in scopes:
+            await self._service.tokens.close_scope(scope)
+
+        async def delete() -> None:
+            for scope in scopes:
+                await self._service.tokens.forget_scope(scope)
+
+        if scopes:
+            self._after_ack.run(delete(), body)
 
     async def recipient_id(self, recipient: str, where: str) -> str:
         """A member id as given, or the member Slack finds by email; "" for nobody."""
@@ -188,7 +224,21 @@ class Tokens:
             return
         edge = payloads.string_fields(made.grant.edge)
         user_id, where = edge.get("u", ""), edge.get("w", "")
-        recipient = await self.recipient_id(made.recipient, where)
+        try:
+            recipient = await self.recipient_id(made.recipient, where)
+        except MissingScope as exc:
+            await self._delivery.dm(
+                user_id,
+                blocks.notice(
+                    f"Couldn't look up {blocks.escape(made.recipient)}: this workspace's "
+                    f"oncelink install lacks the `{exc.scope}` permission, which only a "
+                    "reinstall grants (ask an admin to Add to Slack again). The secret is "
+                    "still waiting: send them the link `oncelink share` printed, or use "
+                    "their member id (U…)."
+                ),
+                where,
+            )
+            return
         sent = bool(recipient and made.pass_on_link) and await self._delivery.dm(
             recipient,
             blocks.recipient_message(

@@ -124,12 +124,18 @@ class Workspaces:
 
 
 async def is_admin(client: AsyncWebClient, user_id: str) -> bool:
-    """Only workspace admins and owners may change the workspace's defaults (Slack says who
-    they are: users.info, with the users:read scope)."""
+    """Only workspace admins and owners, or the org's in Enterprise Grid, may change the
+    workspace's defaults (Slack says who they are: users.info, with the users:read scope)."""
     try:
         response = await client.users_info(user=user_id)
     except SlackApiError as exc:
         log.warning("users.info failed: %s", exc.response.get("error", "unknown error"))
         return False
     user = response.get("user") or {}
-    return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+    # In Enterprise Grid the org's admins and owners govern every workspace of the org;
+    # Slack says so in `enterprise_user`, not in the workspace's own flags.
+    org = user.get("enterprise_user") or {}
+    org_admin = isinstance(org, dict) and bool(org.get("is_admin") or org.get("is_owner"))
+    return org_admin or bool(
+        user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")
+    )

@@ -16,6 +16,11 @@ class StoreUnavailable(Exception):
     """The store did not answer; nothing was changed that the caller can rely on."""
 
 
+class SecretExists(Exception):
+    """A record with this id is kept already: `save` never replaces one, so a link handed
+    out for it keeps opening what it promised. Nothing was changed."""
+
+
 class SecretRecord(NamedTuple):
     """Everything kept about one secret. No key, no passphrase, no plaintext.
 

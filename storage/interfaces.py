@@ -19,7 +19,8 @@ class SecretRecords(Protocol):
     async def save(self, record: SecretRecord, listing: Listing | None = None) -> None:
         """Store a new record that expires by itself at `record.expires_at`, and its listing
         if given (one round trip where the store allows): the entry on the owner's list and
-        the item on the timetable."""
+        the item on the timetable. Never replaces a record kept under the same id, even
+        when two saves race: SecretExists, and nothing changed."""
 
     async def reveal(
         self,

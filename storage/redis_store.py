@@ -29,6 +29,7 @@ from storage.base import (
     Listing,
     RevealOutcome,
     RevealResult,
+    SecretExists,
     SecretRecord,
     SecretStatus,
     StoreUnavailable,
@@ -142,11 +143,12 @@ if redis.call('PTTL', KEYS[1]) < wanted then redis.call('PEXPIRE', KEYS[1], want
 # entry id, "keep_until|value", ms to keep the list, due item, due time. `_KEEP` and a ZADD
 # after the SET, in one step. Not for a Cluster, where the three keys are on three slots.
 _SAVE_WITH_LISTING = """
-redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+if not redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2], 'NX') then return 0 end
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 local wanted = tonumber(ARGV[5])
 if redis.call('PTTL', KEYS[2]) < wanted then redis.call('PEXPIRE', KEYS[2], wanted) end
 redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6])
+return 1
 """
 
 # KEYS[1] an owner's list; ARGV[1] now (whole seconds). Drops entries past their time.
@@ -374,22 +376,26 @@ class RedisStore:
         expiry = math.ceil(record.expires_at * 1000)
 
         async def write(client: Redis | RedisCluster) -> bool:
-            # SET with PXAT: the record and its expiry in one atomic command.
+            # SET with PXAT and NX: the record and its expiry in one atomic command, and
+            # never over a record kept under the same id (of two racing saves, one wins).
             if listing is None:
-                await client.set(key, packed, pxat=expiry)
-            elif isinstance(client, RedisCluster):  # three keys, three slots
-                await client.set(key, packed, pxat=expiry)
+                return bool(await client.set(key, packed, pxat=expiry, nx=True))
+            if isinstance(client, RedisCluster):  # three keys, three slots
+                if not await client.set(key, packed, pxat=expiry, nx=True):
+                    return False
                 await self._keep_listed(client, listing, record.created_at)
-            else:  # one keyspace: the three keys may live in one script
-                await self._save_listed(client, key, packed, expiry, listing, record.created_at)
-            return True
+                return True
+            # one keyspace: the three keys may live in one script
+            return await self._save_listed(client, key, packed, expiry, listing, record.created_at)
 
         async def command() -> None:
             try:
-                await self._confirmed(write, lambda saved: saved)
+                saved = await self._confirmed(write, lambda saved: saved)
             except Unconfirmed:
                 await self._redis.delete(key)  # never keep a secret whose link nobody got
                 raise
+            if not saved:
+                raise SecretExists(record.secret_id)
 
         await self._run(command)
 
@@ -428,16 +434,17 @@ class RedisStore:
 
     async def _save_listed(
         self, client: Redis, key: str, packed: bytes, expiry: int, listing: Listing, now: float
-    ) -> None:
+    ) -> bool:
         """The record, its list entry and its timetable item in one script: one round trip,
         all or nothing, and a third of the client-side work of a three-command pipeline."""
         entry_value, keep_ms = self._entry_args(listing.keep_until, listing.entry, now)
-        await self._save_with_listing(
+        saved = await self._save_with_listing(
             keys=[key, entries_key(listing.owner), TIMETABLE_KEY],
             args=[packed, expiry, listing.entry_id, entry_value, keep_ms, listing.due_item,
                   repr(listing.due)],
             client=client,
         )  # fmt: skip
+        return bool(saved)
 
     async def reveal(
         self,

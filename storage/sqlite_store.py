@@ -20,6 +20,7 @@ from storage.base import (
     Listing,
     RevealOutcome,
     RevealResult,
+    SecretExists,
     SecretRecord,
     SecretStatus,
     StoreUnavailable,
@@ -71,6 +72,17 @@ _COLUMNS = (
     "id, version, nonce, ciphertext, link_verifier, verifier, has_passphrase, "
     "created_at, expires_at, creator, metadata, bound"
 )
+# What an expired row of the same id takes from the new one (its failures start again).
+_REPLACE_EXPIRED = (
+    ", ".join(f"{name} = excluded.{name}" for name in _COLUMNS.split(", ") if name != "id")
+    + ", failed = 0"
+)
+
+
+class _Exists(Exception):
+    """Raised inside the transaction so a listing written with the record rolls back."""
+
+
 # A row that starts with _COLUMNS, as sqlite3 returns it (flags as 0 or 1); a query may
 # select more after them (the reveal adds `failed`).
 _SecretRow = tuple[
@@ -126,8 +138,12 @@ class SqliteStore:
                 insert(conn)
 
         def insert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                f"INSERT INTO secrets ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
+            # One statement: a row of the same id is replaced only when it has expired (the
+            # sweep may not have purged it yet); a living one is never touched.
+            cursor = conn.execute(
+                f"INSERT INTO secrets ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "  # noqa: S608
+                f"ON CONFLICT (id) DO UPDATE SET {_REPLACE_EXPIRED} "
+                "WHERE secrets.expires_at <= excluded.created_at",
                 (
                     record.secret_id,
                     record.version,
@@ -143,8 +159,13 @@ class SqliteStore:
                     int(record.bound),
                 ),
             )
+            if cursor.rowcount != 1:
+                raise _Exists()
 
-        await self._run(work)
+        try:
+            await self._run(work)
+        except _Exists:
+            raise SecretExists(record.secret_id) from None
 
     async def reveal(
         self,

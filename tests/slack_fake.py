@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlencode
 from aiohttp import web
 
 from tests.slack_payloads import slack_escaped
-from tests.slack_rules import check_ack, check_call
+from tests.slack_rules import FULL_SCOPES, NEEDED_SCOPES, check_ack, check_call
 
 PAYLOADS = Path(__file__).parent / "payloads"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -149,8 +149,15 @@ class FakeSlack:
         # and, in Enterprise Grid, `enterprise_user` {"enterprise_id", "teams": [...]}
         # (https://api.slack.com/methods/users.info, https://api.slack.com/types/user).
         self.people: dict[str, dict] = {}
-        # email -> member id, for users.lookupByEmail (users_not_found for any other)
+        # email -> member id, for users.lookupByEmail (users_not_found for any other); what
+        # `people` says of that id (`deleted`, `is_bot`) is in the answer too.
         self.emails: dict[str, str] = {}
+        # token -> the scopes its install was granted (oauth.v2.access `scope`); a method
+        # needing one it lacks answers missing_scope, as Slack does. `install_scopes` is
+        # what the next install grants: an older install made before a scope was added
+        # to the app is one without it.
+        self.install_scopes = FULL_SCOPES
+        self.scopes: dict[str, set[str]] = {BOT_TOKEN: set(FULL_SCOPES.split(","))}
         # Grid tokens -> (org, workspace): users.info through them answers for a person of
         # that org, with `enterprise_user` as Slack adds it for every Grid user.
         self.orgs: dict[str, tuple[str, str]] = {}
@@ -357,11 +364,26 @@ class FakeSlack:
                 "ts": params.get("ts", ""),
             },
         }
+        needed = NEEDED_SCOPES.get(method, "")
+        if needed and needed not in self.scopes.get(token, set()):
+            granted = ",".join(sorted(self.scopes.get(token, set())))
+            return web.json_response(
+                {"ok": False, "error": "missing_scope", "needed": needed, "provided": granted}
+            )
         if method == "users.lookupByEmail":
             found = self.emails.get(params.get("email", ""))
             if found is None:
                 return web.json_response({"ok": False, "error": "users_not_found"})
-            answers[method] = {"ok": True, "user": {"id": found, "team_id": "T0001"}}
+            answers[method] = {
+                "ok": True,
+                "user": {
+                    "id": found,
+                    "team_id": self.bot_tokens[token],
+                    "deleted": False,
+                    "is_bot": False,
+                    **self.people.get(found, {}),
+                },
+            }
         answer = answers.get(method, {"ok": False, "error": "unknown_method"})
         return web.json_response(answer() if callable(answer) else answer)
 
@@ -451,7 +473,7 @@ class FakeSlack:
             "ok": True,
             "app_id": "A123456",
             "authed_user": {"id": "U0002"},
-            "scope": "commands,chat:write,users:read,users:read.email",
+            "scope": self._granted(TEAM2_TOKEN),
             "token_type": "bot",
             "access_token": TEAM2_TOKEN,
             "bot_user_id": "UBOT0002",
@@ -459,6 +481,11 @@ class FakeSlack:
             "enterprise": None,
             "is_enterprise_install": False,
         }
+
+    def _granted(self, token: str) -> str:
+        """An install grants `install_scopes` to its new token."""
+        self.scopes[token] = set(self.install_scopes.split(","))
+        return self.install_scopes
 
     def _grid_user(self, token: str) -> dict:
         if token not in self.orgs:
@@ -488,7 +515,7 @@ class FakeSlack:
             "ok": True,
             "app_id": "A123456",
             "authed_user": {"id": "UGRID0001"},
-            "scope": "commands,chat:write,users:read,users:read.email",
+            "scope": self._granted(token),
             "token_type": "bot",
             "access_token": token,
             "bot_user_id": "UBOTGRID1",
@@ -502,10 +529,12 @@ class FakeSlack:
             return {"ok": False, "error": "invalid_refresh_token"}
         self.bot_tokens.pop(TEAM2_TOKEN, None)  # the old token stops working
         self.bot_tokens[ROTATED_TOKEN] = "T0002"
+        # A refreshed token keeps its install's scopes.
+        self.scopes[ROTATED_TOKEN] = self.scopes.get(TEAM2_TOKEN, set(FULL_SCOPES.split(",")))
         return {
             "ok": True,
             "app_id": "A123456",
-            "scope": "commands,chat:write,users:read,users:read.email",
+            "scope": ",".join(sorted(self.scopes[ROTATED_TOKEN])),
             "token_type": "bot",
             "access_token": ROTATED_TOKEN,
             "bot_user_id": "UBOT0002",

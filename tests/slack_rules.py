@@ -508,3 +508,20 @@ def check_ack(answer: Any) -> list[str]:
     if "text" in answer or "blocks" in answer:
         return check_message(answer)
     return []
+
+
+# The bot scopes the app asks for (manifest.yml, handlers/install.py BOT_SCOPES).
+FULL_SCOPES = "commands,chat:write,users:read,users:read.email"
+# The scope a method needs, from each method's reference page ("Required scopes"): without
+# it Slack answers missing_scope. An install made before the app asked for a scope lacks it
+# until it is reinstalled.
+NEEDED_SCOPES = {
+    # docs.slack.dev/reference/methods/chat.postMessage
+    "chat.postMessage": "chat:write",
+    # docs.slack.dev/reference/methods/chat.postEphemeral
+    "chat.postEphemeral": "chat:write",
+    # docs.slack.dev/reference/methods/users.info
+    "users.info": "users:read",
+    # docs.slack.dev/reference/methods/users.lookupByEmail
+    "users.lookupByEmail": "users:read.email",
+}

@@ -69,12 +69,23 @@ def test_no_scope_beyond_what_the_code_uses():
         "users:read.email",
     }
     assert sorted(BOT_SCOPES) == sorted(MANIFEST["oauth_config"]["scopes"]["bot"])
+    # The fake grants a new install what the app asks for, and refuses a method whose
+    # scope the app does not ask for at all.
+    from tests.slack_rules import FULL_SCOPES, NEEDED_SCOPES
+
+    assert sorted(FULL_SCOPES.split(",")) == sorted(BOT_SCOPES)
+    assert set(NEEDED_SCOPES.values()) <= set(BOT_SCOPES)
 
 
 def test_uninstall_events_reach_the_events_url():
     events = MANIFEST["settings"]["event_subscriptions"]
     assert events["request_url"] == EVENTS_URL
-    assert set(events["bot_events"]) == {"app_home_opened", "app_uninstalled", "tokens_revoked"}
+    assert set(events["bot_events"]) == {
+        "app_home_opened",
+        "app_uninstalled",
+        "tokens_revoked",
+        "team_access_revoked",
+    }
 
 
 def test_oauth_redirect_url_matches_the_route():

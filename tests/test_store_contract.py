@@ -305,3 +305,39 @@ async def test_a_10_mib_record_is_kept_and_handed_out_whole(store):
     assert result.outcome is RevealOutcome.REVEALED and result.record.ciphertext == big
     again = await store.reveal(rec.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
     assert again.outcome is RevealOutcome.GONE
+
+
+@pytest.mark.parametrize("listed", [False, True])
+async def test_a_save_never_replaces_a_kept_record_even_when_20_race(store, listed):
+    """Of 20 saves of one id at once, exactly one is kept; the others are refused
+    (SecretExists) and changed nothing, not even the owner's list. An expired record of the
+    same id is no obstacle."""
+    from storage.base import Listing, SecretExists
+
+    secret_id = os.urandom(8).hex()
+    now = time.time()
+    saves = [record(secret_id=secret_id, ciphertext=bytes([n]) * 40) for n in range(20)]
+
+    def listing(n: int) -> Listing | None:
+        if not listed:
+            return None
+        return Listing("T1:UR", secret_id, f"entry-{n}".encode(), now + 200, f"due-{n}", now + 100)
+
+    results = await asyncio.gather(
+        *(store.save(rec, listing(n)) for n, rec in enumerate(saves)), return_exceptions=True
+    )
+    kept = [n for n, result in enumerate(results) if result is None]
+    assert len(kept) == 1
+    assert all(isinstance(result, SecretExists) for result in results if result is not None)
+    found = await store.reveal(secret_id, LV, VF, time.time(), max_attempts=LIMIT)
+    assert found.record.ciphertext == bytes([kept[0]]) * 40
+    if listed:
+        assert await store.entries("T1:UR", time.time()) == {secret_id: f"entry-{kept[0]}".encode()}
+    expired = record(expires_in=-1.0)
+    if hasattr(store, "_redis"):  # Redis drops it by itself; SQLite keeps the row until purged
+        return
+    await store.save(expired)
+    again = record(secret_id=expired.secret_id)
+    await store.save(again)  # replaces the expired row
+    found = await store.reveal(again.secret_id, LV, VF, time.time(), max_attempts=LIMIT)
+    assert found.record.ciphertext == again.ciphertext
