@@ -443,3 +443,117 @@ def test_logs_cut_request_ids_short():
     from bot.web import redact_path
 
     assert redact_path("/r/" + "A" * 22) == "/r/AAAAAA…"
+
+
+# ---- What one upload can cost the server ---------------------------------------------------
+
+
+def _page_of(upload_link: str) -> str:
+    return upload_link.split("#")[0]
+
+
+STALLED_LENGTH = 10_000_000  # near the upload page's limit, under it
+
+
+async def _stall_answer(upload_link: str):
+    """An upload with a valid proof that declares a file near the limit, sends a little,
+    then waits: the open connection (close it to hang up)."""
+    from tests.support.outside import upload_proof
+    from tests.test_compose import _stall
+
+    proof = {"X-Oncelink-Upload-Proof": upload_proof(upload_link)}
+    return await _stall(_page_of(upload_link), proof, STALLED_LENGTH)
+
+
+async def test_stalled_uploads_to_one_upload_link_hold_one_buffer_and_are_cut_off(
+    store, fake_slack, monkeypatch
+):
+    import asyncio
+
+    from bot import uploads
+    from tests.support.app import serve, slack_settings
+    from tests.support.outside import upload_proof
+    from tests.test_compose import STALLED_HEAD, _raw_post, _until_page_status
+
+    monkeypatch.setattr(uploads, "CHUNK_SECONDS", 0.5)
+    served = await serve(slack_settings(fake_slack), store=store)
+    slack = SlackHarness(served, fake_slack)
+    try:
+        upload_link, _ = await ask_outside(slack)
+        page = _page_of(upload_link)
+        reader, writer = await _stall_answer(upload_link)
+        await _until_page_status(page, 404)  # taken by the first upload, before its body
+        # Every other upload with the same valid proof is refused at once, unread: one link
+        # never makes the server hold more than one file.
+        proof = f"X-Oncelink-Upload-Proof: {upload_proof(upload_link)}\r\n".encode()
+        head = STALLED_HEAD.replace(b"Host: x\r\n", b"Host: x\r\n" + proof)
+        head = head.replace(b"10490000", str(STALLED_LENGTH).encode())
+        others = await asyncio.gather(
+            *(asyncio.wait_for(_raw_post(page, head, b"{}"), 5) for _ in range(20))
+        )
+        assert all(answer.startswith(b"HTTP/1.1 410") for answer in others)
+        # The stalled one is answered once its next chunk is late, and gives the link back.
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 408")
+        await _until_page_status(page, 200)
+        status, _ = await post_answer(served.url, upload_link, sealed_answer(upload_link, b"ok"))
+        assert status == 200
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_uploads_beyond_the_per_process_cap_are_told_to_try_again_on_every_route(
+    store, fake_slack, monkeypatch
+):
+    """One cap for the compose page, the upload page and the API: memory is per process."""
+    from bot import uploads
+    from tests.support.app import serve, slack_settings
+    from tests.support.compose import upload
+    from tests.test_compose import _page_status, _stall, _until_page_status, compose_link
+    from tests.test_tokens import api_body, api_post, ask_for_token
+
+    monkeypatch.setattr(uploads, "UPLOADS_AT_ONCE", 2)
+    served = await serve(slack_settings(fake_slack), store=store)
+    slack = SlackHarness(served, fake_slack)
+    try:
+        token = await ask_for_token(slack)
+        held, _ = await ask_outside(slack, "held")
+        waiting, _ = await ask_outside(slack, "waiting")
+        links = [await compose_link(served) for _ in range(2)]
+        stalled = [await _stall_answer(held), await _stall(links[0])]
+        await _until_page_status(_page_of(held), 404)
+        await _until_page_status(links[0], 404)
+        status, answer = await post_answer(served.url, waiting, sealed_answer(waiting, b"x"))
+        assert (status, answer["error"]) == (503, "busy")
+        assert await _page_status(_page_of(waiting)) == 200  # given back at once
+        status, answer, _ = await upload(links[1], served.url, b"x", ttl=3600)
+        assert (status, answer["error"]) == (503, "busy")
+        status, _, answer = await api_post(served.url, api_body(10), token)
+        assert (status, answer["error"]) == (503, "busy")
+        for _, writer in stalled:
+            writer.close()  # hang up: the uploads end and give their links back
+        await _until_page_status(_page_of(held), 200)
+        await _until_page_status(links[0], 200)
+        status, _ = await post_answer(served.url, waiting, sealed_answer(waiting, b"room now"))
+        assert status == 200
+        assert (await api_post(served.url, api_body(10), token))[0] == 201
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_a_sender_hanging_up_mid_upload_to_an_upload_link_leaves_one_calm_line(slack, caplog):
+    import logging
+
+    from tests.test_compose import _until_page_status
+
+    caplog.set_level(logging.INFO)
+    upload_link, _ = await ask_outside(slack)
+    _, writer = await _stall_answer(upload_link)
+    await _until_page_status(_page_of(upload_link), 404)
+    writer.close()
+    await _until_page_status(_page_of(upload_link), 200)  # given back: the page can try again
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("bot")]
+    assert "upload cut off: the sender hung up before the end of its body" in lines
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert UPLOAD.search(upload_link).group(2) not in caplog.text

@@ -78,6 +78,23 @@ async def api_post(url: str, body: bytes, token: str) -> tuple[int, str, dict]:
             return response.status, response.content_type, json.loads(text)
 
 
+def api_body(size: int, kind: str = "text", **head: object) -> bytes:
+    """An API upload's body with random (well-formed) sealed values: `size` bytes of
+    ciphertext after the head line."""
+    fields = {
+        "version": 1,
+        "seed": crypto.b64encode(os.urandom(16)),
+        "nonce": crypto.b64encode(os.urandom(12)),
+        "link_verifier": crypto.b64encode(os.urandom(32)),
+        "verifier": crypto.b64encode(os.urandom(32)),
+        "has_passphrase": False,
+        "ttl": 3600,
+        "kind": kind,
+        **head,
+    }
+    return json.dumps(fields).encode() + b"\n" + os.urandom(size)
+
+
 async def test_secret_token_then_oncelink_share_from_elsewhere_reveals_once_in_chromium(
     slack, store, page, tmp_path, caplog
 ):
@@ -194,20 +211,7 @@ async def test_api_errors_are_json_with_stable_codes_never_html(slack, store, tm
         token = await ask_for_token(harness)
         url = served.url
 
-        def body(size: int, kind: str = "text", **head: object) -> bytes:
-            fields = {
-                "version": 1,
-                "seed": crypto.b64encode(os.urandom(16)),
-                "nonce": crypto.b64encode(os.urandom(12)),
-                "link_verifier": crypto.b64encode(os.urandom(32)),
-                "verifier": crypto.b64encode(os.urandom(32)),
-                "has_passphrase": False,
-                "ttl": 3600,
-                "kind": kind,
-                **head,
-            }
-            return json.dumps(fields).encode() + b"\n" + os.urandom(size)
-
+        body = api_body
         cases = [
             (body(100 * 1024, "file"), 413, "too_large"),
             (body(33 * 1024), 413, "too_large"),
@@ -466,3 +470,58 @@ async def test_an_org_wide_uninstall_deletes_the_orgs_tokens_and_a_workspaces_on
     await uninstall(team_id="E0001", enterprise_id="E0001", is_enterprise_install=True)
     status, _, answer = await api_post(slack.served.url, b"{}\n", token)
     assert (status, answer["error"]) == (401, "unauthorized")
+
+
+async def test_one_token_holder_cannot_hold_many_upload_buffers_at_once(
+    store, fake_slack, monkeypatch, caplog
+):
+    """The token is checked before the body is read, and then one person's uploads run one
+    at a time, each cut off when it stalls: a token cannot pin the server's memory."""
+    import logging
+
+    from bot import uploads
+    from tests.support.app import serve, slack_settings
+    from tests.test_compose import _stall
+
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(uploads, "CHUNK_SECONDS", 0.5)
+    served = await serve(slack_settings(fake_slack), store=store)
+    harness = SlackHarness(served, fake_slack)
+    try:
+        token = await ask_for_token(harness)
+        other = await ask_for_token(harness, user="UOTHER0001")
+        url = served.url + "/api/v1/secrets"
+        reader, writer = await _stall(url, {"Authorization": f"Bearer {token}"})
+        for _ in range(500):  # until the stalled upload holds its place
+            if served.app[uploads.GATE_KEY].running:
+                break
+            await asyncio.sleep(0.02)
+        status, _, answer = await api_post(served.url, api_body(10), token)
+        assert (status, answer["error"]) == (503, "busy")
+        assert (await api_post(served.url, api_body(10), other))[0] == 201  # someone else
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert (await api_post(served.url, api_body(10), token))[0] == 201
+        # Hanging up mid-body: one calm line, no traceback, no 500.
+        _, writer = await _stall(url, {"Authorization": f"Bearer {token}"})
+        writer.close()
+        for _ in range(500):
+            if "upload cut off" in caplog.text:
+                break
+            await asyncio.sleep(0.02)
+        lines = [r.getMessage() for r in caplog.records if r.name.startswith("bot")]
+        assert "upload cut off: the sender hung up before the end of its body" in lines
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert token not in caplog.text
+    finally:
+        await served.runner.cleanup()
+
+
+def test_a_busy_stalled_or_cut_off_upload_exits_1_so_scripts_try_again():
+    from bot.remote import _explain
+
+    for code in ("busy", "too_slow", "cut_off", "unavailable"):
+        error = _explain(503, {"error": code, "message": "Try again."})
+        assert error.code == 1 and "Nothing was stored" in str(error)
+    assert _explain(400, {"error": "invalid", "message": "Bad."}).code == 2
