@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -46,6 +47,10 @@ CANCEL_ACTION = "cancel_outside_request"
 LIST_CANCEL_ACTION = home_blocks.LIST_CANCEL_ACTION
 OUTSIDE_FLAG = "--outside"
 NO_ANSWER_YET = "No answer yet. When the person you sent the link to answers, this button opens it."
+ALREADY_ANSWERED = "It was already answered, so there is nothing to cancel: use Reveal above."
+ANSWER_ARRIVING = (
+    "An answer is arriving right now, so it cannot be cancelled: use Reveal above in a moment."
+)
 
 
 def what_for_of(words: str) -> str:
@@ -248,7 +253,11 @@ class OutsideFlow:
 
 
 def register(
-    app: AsyncApp, service: SecretService, delivery: Delivery, after_ack: AfterAck
+    app: AsyncApp,
+    service: SecretService,
+    delivery: Delivery,
+    after_ack: AfterAck,
+    publish_home: Callable[[AsyncWebClient, dict], Awaitable[None]],
 ) -> None:
     outside = service.outside
 
@@ -292,9 +301,9 @@ def register(
         try:
             kind = await outside.answered_kind(value.get("q", ""))
         except OutsideRequestGone as exc:
-            await delivery.respond(
-                response_url, blocks.notice(for_error(exc), replace_original=True)
-            )
+            # Said beside the message, never over it: this message is the only place the
+            # keys live, and an answer may still be on its way (bot/outside.py's lease).
+            await delivery.respond(response_url, blocks.notice(for_error(exc)))
             return
         except StoreUnavailable as exc:
             await delivery.respond(response_url, blocks.notice(for_error(exc)))
@@ -304,6 +313,12 @@ def register(
         elif kind == TEXT:
             await reveal_text(body, value, client)
         else:
+            # The whole identity, as the text path's binding checks it (holder_of): the same
+            # user id in another workspace is somebody else.
+            holder = await holder_of(client, body, value.get("o", ""))
+            if holder != creator_of(value.get("o", ""), value.get("r", "")):
+                await delivery.respond(response_url, blocks.notice(NOT_YOURS))
+                return
             try:
                 link = service.link_for(value.get("q", ""), crypto.b64decode(value["k"], 32))
             except (KeyError, ValueError):
@@ -315,12 +330,13 @@ def register(
 
     app.action(REVEAL_ACTION)(after_ack.on_click(clicked_reveal))
 
-    async def cancel(body: dict, action: dict, from_list: bool) -> None:
+    async def cancel(body: dict, action: dict, client: AsyncWebClient, from_list: bool) -> None:
         scope, user_id = actor(body)
         requester = creator_of(scope, user_id)
         response_url = text(body, "response_url")
+        request_id = text(action, "value")
         try:
-            await outside.cancel(text(action, "value"), requester)
+            await outside.cancel(request_id, requester)
         except NotCreator as exc:
             await delivery.respond(response_url, blocks.notice(for_error(exc)))
             return
@@ -329,10 +345,12 @@ def register(
             return
         except OutsideRequestGone as exc:
             if not from_list:
-                await delivery.respond(
-                    response_url, blocks.notice(for_error(exc), replace_original=True)
-                )
+                await too_late_to_cancel(response_url, request_id, exc)
                 return
+        if from_list and text(body, "container", "type") == "view":
+            # The App Home tab: its click has no response_url; only a new view changes it.
+            await publish_home(client, body)
+            return
         if from_list:
             summaries = await service.my_secrets(requester)
             await delivery.respond(
@@ -341,11 +359,31 @@ def register(
             return
         await delivery.respond(response_url, cancelled_message())
 
-    async def cancel_from_dm(body: dict, action: dict, _client: AsyncWebClient) -> None:
-        await cancel(body, action, from_list=False)
+    async def too_late_to_cancel(
+        response_url: str, request_id: str, gone: OutsideRequestGone
+    ) -> None:
+        """Cancel clicked on the DM when there is nothing left to cancel. The DM holds the
+        only copy of the keys: it is replaced only when the request is really over, never
+        when its answer came (or is arriving)."""
+        try:
+            kind = await outside.answered_kind(request_id)
+        except OutsideRequestGone:
+            await delivery.respond(
+                response_url, blocks.notice(for_error(gone), replace_original=True)
+            )
+            return
+        except StoreUnavailable as exc:
+            await delivery.respond(response_url, blocks.notice(for_error(exc)))
+            return
+        await delivery.respond(
+            response_url, blocks.notice(ALREADY_ANSWERED if kind else ANSWER_ARRIVING)
+        )
 
-    async def cancel_from_list(body: dict, action: dict, _client: AsyncWebClient) -> None:
-        await cancel(body, action, from_list=True)
+    async def cancel_from_dm(body: dict, action: dict, client: AsyncWebClient) -> None:
+        await cancel(body, action, client, from_list=False)
+
+    async def cancel_from_list(body: dict, action: dict, client: AsyncWebClient) -> None:
+        await cancel(body, action, client, from_list=True)
 
     app.action(CANCEL_ACTION)(after_ack.on_click(cancel_from_dm))
     app.action(LIST_CANCEL_ACTION)(after_ack.on_click(cancel_from_list))

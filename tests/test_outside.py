@@ -557,3 +557,85 @@ async def test_a_sender_hanging_up_mid_upload_to_an_upload_link_leaves_one_calm_
     assert "upload cut off: the sender hung up before the end of its body" in lines
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert UPLOAD.search(upload_link).group(2) not in caplog.text
+
+
+# ---- The requester's DM holds the only copy of the keys ------------------------------------
+
+
+def _hook_messages(slack: SlackHarness, hook: str) -> list[dict]:
+    path = f"/response/{hook}"
+    return [c.params for c in slack.fake.calls if c.method == "response_url" and c.path == path]
+
+
+async def test_cancel_in_the_app_home_republishes_the_tab_showing_it_cancelled(slack):
+    upload_link, _ = await ask_outside(slack, "from the home tab")
+    request_id = UPLOAD.search(upload_link).group(1)
+    published = len(slack.fake.of("views.publish"))
+    await slack.click(outside.LIST_CANCEL_ACTION, request_id, REQUESTER, "home", "view")
+    await slack.settle()
+    views = slack.fake.of("views.publish")[published:]
+    assert views and "Cancelled" in json.dumps(views[-1]["view"])
+    status, answer = await post_answer(
+        slack.served.url, upload_link, sealed_answer(upload_link, b"x")
+    )
+    assert (status, answer["error"]) == (410, "gone")
+
+
+async def test_cancel_after_the_answer_came_keeps_the_reveal_button(slack):
+    upload_link, dm = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    status, _ = await post_answer(
+        slack.served.url, upload_link, sealed_answer(upload_link, b"kept")
+    )
+    assert status == 200
+    await slack.click(outside.CANCEL_ACTION, request_id, REQUESTER, "late-cancel")
+    await slack.settle()
+    told = _hook_messages(slack, "late-cancel")
+    assert told and "already answered" in told[-1]["text"]
+    assert not any(message.get("replace_original") for message in told)
+    await click_reveal(slack, dm, REQUESTER, "then-reveal")
+    assert shown_secret(slack.fake.of("views.update")[-1]["view"]) == "kept"
+
+
+async def test_reveal_or_cancel_while_an_answer_arrives_never_replace_the_keys(slack):
+    from tests.test_compose import _until_page_status
+
+    upload_link, dm = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    _, writer = await _stall_answer(upload_link)
+    await _until_page_status(_page_of(upload_link), 404)  # the upload holds the request
+    await click_reveal(slack, dm, REQUESTER, "early-reveal")
+    await slack.click(outside.CANCEL_ACTION, request_id, REQUESTER, "early-cancel")
+    await slack.settle()
+    revealed, cancelled = (
+        _hook_messages(slack, "early-reveal"),
+        _hook_messages(slack, "early-cancel"),
+    )
+    assert revealed and "No answer yet" in revealed[-1]["text"]
+    assert cancelled and "arriving" in cancelled[-1]["text"]
+    assert not any(message.get("replace_original") for message in revealed + cancelled)
+    writer.close()
+    await _until_page_status(_page_of(upload_link), 200)
+    status, _ = await post_answer(
+        slack.served.url, upload_link, sealed_answer(upload_link, b"at last")
+    )
+    assert status == 200
+
+
+async def test_a_file_answer_opens_only_for_the_requesters_whole_identity(slack):
+    """The same user id in another workspace is somebody else, for a file as for a text."""
+    upload_link, dm = await ask_outside(slack)
+    body = sealed_answer(upload_link, b"file bytes", kind="file")
+    assert (await post_answer(slack.served.url, upload_link, body))[0] == 200
+    value = button(dm, outside.REVEAL_ACTION)["value"]
+    data = slack.click_payload(outside.REVEAL_ACTION, value, REQUESTER, "elsewhere")
+    data["user"]["team_id"] = "T0OTHER99"
+    from tests.slack_fake import interactive_body
+
+    await slack.send(interactive_body(data))
+    await slack.settle()
+    told = _hook_messages(slack, "elsewhere")
+    assert told and "someone else" in told[-1]["text"]
+    assert "/s/" not in json.dumps(told)
+    await click_reveal(slack, dm, REQUESTER, "home-team")
+    assert "/s/" in json.dumps(_hook_messages(slack, "home-team")[-1]["blocks"])
