@@ -53,14 +53,46 @@ ANSWER_ARRIVING = (
 )
 
 
+# What a phone's keyboard makes of `--` (iOS Smart Punctuation: an em dash) and its cousins.
+_DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
+# Quote pairs as typed, and as Smart Punctuation and other locales' keyboards turn them.
+_QUOTES = (
+    ('"', '"'),
+    ("'", "'"),
+    ("\u201c", "\u201d"),
+    ("\u2018", "\u2019"),
+    ("\u201e", "\u201c"),
+    ("\u201e", "\u201d"),
+    ("«", "»"),
+)
+
+
+def is_outside_flag(word: str) -> bool:
+    """`--outside`, also as a phone types it: `—outside`, `–outside`, `−−outside`."""
+    bare = word.lstrip(_DASHES)
+    return len(bare) < len(word) and bare.lower() == OUTSIDE_FLAG.lstrip("-")
+
+
 def what_for_of(words: str) -> str:
-    """The note typed after the flag, without the quotes people put around it."""
+    """The note typed after the flag, without the quotes people put around it (not cut:
+    `too_long_note` says when it is over the limit)."""
     note = words.strip()
-    for opening, closing in ('""', "''", "“”"):
+    for opening, closing in _QUOTES:
         if len(note) >= 2 and note[0] == opening and note[-1] == closing:
             note = note[1:-1].strip()
             break
-    return note[: blocks.NOTE_MAX]
+    return note
+
+
+def too_long_note(note: str) -> str:
+    """The sentence refusing a note over the form's limit, or "" when it fits: cutting it
+    silently would send the outside person a note the requester never wrote."""
+    if len(note) <= blocks.NOTE_MAX:
+        return ""
+    return (
+        f"That note is {len(note)} characters; at most {blocks.NOTE_MAX} fit. Shorten it and "
+        "ask again. No upload link was made."
+    )
 
 
 # ---- Block Kit: pure functions ------------------------------------------------------------

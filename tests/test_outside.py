@@ -639,3 +639,43 @@ async def test_a_file_answer_opens_only_for_the_requesters_whole_identity(slack)
     assert "/s/" not in json.dumps(told)
     await click_reveal(slack, dm, REQUESTER, "home-team")
     assert "/s/" in json.dumps(_hook_messages(slack, "home-team")[-1]["blocks"])
+
+
+# ---- The command as people type it ---------------------------------------------------------
+
+
+async def test_outside_typed_on_a_phone_with_smart_punctuation_is_recognised(slack):
+    """iOS turns `--` into an em dash and quotes into curly ones."""
+    for typed, note in (
+        ("\u2014outside \u201cvendor key\u201d", "vendor key"),
+        ("\u2013outside \u2018db password\u2019", "db password"),
+        ("\u2212\u2212outside \u201estaging\u201c", "staging"),
+    ):
+        dms = len(slack.fake.of("chat.postMessage"))
+        upload_link, dm = await ask_outside_typed(slack, typed)
+        assert len(slack.fake.of("chat.postMessage")) == dms + 1
+        request_id = UPLOAD.search(upload_link).group(1)
+        assert (await slack.service.outside.look(request_id)).note == note
+
+
+async def ask_outside_typed(slack: SlackHarness, typed: str) -> tuple[str, dict]:
+    hooks, dms = len(slack.fake.of("response_url")), len(slack.fake.of("chat.postMessage"))
+    status, _ = await slack.command(f"request {typed}")
+    assert status == 200
+    shown = (await slack.fake.wait_for("response_url", hooks + 1))[-1]
+    found = UPLOAD.search(json.dumps(shown["blocks"]))
+    assert found, shown
+    dm = (await slack.fake.wait_for("chat.postMessage", dms + 1))[-1]
+    return found.group(0), dm
+
+
+async def test_a_note_too_long_for_the_form_is_refused_with_a_sentence_not_cut(slack):
+    from handlers.blocks import NOTE_MAX
+
+    status, answer = await slack.command("request --outside " + "n" * (NOTE_MAX + 1))
+    assert status == 200 and f"at most {NOTE_MAX}" in answer
+    await slack.settle()
+    assert not slack.fake.of("chat.postMessage")  # no request, no DM, no link
+    upload_link, _ = await ask_outside(slack, "n" * NOTE_MAX)  # the longest that fits
+    request_id = UPLOAD.search(upload_link).group(1)
+    assert (await slack.service.outside.look(request_id)).note == "n" * NOTE_MAX
