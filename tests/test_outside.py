@@ -208,6 +208,20 @@ async def test_forged_expired_malformed_and_cancelled_upload_links_get_a_calm_pa
         slack.served.url, upload_link, sealed_answer(upload_link, b"late")
     )
     assert (status, answer["error"]) == (410, "gone")
+    assert (await _declare_large_send_little(upload_link)).startswith(b"HTTP/1.1 410")
+
+
+async def _declare_large_send_little(upload_link: str) -> bytes:
+    """An upload with the link's valid proof that declares a large body and sends a few
+    bytes of it: the answer's head, which must come at once (unread), not after a stall."""
+    from tests.support.outside import upload_proof
+    from tests.test_compose import _raw_post
+
+    head = (
+        b"POST PATH HTTP/1.1\r\nHost: x\r\nContent-Length: 9000000\r\n"
+        b"X-Oncelink-Upload-Proof: " + upload_proof(upload_link).encode() + b"\r\n\r\n"
+    )
+    return await _raw_post(upload_link.split("#")[0], head, b'{"version": 1,')
 
 
 async def test_a_page_left_open_after_its_link_was_used_is_told_calmly_and_sends_nothing(
@@ -272,6 +286,7 @@ async def test_an_upload_link_expires_with_its_request(store, fake_slack):
                 assert "expired" in await response.text()
         status, answer = await post_answer(served.url, late, sealed_answer(late, b"late"))
         assert (status, answer["error"]) == (410, "gone")
+        assert (await _declare_large_send_little(late)).startswith(b"HTTP/1.1 410")
         # The answer sent a second before the request's expiry waits its own full expiry.
         answered = UPLOAD.search(in_time).group(1)
         assert (await served.service.status(answered)).expires_at > clock.now + 3600
