@@ -694,3 +694,30 @@ async def test_a_note_too_long_for_the_form_is_refused_with_a_sentence_not_cut(s
     upload_link, _ = await ask_outside(slack, "n" * NOTE_MAX)  # the longest that fits
     request_id = UPLOAD.search(upload_link).group(1)
     assert (await slack.service.outside.look(request_id)).note == "n" * NOTE_MAX
+
+
+async def test_a_refusal_past_the_failure_limit_still_drops_the_key_from_the_address_bar(
+    store, fake_slack, browser
+):
+    from tests.support.app import serve, slack_settings
+
+    served = await serve(slack_settings(fake_slack, rate_limit_reveal=Limit(1, 3600)), store=store)
+    slack = SlackHarness(served, fake_slack)
+    context = await browser.new_context()
+    try:
+        upload_link, _ = await ask_outside(slack)
+        page = await context.new_page()
+        await page.goto(upload_link)  # left open; the link is then used from elsewhere
+        status, _ = await post_answer(served.url, upload_link, sealed_answer(upload_link, b"a"))
+        assert status == 200
+        made_up = upload_link.replace(UPLOAD.search(upload_link).group(1), "B" * 22)
+        assert (await post_answer(served.url, made_up, sealed_answer(made_up, b"x")))[0] == 410
+        await page.get_by_label("Secret").fill("a replay")
+        await page.get_by_role("button", name="Send securely").click()
+        await page.locator("#message.error").wait_for()
+        assert "Too many failed uploads" in await page.locator("#message").inner_text()
+        assert "#" not in page.url
+        assert UPLOAD.search(upload_link).group(2) not in page.url
+    finally:
+        await context.close()
+        await served.runner.cleanup()
