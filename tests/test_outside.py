@@ -700,8 +700,11 @@ async def test_a_refusal_past_the_failure_limit_still_drops_the_key_from_the_add
     store, fake_slack, browser
 ):
     from tests.support.app import serve, slack_settings
+    from tests.support.clock import FakeClock
 
-    served = await serve(slack_settings(fake_slack, rate_limit_reveal=Limit(1, 3600)), store=store)
+    settings = slack_settings(fake_slack, rate_limit_reveal=Limit(1, 3600))
+    # The app's own clock, standing still: both failures fall in one window of the limit.
+    served = await serve(settings, store=store, clock=FakeClock())
     slack = SlackHarness(served, fake_slack)
     context = await browser.new_context()
     try:
