@@ -369,11 +369,11 @@ def register(
         request_id = text(action, "value")
         try:
             await outside.cancel(request_id, requester)
-        except NotCreator as exc:
-            await delivery.respond(response_url, blocks.notice(for_error(exc)))
-            return
-        except StoreUnavailable as exc:
-            await delivery.respond(response_url, blocks.notice(for_error(exc)))
+        except (NotCreator, StoreUnavailable) as exc:
+            # A click in the App Home tab has no response_url: then the sentence is a DM.
+            await delivery.to_person(
+                response_url, user_id, blocks.notice(for_error(exc)), address(body)
+            )
             return
         except OutsideRequestGone as exc:
             if not from_list:

@@ -724,3 +724,16 @@ async def test_a_refusal_past_the_failure_limit_still_drops_the_key_from_the_add
     finally:
         await context.close()
         await served.runner.cleanup()
+
+
+async def test_a_refused_cancel_in_the_app_home_is_told_not_lost(slack):
+    """A Home tab click has no response_url: the refusal comes as a DM."""
+    upload_link, _ = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    dms = len(slack.fake.of("chat.postMessage"))
+    await slack.click(outside.LIST_CANCEL_ACTION, request_id, MALLORY, "home", "view")
+    await slack.settle()
+    told = slack.fake.of("chat.postMessage")[dms:]
+    assert told and told[-1]["channel"] == MALLORY
+    assert "Only the person who created" in told[-1]["text"]
+    assert (await slack.service.outside.look(request_id)).note == "vendor key"
