@@ -3,12 +3,14 @@
 It takes what a compose page uploads (bot/compose_web.py: a JSON head line, then the raw
 ciphertext), sealed on the caller's machine, and stores it as the token's person's. Every
 answer is JSON, every refusal a stable `error` code beside a sentence (docs/api.md):
-`unauthorized`, `too_large`, `rate_limited`, `invalid`, `unavailable`. No HTML and no stack
-trace ever: anything unexpected is logged here and answered as `internal`.
+`unauthorized`, `too_large`, `rate_limited`, `invalid`, `unavailable`, `busy`, `too_slow`,
+`cut_off`. No HTML and no stack trace ever: anything unexpected is logged here and answered
+as `internal`.
 
 The token is checked before a byte of the body is read, so only a token's holder can make
 the server take in a file; the creation limit (RATE_LIMIT_CREATE) is the same count the
-Slack commands and compose links of that person use.
+Slack commands and compose links of that person use. The body is read under the deadlines
+and the one gate every upload route shares (bot/uploads.py).
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from typing import Any
 from aiohttp import web
 
 from bot import crypto
-from bot.compose_web import MAX_UPLOAD_HEAD, Refused, parse_upload, read_body
+from bot.compose_web import MAX_UPLOAD_HEAD, parse_upload
 from bot.config import Settings
 from bot.errors import InvalidSecret, StoreUnavailable
 from bot.ratelimit import RateLimited
-from bot.service import SecretService
-from bot.tokens import SEED_BYTES, ApiUpload, Unauthorized
+from bot.service import CreatedSecret, SecretService
+from bot.tokens import SEED_BYTES, ApiUpload, TokenGrant, Unauthorized
+from bot.uploads import Refused, UploadGate, read_body, refuse_too_large
 
 log = logging.getLogger(__name__)
 
@@ -77,26 +80,21 @@ def api_upload(head: dict[str, Any], upload: Any) -> ApiUpload:
 
 
 async def create_secret(
-    request: web.Request, service: SecretService, settings: Settings
+    request: web.Request,
+    service: SecretService,
+    settings: Settings,
+    gate: UploadGate,
 ) -> web.Response:
     """Every refusal is mapped here, in one place, to a status and a stable code."""
     try:
         token = bearer(request)
         grant = await service.tokens.authenticate(token)
         await service.creation.check(grant.creator)
-        body = await read_body(request, MAX_UPLOAD_HEAD + 1 + service.compose.max_upload)
-        # Again after the body, which may have taken minutes: a token revoked, turned off
-        # or uninstalled meanwhile stores nothing.
-        grant = await service.tokens.authenticate(token)
-        try:
-            head, sealed = parse_upload(body)
-        except Refused as exc:
-            raise InvalidSecret(exc.message) from None
-        upload = api_upload(head, sealed)
-        service.tokens.validate(upload, await service.tokens.longest_expiry(grant))
-        if len(sealed.ciphertext) > service.tokens.max_upload(upload.kind):
-            raise Refused(413, "too_large", "The secret is larger than this app allows.")
-        created = await service.tokens.create(grant, token, upload)
+        refuse_too_large(request, MAX_UPLOAD_HEAD + 1 + service.compose.max_upload)
+        # One place among every upload route's, per process, and one person's uploads run
+        # one at a time: a token cannot make the server hold many buffers at once.
+        with gate.enter(grant.creator):
+            created = await _store(request, service, grant, token)
     except Unauthorized:
         return _error(401, "unauthorized", UNAUTHORIZED, **{"WWW-Authenticate": "Bearer"})
     except RateLimited as exc:
@@ -126,6 +124,24 @@ async def create_secret(
     )
 
 
+async def _store(
+    request: web.Request, service: SecretService, grant: TokenGrant, token: str
+) -> CreatedSecret:
+    body = await read_body(request, MAX_UPLOAD_HEAD + 1 + service.compose.max_upload)
+    # Again after the body, which may have taken minutes: a token revoked, turned off or
+    # uninstalled meanwhile stores nothing.
+    grant = await service.tokens.authenticate(token)
+    try:
+        head, sealed = parse_upload(body)
+    except Refused as exc:
+        raise InvalidSecret(exc.message) from None
+    upload = api_upload(head, sealed)
+    service.tokens.validate(upload, await service.tokens.longest_expiry(grant))
+    if len(sealed.ciphertext) > service.tokens.max_upload(upload.kind):
+        raise Refused(413, "too_large", "The secret is larger than this app allows.")
+    return await service.tokens.create(grant, token, upload)
+
+
 async def not_found(request: web.Request) -> web.Response:
     return _error(404, "not_found", "No such API endpoint.")
 
@@ -134,9 +150,14 @@ async def method_not_allowed(request: web.Request) -> web.Response:
     return _error(405, "method_not_allowed", "Use POST.", Allow="POST")
 
 
-def add_routes(app: web.Application, service: SecretService, settings: Settings) -> None:
+def add_routes(
+    app: web.Application,
+    service: SecretService,
+    settings: Settings,
+    gate: UploadGate,
+) -> None:
     async def create(request: web.Request) -> web.Response:
-        return await create_secret(request, service, settings)
+        return await create_secret(request, service, settings, gate)
 
     app.router.add_post(SECRETS_PATH, create)
     app.router.add_route("*", SECRETS_PATH, method_not_allowed)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot import api_web, compose_web, outside_web
+from bot import api_web, compose_web, outside_web, uploads
 from bot.config import Settings
 from bot.logs import guard_server_log
 from bot.metrics import Metrics
@@ -67,9 +67,11 @@ def create_app(
     app[SERVICE_KEY] = service
     app[LIMITER_KEY] = limiter
     add_routes(app, settings)
-    compose_web.add_routes(app, service, settings)
-    outside_web.add_routes(app, service)
-    api_web.add_routes(app, service, settings)
+    # One gate for every route that takes in a file: memory is per process.
+    gate = app[uploads.GATE_KEY] = uploads.new_gate()
+    compose_web.add_routes(app, service, settings, gate)
+    outside_web.add_routes(app, service, gate)
+    api_web.add_routes(app, service, settings, gate)
     if settings.metrics == "public":
         app.router.add_get("/metrics", metrics_endpoint(metrics))
     elif settings.metrics == "on":

@@ -360,7 +360,7 @@ anyone who can list processes: prefer oncelink login or ONCELINK_TOKEN.
 Slack, so the server would need its key and would see the secret. Use --to instead.
 
 exit status: 0 the link was printed; 2 refused (bad token, too large, invalid); 1 the
-server or store did not answer."""
+server or store did not answer, was busy, or the upload stalled: try again."""
 
 ONLY_THEM_REFUSED = (
     "--only-them is not available from the command line: a secret only one person can "

@@ -5,20 +5,19 @@
 
 What one upload can cost the server is bounded before its body is read: the compose link is
 taken first, in one atomic step (so one link feeds one upload at a time, and a stranger's
-made-up link none), a few uploads at most run at once in a process (the rest are told to
-try again), and each chunk and the whole body have a deadline. The body is read into one
+made-up link none), a few uploads at most run at once in a process, counted with the upload
+page's and the API's (bot/uploads.py; the rest are told to try again), and each chunk and the
+whole body have a deadline. The body is read into one
 buffer, refused unread when it says it is too large, or as soon as it grows past the limit.
 An upload that stores nothing gives its link back, so the page can simply try again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from bot import crypto, pages
@@ -26,27 +25,11 @@ from bot.compose import ComposeLease, ComposeLinkGone, SealedUpload, secret_id_f
 from bot.config import Settings
 from bot.errors import InvalidSecret, StoreUnavailable
 from bot.service import CreatedSecret, SecretService
+from bot.uploads import Refused, UploadGate, read_body, refuse_too_large
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_HEAD = 4096  # the JSON line before the ciphertext: proofs, expiry, a link
-READ_CHUNK = 256 * 1024
-# Each upload holds up to one file (twice over for a moment, see _read_upload) while it
-# runs: this many at once bound the memory all of them can take. More are answered 503.
-UPLOADS_AT_ONCE = 4
-# A browser sends its body without pauses; a sender that stalls or trickles is cut off.
-CHUNK_SECONDS = 15.0  # the longest wait for the next piece of the body
-UPLOAD_SECONDS = 300.0  # the whole body: a file at the limit over a slow uplink
-
-
-class Refused(Exception):
-    """An upload refused before the core saw it: its status, code and sentence."""
-
-    def __init__(self, status: int, error: str, message: str) -> None:
-        super().__init__(error)
-        self.status = status
-        self.error = error
-        self.message = message
 
 
 def _html(text: str, status: int = 200) -> web.Response:
@@ -80,46 +63,6 @@ async def compose_page(
             recipient_label=grant.recipient_label,
         )
     )
-
-
-def _too_large(request: web.Request, limit: int) -> bool:
-    return request.content_length is not None and request.content_length > limit
-
-
-async def read_body(request: web.Request, limit: int) -> bytearray:
-    """The body, a chunk at a time, each within CHUNK_SECONDS and all within UPLOAD_SECONDS;
-    too_large, unread when the declared length says so, or as soon as it grows past
-    `limit`. A sender that hangs up or stalls gets one calm INFO line, never a traceback.
-    Also the reader of the upload page (bot/outside_web.py) and the API (bot/api_web.py)."""
-    if _too_large(request, limit):
-        raise Refused(413, "too_large", "The file is larger than this app allows.")
-    # One buffer, sized at once when the length is declared (the link is already taken, so
-    # only its holder gets this far): growing it would copy it every time it outgrew its room.
-    buffer = bytearray(request.content_length or 0)
-    filled = 0
-    content = request.content
-    try:
-        async with asyncio.timeout(UPLOAD_SECONDS):
-            while True:
-                async with asyncio.timeout(CHUNK_SECONDS):
-                    chunk = await content.read(READ_CHUNK)
-                if not chunk:
-                    break
-                if filled + len(chunk) > limit:
-                    raise Refused(413, "too_large", "The file is larger than this app allows.")
-                if filled + len(chunk) <= len(buffer):
-                    buffer[filled : filled + len(chunk)] = chunk
-                else:
-                    buffer[filled:] = chunk
-                filled += len(chunk)
-    except TimeoutError:
-        log.info("upload refused: its body did not arrive in time")
-        raise Refused(408, "too_slow", "The upload stalled. Try again.") from None
-    except (ConnectionResetError, aiohttp.ClientPayloadError):
-        log.info("upload cut off: the sender hung up before the end of its body")
-        raise Refused(400, "cut_off", "The upload was cut off. Try again.") from None
-    del buffer[filled:]
-    return buffer
 
 
 def _integer(value: object) -> int:
@@ -163,21 +106,22 @@ async def _read_upload(request: web.Request, max_upload: int) -> SealedUpload:
 
 
 async def compose_upload(
-    request: web.Request, service: SecretService, uploads: asyncio.Semaphore
+    request: web.Request, service: SecretService, gate: UploadGate
 ) -> web.Response:
     """POST: store what the browser sealed, once per compose link. Every refusal is
     mapped here, in one place, to a status and a sentence the page shows."""
     token = request.match_info["token"]
     try:
-        if _too_large(request, MAX_UPLOAD_HEAD + 1 + service.compose.max_upload):
-            raise Refused(413, "too_large", "The file is larger than this app allows.")
+        refuse_too_large(request, MAX_UPLOAD_HEAD + 1 + service.compose.max_upload)
         # Taken before a byte of the body is read: a made-up or used link is refused
         # unread, and a second upload to a link in use is refused at once.
         lease = await service.compose.take(token)
-        if uploads.locked():
+        try:
+            slot = gate.enter()  # one place among every upload route's, per process
+        except Refused:
             await service.compose.give_back(lease)
-            raise Refused(503, "busy", _BUSY_MESSAGE)
-        async with uploads:
+            raise
+        with slot:
             created = await _store(request, service, lease)
     except Refused as exc:
         return _json({"error": exc.error, "message": exc.message}, exc.status)
@@ -204,7 +148,6 @@ async def _store(
     return await service.compose.fill(lease, upload)
 
 
-_BUSY_MESSAGE = "The server is taking in other files right now. Try again in a moment."
 _GONE_MESSAGE = (
     "This compose link has been used already, has expired, or was never made. Nothing was "
     "stored. Ask for a new one with /secret compose in Slack."
@@ -215,14 +158,14 @@ _UNAVAILABLE_MESSAGE = (
 )
 
 
-def add_routes(app: web.Application, service: SecretService, settings: Settings) -> None:
+def add_routes(
+    app: web.Application, service: SecretService, settings: Settings, gate: UploadGate
+) -> None:
     async def page(request: web.Request) -> web.Response:
         return await compose_page(request, service, settings)
 
-    uploads = asyncio.Semaphore(UPLOADS_AT_ONCE)  # per process, as memory is
-
     async def upload(request: web.Request) -> web.Response:
-        return await compose_upload(request, service, uploads)
+        return await compose_upload(request, service, gate)
 
     app.router.add_get("/c/{token}", page)
     app.router.add_post("/c/{token}", upload)

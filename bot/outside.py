@@ -55,6 +55,9 @@ SEALING = "ecdh-p256"
 # Marks on the requester's list entry ("q" in the metadata, which the edge writes and reads):
 # a request still waiting for its answer, and the answer once it came.
 WAITING_MARK, ANSWER_MARK = "waiting", "answer"
+# How long an upload may hold a request, at most: longer than any upload may take
+# (bot/uploads.py's deadlines), so a process that dies mid-upload frees the mark.
+LEASE_SECONDS = 900
 
 
 class OutsideRequestGone(SecretError):
@@ -146,6 +149,16 @@ class SealedAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class OutsideLease:
+    """A request taken by one upload (`OutsideDesk.take`): answered with it, or given back
+    if it stores nothing."""
+
+    request_id: str
+    request: OutsideRequest
+    raw: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class OutsideAnswer:
     """What listeners hear once an answer is stored. No secret material."""
 
@@ -168,6 +181,11 @@ def _answered_key(request_id: str) -> str:
     # Which kind the answer is, kept as long as the answer: the Reveal button opens a text
     # in Slack and a file as a link. Holds no secret: the kind is the page's to say.
     return f"outside-answered:{request_id}"
+
+
+def _arriving_key(request_id: str) -> str:
+    # Set while an upload holds the request (between `take` and its answer or give-back).
+    return f"outside-arriving:{request_id}"
 
 
 def list_metadata(note: str, mark: str, edge: str) -> str:
@@ -325,18 +343,37 @@ class OutsideDesk:
         except ValueError:
             raise InvalidSecret("This page is out of date; reload it.") from None
 
-    async def answer(
-        self, request_id: str, upload_proof: bytes, answer: SealedAnswer
-    ) -> OutsideAnswer:
-        """Store the one answer a request gets, as the requester's secret.
+    async def take(self, request_id: str, upload_proof: bytes) -> OutsideLease:
+        """The request, taken in one atomic step for one upload, before its body is read:
+        of two uploads (two tabs, a replay) one gets it and the other is told the link is
+        spent at once, unread. BrokenLink and OutsideRequestGone as `admit`.
 
-        The request is taken in one atomic step before anything is stored: of two uploads
-        (two tabs, a replay) exactly one is kept, the other is told the link is spent."""
+        While the body arrives the request is marked as being answered, so the requester's
+        Reveal and Cancel can tell an answer on its way from a request that is over. An
+        upload that stores nothing gives the request back (`give_back`)."""
         await self.admit(request_id, upload_proof)
-        self.validate(answer)
-        request = OutsideRequest.from_bytes(
-            await self._store.take(_key(request_id), self._service.now())
+        now = self._service.now()
+        raw = await self._store.take(_key(request_id), now)
+        request = OutsideRequest.from_bytes(raw)
+        if raw is None or request.expires_at <= now:
+            raise OutsideRequestGone()
+        await self._store.put(
+            _arriving_key(request_id), b"1", min(request.expires_at, now + LEASE_SECONDS)
         )
+        return OutsideLease(request_id, request, raw)
+
+    async def give_back(self, lease: OutsideLease) -> None:
+        """An upload that stored nothing (cut off, stalled, malformed): the link works
+        again, unless the request expired meanwhile."""
+        if lease.request.expires_at > self._service.now():
+            await self._store.put(_key(lease.request_id), lease.raw, lease.request.expires_at)
+        await self._store.delete(_arriving_key(lease.request_id))
+
+    async def answer(self, lease: OutsideLease, answer: SealedAnswer) -> OutsideAnswer:
+        """Store the one answer a request gets, as the requester's secret; the lease is
+        used up (the caller gives it back if this raises before anything is stored)."""
+        self.validate(answer)
+        request, request_id = lease.request, lease.request_id
         now = self._service.now()
         if request.expires_at <= now:
             raise OutsideRequestGone()
@@ -357,8 +394,12 @@ class OutsideDesk:
             metadata=list_metadata(request.note, ANSWER_MARK, request.edge),
             bound=text,
         )
+        # Marked answered before the arriving mark goes: a Reveal or Cancel at this moment
+        # sees one or the other, never a request that looks over (and a Reveal never
+        # replaces the message that holds the keys).
         await self._store.put(_answered_key(request_id), answer.kind.encode(), record.expires_at)
         await self._service.store_sealed(record, track=True)
+        await self._store.delete(_arriving_key(request_id))
         answered = OutsideAnswer(
             request_id,
             request.requester,
@@ -373,7 +414,8 @@ class OutsideDesk:
         return answered
 
     async def answered_kind(self, request_id: str) -> str:
-        """TEXT or FILE once answered; "" while the request still waits.
+        """TEXT or FILE once answered; "" while the request still waits (or its answer is
+        arriving).
         OutsideRequestGone when cancelled, expired or never made."""
         if not crypto.is_secret_id(request_id):
             raise OutsideRequestGone()
@@ -381,6 +423,8 @@ class OutsideDesk:
         kind = await self._store.get(_answered_key(request_id), now)
         if kind is not None:
             return kind.decode()
+        if await self._store.get(_arriving_key(request_id), now) is not None:
+            return ""  # an upload is arriving: not over, not yet answered
         await self.look(request_id)
         return ""
 

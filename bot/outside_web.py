@@ -3,7 +3,10 @@
 `GET /r/{id}` shows the page (the requester's note, escaped) and uses nothing up, so link
 previews and mail scanners are harmless. `POST /r/{id}` takes the request and stores what the
 browser sealed. A used, withdrawn, expired or made-up link is refused before a byte of the
-body is read; a body past the limit is refused unread (or cut off as it grows). Failed
+body is read; so is an upload to a link another upload holds, and one past the process's
+uploads at once (bot/uploads.py, shared with compose links and the API: 503 `busy`). A body
+past the limit is refused unread (or cut off as it grows), a stalled one cut off; an upload
+that stores nothing gives the request back, so the page can simply try again. Failed
 uploads count against the client address's limit; a valid upload is never counted, so the
 limit can never refuse the person with a live link.
 """
@@ -17,11 +20,11 @@ from typing import Any
 from aiohttp import web
 
 from bot import crypto, pages
-from bot.compose_web import Refused, read_body
 from bot.errors import BrokenLink, InvalidSecret, StoreUnavailable
-from bot.outside import OutsideRequestGone, SealedAnswer
+from bot.outside import OutsideAnswer, OutsideLease, OutsideRequestGone, SealedAnswer
 from bot.ratelimit import RateLimited
 from bot.service import SecretService
+from bot.uploads import Refused, UploadGate, read_body, refuse_too_large
 from bot.web import LIMITER_KEY, SETTINGS_KEY, client_address_of
 
 log = logging.getLogger(__name__)
@@ -95,21 +98,32 @@ async def _refusal(request: web.Request, status: int, error: str, message: str) 
     return _json({"error": error, "message": message}, status)
 
 
-async def upload_answer(request: web.Request, service: SecretService) -> web.Response:
+async def upload_answer(
+    request: web.Request, service: SecretService, gate: UploadGate
+) -> web.Response:
     """POST: store what the browser sealed, once per link. Every refusal is mapped here,
     in one place, to a status and a sentence the page shows."""
     request_id = request.match_info["request_id"]
     try:
+        refuse_too_large(request, MAX_HEAD + 1 + service.outside.max_upload)
         # Refused before a byte of the body is read: only the holder of a live link (its
-        # key, not just its id) can make the server take in a file.
+        # key, not just its id) can make the server take in a file, and the request is
+        # taken first, so one link feeds one upload at a time.
         try:
             proof = crypto.b64decode(request.headers.get(PROOF_HEADER, ""), 32)
         except ValueError:
             proof = b""
-        await service.outside.admit(request_id, proof)
-        answer = await _read_answer(request, service.outside.max_upload)
-        await service.outside.answer(request_id, proof, answer)
+        lease = await service.outside.take(request_id, proof)
+        try:
+            slot = gate.enter()  # one place among every upload route's, per process
+        except Refused:
+            await service.outside.give_back(lease)
+            raise
+        with slot:
+            await _store(request, service, lease)
     except Refused as exc:
+        if exc.error == "busy":  # not the sender's failure: never counted against them
+            return _json({"error": exc.error, "message": exc.message}, exc.status)
         return await _refusal(request, exc.status, exc.error, exc.message)
     except OutsideRequestGone:
         return await _refusal(request, 410, "gone", _GONE_MESSAGE)
@@ -121,6 +135,19 @@ async def upload_answer(request: web.Request, service: SecretService) -> web.Res
         log.warning("store unavailable while storing an answer")
         return _json({"error": "unavailable", "message": _UNAVAILABLE_MESSAGE}, 503)
     return _json({"delivered": True})
+
+
+async def _store(
+    request: web.Request, service: SecretService, lease: OutsideLease
+) -> OutsideAnswer:
+    try:
+        answer = await _read_answer(request, service.outside.max_upload)
+        service.outside.validate(answer)
+    except BaseException:
+        # Nothing was stored (cut off, stalled, malformed, refused): the link works again.
+        await service.outside.give_back(lease)
+        raise
+    return await service.outside.answer(lease, answer)
 
 
 _BROKEN_MESSAGE = (
@@ -137,12 +164,12 @@ _UNAVAILABLE_MESSAGE = (
 )
 
 
-def add_routes(app: web.Application, service: SecretService) -> None:
+def add_routes(app: web.Application, service: SecretService, gate: UploadGate) -> None:
     async def page(request: web.Request) -> web.Response:
         return await upload_page(request, service)
 
     async def upload(request: web.Request) -> web.Response:
-        return await upload_answer(request, service)
+        return await upload_answer(request, service, gate)
 
     app.router.add_get("/r/{request_id}", page)
     app.router.add_post("/r/{request_id}", upload)

@@ -245,7 +245,7 @@ def _explain(status: int, answer: dict[str, Any]) -> RemoteError:
             "Nothing was stored.",
             2,
         )
-    if code in ("rate_limited", "unavailable", "internal"):
+    if code in ("rate_limited", "unavailable", "internal", "busy", "too_slow", "cut_off"):
         return RemoteError(f"{message} Nothing was stored.", 1)
     return RemoteError(f"{message} Nothing was stored.", 2)
 

@@ -81,7 +81,7 @@ def register(
     bound.register(app, service, delivery, after_ack)
     requests.register(app, service, delivery, after_ack, creation_limit, workspaces, subcommands)
     home_tab = home.register(app, service, settings, delivery, after_ack, workspaces, subcommands)
-    outside.register(app, service, delivery, after_ack)
+    outside.register(app, service, delivery, after_ack, home_tab.publish)
     api_tokens = tokens.register(
         app,
         service,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -48,16 +49,52 @@ CANCEL_ACTION = "cancel_outside_request"
 LIST_CANCEL_ACTION = home_blocks.LIST_CANCEL_ACTION
 OUTSIDE_FLAG = "--outside"
 NO_ANSWER_YET = "No answer yet. When the person you sent the link to answers, this button opens it."
+ALREADY_ANSWERED = "It was already answered, so there is nothing to cancel: use Reveal above."
+ANSWER_ARRIVING = (
+    "An answer is arriving right now, so it cannot be cancelled: use Reveal above in a moment."
+)
+
+
+# What a phone's keyboard makes of `--` (iOS Smart Punctuation: an em dash) and its cousins.
+_DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
+# Quote pairs as typed, and as Smart Punctuation and other locales' keyboards turn them.
+_QUOTES = (
+    ('"', '"'),
+    ("'", "'"),
+    ("\u201c", "\u201d"),
+    ("\u2018", "\u2019"),
+    ("\u201e", "\u201c"),
+    ("\u201e", "\u201d"),
+    ("«", "»"),
+)
+
+
+def is_outside_flag(word: str) -> bool:
+    """`--outside`, also as a phone types it: `—outside`, `–outside`, `−−outside`."""
+    bare = word.lstrip(_DASHES)
+    return len(bare) < len(word) and bare.lower() == OUTSIDE_FLAG.lstrip("-")
 
 
 def what_for_of(words: str) -> str:
-    """The note typed after the flag, without the quotes people put around it."""
+    """The note typed after the flag, without the quotes people put around it (not cut:
+    `too_long_note` says when it is over the limit)."""
     note = words.strip()
-    for opening, closing in ('""', "''", "“”"):
+    for opening, closing in _QUOTES:
         if len(note) >= 2 and note[0] == opening and note[-1] == closing:
             note = note[1:-1].strip()
             break
-    return note[: blocks.NOTE_MAX]
+    return note
+
+
+def too_long_note(note: str) -> str:
+    """The sentence refusing a note over the form's limit, or "" when it fits: cutting it
+    silently would send the outside person a note the requester never wrote."""
+    if len(note) <= blocks.NOTE_MAX:
+        return ""
+    return (
+        f"That note is {len(note)} characters; at most {blocks.NOTE_MAX} fit. Shorten it and "
+        "ask again. No upload link was made."
+    )
 
 
 # ---- Block Kit: pure functions ------------------------------------------------------------
@@ -249,7 +286,11 @@ class OutsideFlow:
 
 
 def register(
-    app: AsyncApp, service: SecretService, delivery: Delivery, after_ack: AfterAck
+    app: AsyncApp,
+    service: SecretService,
+    delivery: Delivery,
+    after_ack: AfterAck,
+    publish_home: Callable[[AsyncWebClient, dict], Awaitable[None]],
 ) -> None:
     outside = service.outside
 
@@ -297,9 +338,9 @@ def register(
         try:
             kind = await outside.answered_kind(value.get("q", ""))
         except OutsideRequestGone as exc:
-            await delivery.respond(
-                response_url, blocks.notice(for_error(exc), replace_original=True)
-            )
+            # Said beside the message, never over it: this message is the only place the
+            # keys live, and an answer may still be on its way (bot/outside.py's lease).
+            await delivery.respond(response_url, blocks.notice(for_error(exc)))
             return
         except StoreUnavailable as exc:
             await delivery.respond(response_url, blocks.notice(for_error(exc)))
@@ -309,6 +350,12 @@ def register(
         elif kind == TEXT:
             await reveal_text(body, value, client)
         else:
+            # The whole identity, as the text path's binding checks it (holder_of): the same
+            # user id in another workspace is somebody else.
+            holder = await holder_of(client, body, value.get("o", ""))
+            if holder != creator_of(value.get("o", ""), value.get("r", "")):
+                await delivery.respond(response_url, blocks.notice(NOT_YOURS))
+                return
             try:
                 if "d" in value:
                     # `#d.Q`: the reveal page proves the link with `d` and opens the answer
@@ -325,24 +372,27 @@ def register(
 
     app.action(REVEAL_ACTION)(after_ack.on_click(clicked_reveal))
 
-    async def cancel(body: dict, action: dict, from_list: bool) -> None:
+    async def cancel(body: dict, action: dict, client: AsyncWebClient, from_list: bool) -> None:
         scope, user_id = actor(body)
         requester = creator_of(scope, user_id)
         response_url = text(body, "response_url")
+        request_id = text(action, "value")
         try:
-            await outside.cancel(text(action, "value"), requester)
-        except NotCreator as exc:
-            await delivery.respond(response_url, blocks.notice(for_error(exc)))
-            return
-        except StoreUnavailable as exc:
-            await delivery.respond(response_url, blocks.notice(for_error(exc)))
+            await outside.cancel(request_id, requester)
+        except (NotCreator, StoreUnavailable) as exc:
+            # A click in the App Home tab has no response_url: then the sentence is a DM.
+            await delivery.to_person(
+                response_url, user_id, blocks.notice(for_error(exc)), address(body)
+            )
             return
         except OutsideRequestGone as exc:
             if not from_list:
-                await delivery.respond(
-                    response_url, blocks.notice(for_error(exc), replace_original=True)
-                )
+                await too_late_to_cancel(response_url, request_id, exc)
                 return
+        if from_list and text(body, "container", "type") == "view":
+            # The App Home tab: its click has no response_url; only a new view changes it.
+            await publish_home(client, body)
+            return
         if from_list:
             summaries = await service.my_secrets(requester)
             await delivery.respond(
@@ -351,11 +401,31 @@ def register(
             return
         await delivery.respond(response_url, cancelled_message())
 
-    async def cancel_from_dm(body: dict, action: dict, _client: AsyncWebClient) -> None:
-        await cancel(body, action, from_list=False)
+    async def too_late_to_cancel(
+        response_url: str, request_id: str, gone: OutsideRequestGone
+    ) -> None:
+        """Cancel clicked on the DM when there is nothing left to cancel. The DM holds the
+        only copy of the keys: it is replaced only when the request is really over, never
+        when its answer came (or is arriving)."""
+        try:
+            kind = await outside.answered_kind(request_id)
+        except OutsideRequestGone:
+            await delivery.respond(
+                response_url, blocks.notice(for_error(gone), replace_original=True)
+            )
+            return
+        except StoreUnavailable as exc:
+            await delivery.respond(response_url, blocks.notice(for_error(exc)))
+            return
+        await delivery.respond(
+            response_url, blocks.notice(ALREADY_ANSWERED if kind else ANSWER_ARRIVING)
+        )
 
-    async def cancel_from_list(body: dict, action: dict, _client: AsyncWebClient) -> None:
-        await cancel(body, action, from_list=True)
+    async def cancel_from_dm(body: dict, action: dict, client: AsyncWebClient) -> None:
+        await cancel(body, action, client, from_list=False)
+
+    async def cancel_from_list(body: dict, action: dict, client: AsyncWebClient) -> None:
+        await cancel(body, action, client, from_list=True)
 
     app.action(CANCEL_ACTION)(after_ack.on_click(cancel_from_dm))
     app.action(LIST_CANCEL_ACTION)(after_ack.on_click(cancel_from_list))

@@ -105,7 +105,12 @@ def register(
         """`/secret request [@name] [what for]`: the form, filled with what was typed.
         `/secret request --outside [what for]`: an upload link for someone outside Slack."""
         first, _, after = rest.strip().partition(" ")
-        if first.lower() == outside.OUTSIDE_FLAG:
+        if outside.is_outside_flag(first):
+            note = outside.what_for_of(after)
+            too_long = outside.too_long_note(note)
+            if too_long:
+                await ack(text=too_long, response_type="ephemeral")
+                return
             team_id, user_id = actor(command)
             refusal = await creation_limit.refusal(team_id, user_id)
             if refusal:  # the upload link counts like a secret created
@@ -113,7 +118,7 @@ def register(
                 return
             await ack()
             response_url = text(command, "response_url") or None
-            after_ack.run(flow.ask(command, outside.what_for_of(after), response_url), command)
+            after_ack.run(flow.ask(command, note, response_url), command)
             return
         await ack()
         asked, what_for = parse_request_text(rest)

@@ -338,15 +338,21 @@ async def test_a_pass_on_link_must_be_the_secrets_own_link(served):
 STALLED_HEAD = b"POST PATH HTTP/1.1\r\nHost: x\r\nContent-Length: 10490000\r\n\r\n"
 
 
-async def _stall(url: str):
-    """An upload that declares a file near the limit, sends one line of it, then waits:
-    the open connection (close it to hang up)."""
+async def _stall(url: str, headers: dict[str, str] | None = None, length: int = 0):
+    """An upload that declares a file near the limit (or `length` bytes), sends one line of
+    it, then waits: the open connection (close it to hang up). `headers` go with it (a
+    proof, a token)."""
     import asyncio
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    head = STALLED_HEAD.replace(b"PATH", parts.path.encode())
+    head = head.replace(b"Host: x\r\n", b"Host: x\r\n" + extra.encode())
+    if length:
+        head = head.replace(b"10490000", str(length).encode())
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    writer.write(STALLED_HEAD.replace(b"PATH", parts.path.encode()) + b'{"version": 1,')
+    writer.write(head + b'{"version": 1,')
     await writer.drain()
     return reader, writer
 
@@ -374,9 +380,9 @@ async def test_stalled_uploads_to_one_compose_link_hold_one_buffer_and_are_cut_o
 ):
     import asyncio
 
-    from bot import compose_web
+    from bot import uploads
 
-    monkeypatch.setattr(compose_web, "CHUNK_SECONDS", 0.5, raising=False)
+    monkeypatch.setattr(uploads, "CHUNK_SECONDS", 0.5)
     served = await serve(make_settings(), store=store)
     try:
         link = await compose_link(served)
@@ -400,9 +406,9 @@ async def test_stalled_uploads_to_one_compose_link_hold_one_buffer_and_are_cut_o
 
 
 async def test_uploads_beyond_the_per_process_cap_are_told_to_try_again(store, monkeypatch):
-    from bot import compose_web
+    from bot import uploads
 
-    monkeypatch.setattr(compose_web, "UPLOADS_AT_ONCE", 2, raising=False)
+    monkeypatch.setattr(uploads, "UPLOADS_AT_ONCE", 2)
     served = await serve(make_settings(), store=store)
     try:
         links = [await compose_link(served) for _ in range(3)]

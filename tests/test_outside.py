@@ -381,7 +381,8 @@ async def test_a_request_waiting_from_before_the_requesters_key_is_gone(slack, p
     assert (status, answer["error"]) == (410, "gone")
     await click_reveal(slack, dm, REQUESTER, "old-request")
     told = slack.fake.of("response_url")[-1]
-    assert told["replace_original"] is True and told["text"] == OUTSIDE_CLOSED
+    # Said beside the DM, never over it (a Reveal never replaces the message with the keys).
+    assert not told.get("replace_original") and told["text"] == OUTSIDE_CLOSED
 
 
 async def test_forged_expired_malformed_and_cancelled_upload_links_get_a_calm_page(slack, page):
@@ -401,6 +402,20 @@ async def test_forged_expired_malformed_and_cancelled_upload_links_get_a_calm_pa
         slack.served.url, upload_link, sealed_answer(upload_link, b"late")
     )
     assert (status, answer["error"]) == (410, "gone")
+    assert (await _declare_large_send_little(upload_link)).startswith(b"HTTP/1.1 410")
+
+
+async def _declare_large_send_little(upload_link: str) -> bytes:
+    """An upload with the link's valid proof that declares a large body and sends a few
+    bytes of it: the answer's head, which must come at once (unread), not after a stall."""
+    from tests.support.outside import upload_proof
+    from tests.test_compose import _raw_post
+
+    head = (
+        b"POST PATH HTTP/1.1\r\nHost: x\r\nContent-Length: 9000000\r\n"
+        b"X-Oncelink-Upload-Proof: " + upload_proof(upload_link).encode() + b"\r\n\r\n"
+    )
+    return await _raw_post(upload_link.split("#")[0], head, b'{"version": 1,')
 
 
 async def test_a_page_left_open_after_its_link_was_used_is_told_calmly_and_sends_nothing(
@@ -465,6 +480,7 @@ async def test_an_upload_link_expires_with_its_request(store, fake_slack):
                 assert "expired" in await response.text()
         status, answer = await post_answer(served.url, late, sealed_answer(late, b"late"))
         assert (status, answer["error"]) == (410, "gone")
+        assert (await _declare_large_send_little(late)).startswith(b"HTTP/1.1 410")
         # The answer sent a second before the request's expiry waits its own full expiry.
         answered = UPLOAD.search(in_time).group(1)
         assert (await served.service.status(answered)).expires_at > clock.now + 3600
@@ -636,3 +652,282 @@ def test_logs_cut_request_ids_short():
     from bot.web import redact_path
 
     assert redact_path("/r/" + "A" * 22) == "/r/AAAAAA…"
+
+
+# ---- What one upload can cost the server ---------------------------------------------------
+
+
+def _page_of(upload_link: str) -> str:
+    return upload_link.split("#")[0]
+
+
+STALLED_LENGTH = 10_000_000  # near the upload page's limit, under it
+
+
+async def _stall_answer(upload_link: str):
+    """An upload with a valid proof that declares a file near the limit, sends a little,
+    then waits: the open connection (close it to hang up)."""
+    from tests.support.outside import upload_proof
+    from tests.test_compose import _stall
+
+    proof = {"X-Oncelink-Upload-Proof": upload_proof(upload_link)}
+    return await _stall(_page_of(upload_link), proof, STALLED_LENGTH)
+
+
+async def test_stalled_uploads_to_one_upload_link_hold_one_buffer_and_are_cut_off(
+    store, fake_slack, monkeypatch
+):
+    import asyncio
+
+    from bot import uploads
+    from tests.support.app import serve, slack_settings
+    from tests.support.outside import upload_proof
+    from tests.test_compose import STALLED_HEAD, _raw_post, _until_page_status
+
+    monkeypatch.setattr(uploads, "CHUNK_SECONDS", 0.5)
+    served = await serve(slack_settings(fake_slack), store=store)
+    slack = SlackHarness(served, fake_slack)
+    try:
+        upload_link, _ = await ask_outside(slack)
+        page = _page_of(upload_link)
+        reader, writer = await _stall_answer(upload_link)
+        await _until_page_status(page, 404)  # taken by the first upload, before its body
+        # Every other upload with the same valid proof is refused at once, unread: one link
+        # never makes the server hold more than one file.
+        proof = f"X-Oncelink-Upload-Proof: {upload_proof(upload_link)}\r\n".encode()
+        head = STALLED_HEAD.replace(b"Host: x\r\n", b"Host: x\r\n" + proof)
+        head = head.replace(b"10490000", str(STALLED_LENGTH).encode())
+        others = await asyncio.gather(
+            *(asyncio.wait_for(_raw_post(page, head, b"{}"), 5) for _ in range(20))
+        )
+        assert all(answer.startswith(b"HTTP/1.1 410") for answer in others)
+        # The stalled one is answered once its next chunk is late, and gives the link back.
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 408")
+        await _until_page_status(page, 200)
+        status, _ = await post_answer(served.url, upload_link, sealed_answer(upload_link, b"ok"))
+        assert status == 200
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_uploads_beyond_the_per_process_cap_are_told_to_try_again_on_every_route(
+    store, fake_slack, monkeypatch
+):
+    """One cap for the compose page, the upload page and the API: memory is per process."""
+    from bot import uploads
+    from tests.support.app import serve, slack_settings
+    from tests.support.compose import upload
+    from tests.test_compose import _page_status, _stall, _until_page_status, compose_link
+    from tests.test_tokens import api_body, api_post, ask_for_token
+
+    monkeypatch.setattr(uploads, "UPLOADS_AT_ONCE", 2)
+    served = await serve(slack_settings(fake_slack), store=store)
+    slack = SlackHarness(served, fake_slack)
+    try:
+        token = await ask_for_token(slack)
+        held, _ = await ask_outside(slack, "held")
+        waiting, _ = await ask_outside(slack, "waiting")
+        links = [await compose_link(served) for _ in range(2)]
+        stalled = [await _stall_answer(held), await _stall(links[0])]
+        await _until_page_status(_page_of(held), 404)
+        await _until_page_status(links[0], 404)
+        status, answer = await post_answer(served.url, waiting, sealed_answer(waiting, b"x"))
+        assert (status, answer["error"]) == (503, "busy")
+        assert await _page_status(_page_of(waiting)) == 200  # given back at once
+        status, answer, _ = await upload(links[1], served.url, b"x", ttl=3600)
+        assert (status, answer["error"]) == (503, "busy")
+        status, _, answer = await api_post(served.url, api_body(10), token)
+        assert (status, answer["error"]) == (503, "busy")
+        for _, writer in stalled:
+            writer.close()  # hang up: the uploads end and give their links back
+        await _until_page_status(_page_of(held), 200)
+        await _until_page_status(links[0], 200)
+        status, _ = await post_answer(served.url, waiting, sealed_answer(waiting, b"room now"))
+        assert status == 200
+        assert (await api_post(served.url, api_body(10), token))[0] == 201
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_a_sender_hanging_up_mid_upload_to_an_upload_link_leaves_one_calm_line(slack, caplog):
+    import logging
+
+    from tests.test_compose import _until_page_status
+
+    caplog.set_level(logging.INFO)
+    upload_link, _ = await ask_outside(slack)
+    _, writer = await _stall_answer(upload_link)
+    await _until_page_status(_page_of(upload_link), 404)
+    writer.close()
+    await _until_page_status(_page_of(upload_link), 200)  # given back: the page can try again
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("bot")]
+    assert "upload cut off: the sender hung up before the end of its body" in lines
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert UPLOAD.search(upload_link).group(2) not in caplog.text
+
+
+# ---- The requester's DM holds the only copy of the keys ------------------------------------
+
+
+def _hook_messages(slack: SlackHarness, hook: str) -> list[dict]:
+    path = f"/response/{hook}"
+    return [c.params for c in slack.fake.calls if c.method == "response_url" and c.path == path]
+
+
+async def test_cancel_in_the_app_home_republishes_the_tab_showing_it_cancelled(slack):
+    upload_link, _ = await ask_outside(slack, "from the home tab")
+    request_id = UPLOAD.search(upload_link).group(1)
+    published = len(slack.fake.of("views.publish"))
+    await slack.click(outside.LIST_CANCEL_ACTION, request_id, REQUESTER, "home", "view")
+    await slack.settle()
+    views = slack.fake.of("views.publish")[published:]
+    assert views and "Cancelled" in json.dumps(views[-1]["view"])
+    status, answer = await post_answer(
+        slack.served.url, upload_link, sealed_answer(upload_link, b"x")
+    )
+    assert (status, answer["error"]) == (410, "gone")
+
+
+async def test_cancel_after_the_answer_came_keeps_the_reveal_button(slack):
+    upload_link, dm = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    status, _ = await post_answer(
+        slack.served.url, upload_link, sealed_answer(upload_link, b"kept")
+    )
+    assert status == 200
+    await slack.click(outside.CANCEL_ACTION, request_id, REQUESTER, "late-cancel")
+    await slack.settle()
+    told = _hook_messages(slack, "late-cancel")
+    assert told and "already answered" in told[-1]["text"]
+    assert not any(message.get("replace_original") for message in told)
+    await click_reveal(slack, dm, REQUESTER, "then-reveal")
+    assert shown_secret(slack.fake.of("views.update")[-1]["view"]) == "kept"
+
+
+async def test_reveal_or_cancel_while_an_answer_arrives_never_replace_the_keys(slack):
+    from tests.test_compose import _until_page_status
+
+    upload_link, dm = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    _, writer = await _stall_answer(upload_link)
+    await _until_page_status(_page_of(upload_link), 404)  # the upload holds the request
+    await click_reveal(slack, dm, REQUESTER, "early-reveal")
+    await slack.click(outside.CANCEL_ACTION, request_id, REQUESTER, "early-cancel")
+    await slack.settle()
+    revealed, cancelled = (
+        _hook_messages(slack, "early-reveal"),
+        _hook_messages(slack, "early-cancel"),
+    )
+    assert revealed and "No answer yet" in revealed[-1]["text"]
+    assert cancelled and "arriving" in cancelled[-1]["text"]
+    assert not any(message.get("replace_original") for message in revealed + cancelled)
+    writer.close()
+    await _until_page_status(_page_of(upload_link), 200)
+    status, _ = await post_answer(
+        slack.served.url, upload_link, sealed_answer(upload_link, b"at last")
+    )
+    assert status == 200
+
+
+async def test_a_file_answer_opens_only_for_the_requesters_whole_identity(slack):
+    """The same user id in another workspace is somebody else, for a file as for a text."""
+    upload_link, dm = await ask_outside(slack)
+    body = sealed_answer(upload_link, b"file bytes", kind="file")
+    assert (await post_answer(slack.served.url, upload_link, body))[0] == 200
+    value = button(dm, outside.REVEAL_ACTION)["value"]
+    data = slack.click_payload(outside.REVEAL_ACTION, value, REQUESTER, "elsewhere")
+    data["user"]["team_id"] = "T0OTHER99"
+    from tests.slack_fake import interactive_body
+
+    await slack.send(interactive_body(data))
+    await slack.settle()
+    told = _hook_messages(slack, "elsewhere")
+    assert told and "someone else" in told[-1]["text"]
+    assert "/s/" not in json.dumps(told)
+    await click_reveal(slack, dm, REQUESTER, "home-team")
+    assert "/s/" in json.dumps(_hook_messages(slack, "home-team")[-1]["blocks"])
+
+
+# ---- The command as people type it ---------------------------------------------------------
+
+
+async def test_outside_typed_on_a_phone_with_smart_punctuation_is_recognised(slack):
+    """iOS turns `--` into an em dash and quotes into curly ones."""
+    for typed, note in (
+        ("\u2014outside \u201cvendor key\u201d", "vendor key"),
+        ("\u2013outside \u2018db password\u2019", "db password"),
+        ("\u2212\u2212outside \u201estaging\u201c", "staging"),
+    ):
+        dms = len(slack.fake.of("chat.postMessage"))
+        upload_link, dm = await ask_outside_typed(slack, typed)
+        assert len(slack.fake.of("chat.postMessage")) == dms + 1
+        request_id = UPLOAD.search(upload_link).group(1)
+        assert (await slack.service.outside.look(request_id)).note == note
+
+
+async def ask_outside_typed(slack: SlackHarness, typed: str) -> tuple[str, dict]:
+    hooks, dms = len(slack.fake.of("response_url")), len(slack.fake.of("chat.postMessage"))
+    status, _ = await slack.command(f"request {typed}")
+    assert status == 200
+    shown = (await slack.fake.wait_for("response_url", hooks + 1))[-1]
+    found = UPLOAD.search(json.dumps(shown["blocks"]))
+    assert found, shown
+    dm = (await slack.fake.wait_for("chat.postMessage", dms + 1))[-1]
+    return found.group(0), dm
+
+
+async def test_a_note_too_long_for_the_form_is_refused_with_a_sentence_not_cut(slack):
+    from handlers.blocks import NOTE_MAX
+
+    status, answer = await slack.command("request --outside " + "n" * (NOTE_MAX + 1))
+    assert status == 200 and f"at most {NOTE_MAX}" in answer
+    await slack.settle()
+    assert not slack.fake.of("chat.postMessage")  # no request, no DM, no link
+    upload_link, _ = await ask_outside(slack, "n" * NOTE_MAX)  # the longest that fits
+    request_id = UPLOAD.search(upload_link).group(1)
+    assert (await slack.service.outside.look(request_id)).note == "n" * NOTE_MAX
+
+
+async def test_a_refusal_past_the_failure_limit_still_drops_the_key_from_the_address_bar(
+    store, fake_slack, browser
+):
+    from tests.support.app import serve, slack_settings
+    from tests.support.clock import FakeClock
+
+    settings = slack_settings(fake_slack, rate_limit_reveal=Limit(1, 3600))
+    # The app's own clock, standing still: both failures fall in one window of the limit.
+    served = await serve(settings, store=store, clock=FakeClock())
+    slack = SlackHarness(served, fake_slack)
+    context = await browser.new_context()
+    try:
+        upload_link, _ = await ask_outside(slack)
+        page = await context.new_page()
+        await page.goto(upload_link)  # left open; the link is then used from elsewhere
+        status, _ = await post_answer(served.url, upload_link, sealed_answer(upload_link, b"a"))
+        assert status == 200
+        made_up = upload_link.replace(UPLOAD.search(upload_link).group(1), "B" * 22)
+        assert (await post_answer(served.url, made_up, sealed_answer(made_up, b"x")))[0] == 410
+        await page.get_by_label("Secret").fill("a replay")
+        await page.get_by_role("button", name="Send securely").click()
+        await page.locator("#message.error").wait_for()
+        assert "Too many failed uploads" in await page.locator("#message").inner_text()
+        assert "#" not in page.url
+        assert UPLOAD.search(upload_link).group(2) not in page.url
+    finally:
+        await context.close()
+        await served.runner.cleanup()
+
+
+async def test_a_refused_cancel_in_the_app_home_is_told_not_lost(slack):
+    """A Home tab click has no response_url: the refusal comes as a DM."""
+    upload_link, _ = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    dms = len(slack.fake.of("chat.postMessage"))
+    await slack.click(outside.LIST_CANCEL_ACTION, request_id, MALLORY, "home", "view")
+    await slack.settle()
+    told = slack.fake.of("chat.postMessage")[dms:]
+    assert told and told[-1]["channel"] == MALLORY
+    assert "Only the person who created" in told[-1]["text"]
+    assert (await slack.service.outside.look(request_id)).note == "vendor key"

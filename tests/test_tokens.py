@@ -82,6 +82,23 @@ async def api_post(url: str, body: bytes, token: str) -> tuple[int, str, dict]:
             return response.status, response.content_type, json.loads(text)
 
 
+def api_body(size: int, kind: str = "text", **head: object) -> bytes:
+    """An API upload's body with random (well-formed) sealed values: `size` bytes of
+    ciphertext after the head line."""
+    fields = {
+        "version": 1,
+        "seed": crypto.b64encode(os.urandom(16)),
+        "nonce": crypto.b64encode(os.urandom(12)),
+        "link_verifier": crypto.b64encode(os.urandom(32)),
+        "verifier": crypto.b64encode(os.urandom(32)),
+        "has_passphrase": False,
+        "ttl": 3600,
+        "kind": kind,
+        **head,
+    }
+    return json.dumps(fields).encode() + b"\n" + os.urandom(size)
+
+
 async def test_secret_token_then_oncelink_share_from_elsewhere_reveals_once_in_chromium(
     slack, store, page, tmp_path, caplog
 ):
@@ -198,20 +215,7 @@ async def test_api_errors_are_json_with_stable_codes_never_html(slack, store, tm
         token = await ask_for_token(harness)
         url = served.url
 
-        def body(size: int, kind: str = "text", **head: object) -> bytes:
-            fields = {
-                "version": 1,
-                "seed": crypto.b64encode(os.urandom(16)),
-                "nonce": crypto.b64encode(os.urandom(12)),
-                "link_verifier": crypto.b64encode(os.urandom(32)),
-                "verifier": crypto.b64encode(os.urandom(32)),
-                "has_passphrase": False,
-                "ttl": 3600,
-                "kind": kind,
-                **head,
-            }
-            return json.dumps(fields).encode() + b"\n" + os.urandom(size)
-
+        body = api_body
         cases = [
             (body(100 * 1024, "file"), 413, "too_large"),
             (body(33 * 1024), 413, "too_large"),
@@ -873,6 +877,52 @@ async def test_an_uninstall_deletes_the_install_even_when_forgetting_tokens_fail
         await served.runner.cleanup()
 
 
+async def test_one_token_holder_cannot_hold_many_upload_buffers_at_once(
+    store, fake_slack, monkeypatch, caplog
+):
+    """The token is checked before the body is read, and then one person's uploads run one
+    at a time, each cut off when it stalls: a token cannot pin the server's memory."""
+    import logging
+
+    from bot import uploads
+    from tests.support.app import serve, slack_settings
+    from tests.test_compose import _stall
+
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(uploads, "CHUNK_SECONDS", 0.5)
+    served = await serve(slack_settings(fake_slack), store=store)
+    harness = SlackHarness(served, fake_slack)
+    try:
+        token = await ask_for_token(harness)
+        other = await ask_for_token(harness, user="UOTHER0001")
+        url = served.url + "/api/v1/secrets"
+        reader, writer = await _stall(url, {"Authorization": f"Bearer {token}"})
+        for _ in range(500):  # until the stalled upload holds its place
+            if served.app[uploads.GATE_KEY].running:
+                break
+            await asyncio.sleep(0.02)
+        status, _, answer = await api_post(served.url, api_body(10), token)
+        assert (status, answer["error"]) == (503, "busy")
+        assert (await api_post(served.url, api_body(10), other))[0] == 201  # someone else
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert (await api_post(served.url, api_body(10), token))[0] == 201
+        # Hanging up mid-body: one calm line, no traceback, no 500.
+        _, writer = await _stall(url, {"Authorization": f"Bearer {token}"})
+        writer.close()
+        for _ in range(500):
+            if "upload cut off" in caplog.text:
+                break
+            await asyncio.sleep(0.02)
+        lines = [r.getMessage() for r in caplog.records if r.name.startswith("bot")]
+        assert "upload cut off: the sender hung up before the end of its body" in lines
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert token not in caplog.text
+    finally:
+        await served.runner.cleanup()
+
+
 async def test_to_an_email_needs_users_read_email_and_a_live_human_member(slack):
     """users.lookupByEmail needs users:read.email, which an install made before the app
     asked for it lacks (missing_scope): the creator is told a reinstall grants it. A
@@ -922,12 +972,14 @@ def test_api_md_lists_every_code_the_api_can_answer():
     with the upload pages, is in docs/api.md's table with its status."""
     import inspect
 
-    from bot import api_web
+    from bot import api_web, uploads
 
     docs = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
-    sources = inspect.getsource(api_web) + inspect.getsource(api_web.read_body)
+    sources = inspect.getsource(api_web) + inspect.getsource(uploads)
     found = set(re.findall(r'(?:_error|Refused)\(\s*(\d{3}),\s*"(\w+)"', sources))
-    assert {code for _, code in found} >= {"unauthorized", "too_slow", "cut_off", "internal"}
+    assert {code for _, code in found} >= {
+        "unauthorized", "too_slow", "cut_off", "internal", "busy", "too_large"
+    }  # fmt: skip
     for status, code in found:
         assert re.search(rf"\|[^|\n]*\b{status}\b[^|\n]*\|[^|\n]*`{code}`", docs), (status, code)
     for code in ("rate_limited", "invalid"):  # answered through a variable status
@@ -936,7 +988,9 @@ def test_api_md_lists_every_code_the_api_can_answer():
 
 async def test_of_uploads_racing_with_one_seed_one_is_kept_and_never_replaced(slack):
     """Ten uploads with one seed at once, on each store: one is stored, the others are
-    refused as `invalid`, and the one stored is the one whose answer said so."""
+    refused (`invalid` for the seed, or `busy` while the person's one upload runs), a
+    later one with the seed is refused as `invalid`, and the one stored is the one whose
+    answer said so."""
     token = await ask_for_token(slack)
     seed = crypto.b64encode(os.urandom(16))
     bodies = [
@@ -946,7 +1000,10 @@ async def test_of_uploads_racing_with_one_seed_one_is_kept_and_never_replaced(sl
     answers = await asyncio.gather(*(api_post(slack.served.url, b, token) for b in bodies))
     stored = [n for n, (status, _, _) in enumerate(answers) if status == 201]
     assert len(stored) == 1
-    assert all(a[2]["error"] == "invalid" for n, a in enumerate(answers) if n != stored[0])
+    refused = {a[2]["error"] for n, a in enumerate(answers) if n != stored[0]}
+    assert refused <= {"invalid", "busy"}
+    status, _, late = await api_post(slack.served.url, bodies[(stored[0] + 1) % 10], token)
+    assert (status, late["error"]) == (400, "invalid")
     secret_id = answers[stored[0]][2]["secret_id"]
     assert secret_id == secret_id_for(token, crypto.b64decode(seed, 16))
     # The record kept is the winner's: its link verifier, not a later one's.
@@ -958,3 +1015,12 @@ async def test_of_uploads_racing_with_one_seed_one_is_kept_and_never_replaced(sl
         max_attempts=5,
     )
     assert kept.outcome.name == "WRONG_PASSPHRASE"  # the link verified: the winner's record
+
+
+def test_a_busy_stalled_or_cut_off_upload_exits_1_so_scripts_try_again():
+    from bot.remote import _explain
+
+    for code in ("busy", "too_slow", "cut_off", "unavailable"):
+        error = _explain(503, {"error": code, "message": "Try again."})
+        assert error.code == 1 and "Nothing was stored" in str(error)
+    assert _explain(400, {"error": "invalid", "message": "Bad."}).code == 2

@@ -118,6 +118,13 @@
         if (answer.error === "gone" || answer.error === "broken_link") {
           return spent(answer.message, "error");
         }
+        if (response.status === 429) {
+          // Past the failure limit the answer no longer says why (often a used link): the
+          // key leaves the address bar and history all the same. This tab keeps it, so
+          // trying again after the wait still works here.
+          history.replaceState(null, "", window.location.pathname);
+          return say(answer.message || "Too many failed uploads. Try again later.", "error");
+        }
         return say(answer.message || "Something went wrong. Please try again.", "error");
       }
       textInput.value = "";

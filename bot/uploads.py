@@ -1,0 +1,154 @@
+"""What every upload route shares: the bounded body reader and the gate in front of it.
+
+Three routes take in a file (`POST /c/{token}`, `POST /r/{id}`, `POST /api/v1/secrets`),
+and each holds up to one file in memory while it reads. Memory is per process, so one gate
+per process bounds them all together: a few uploads at once, whichever route they came by,
+and the rest are told to try again (503 `busy`). A gate can also bound one holder (the
+person behind an API token), so that one caller cannot take every place at once.
+
+The reader gives each chunk and the whole body a deadline: a browser sends its body without
+pauses, and a sender that stalls or trickles would otherwise hold its buffer and its
+connection for as long as it liked. A sender that hangs up or stalls gets one calm INFO
+line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import TracebackType
+
+import aiohttp
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 256 * 1024
+# Each upload holds up to one file (twice over for a moment, while its ciphertext is cut
+# out of the buffer) while it runs: this many at once bound the memory all of them take.
+UPLOADS_AT_ONCE = 4
+# One holder (the person behind an API token) may run this many of those at once.
+UPLOADS_PER_HOLDER = 1
+CHUNK_SECONDS = 15.0  # the longest wait for the next piece of the body
+UPLOAD_SECONDS = 300.0  # the whole body: a file at the limit over a slow uplink
+
+BUSY_MESSAGE = "The server is taking in other files right now. Try again in a moment."
+
+
+class Refused(Exception):
+    """An upload refused before the core saw it: its status, code and sentence."""
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.message = message
+
+
+def too_large(request: web.Request, limit: int) -> bool:
+    """True when the declared length already says the body is past `limit`."""
+    return request.content_length is not None and request.content_length > limit
+
+
+def refuse_too_large(request: web.Request, limit: int) -> None:
+    """Refused 413, unread, when the declared length is past `limit`."""
+    if too_large(request, limit):
+        raise Refused(413, "too_large", "The file is larger than this app allows.")
+
+
+class UploadSlot:
+    """One place at the gate, held while an upload is read and stored; leaving gives it
+    back, however the upload ended."""
+
+    def __init__(self, gate: UploadGate, holder: str) -> None:
+        self._gate = gate
+        self._holder = holder
+
+    def __enter__(self) -> UploadSlot:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._gate._leave(self._holder)
+
+
+class UploadGate:
+    """At most `at_once` uploads in the process, and `per_holder` of them for one holder.
+
+    `enter` decides without awaiting, so two uploads arriving together can never both take
+    the last place."""
+
+    def __init__(self, at_once: int, per_holder: int) -> None:
+        self._at_once = at_once
+        self._per_holder = per_holder
+        self._running = 0
+        self._by_holder: dict[str, int] = {}
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    def enter(self, holder: str = "") -> UploadSlot:
+        """A place for one upload (use it in a `with`), or Refused 503 `busy`."""
+        if self._running >= self._at_once:
+            raise Refused(503, "busy", BUSY_MESSAGE)
+        if holder and self._by_holder.get(holder, 0) >= self._per_holder:
+            raise Refused(503, "busy", BUSY_MESSAGE)
+        self._running += 1
+        if holder:
+            self._by_holder[holder] = self._by_holder.get(holder, 0) + 1
+        return UploadSlot(self, holder)
+
+    def _leave(self, holder: str) -> None:
+        self._running -= 1
+        if holder:
+            left = self._by_holder.pop(holder) - 1
+            if left:
+                self._by_holder[holder] = left
+
+
+def new_gate() -> UploadGate:
+    """The process's one gate, built by the composition root (bot/app.py)."""
+    return UploadGate(UPLOADS_AT_ONCE, UPLOADS_PER_HOLDER)
+
+
+GATE_KEY: web.AppKey[UploadGate] = web.AppKey("upload_gate", UploadGate)
+
+
+async def read_body(request: web.Request, limit: int) -> bytearray:
+    """The body, a chunk at a time, each within CHUNK_SECONDS and all within UPLOAD_SECONDS;
+    too_large, unread when the declared length says so, or as soon as it grows past
+    `limit`. A sender that hangs up or stalls gets one calm INFO line, never a traceback."""
+    refuse_too_large(request, limit)
+    # One buffer, sized at once when the length is declared (the caller holds a place at the
+    # gate, and the link when there is one): growing it would copy it each time it outgrew
+    # its room.
+    buffer = bytearray(request.content_length or 0)
+    filled = 0
+    content = request.content
+    try:
+        async with asyncio.timeout(UPLOAD_SECONDS):
+            while True:
+                async with asyncio.timeout(CHUNK_SECONDS):
+                    chunk = await content.read(READ_CHUNK)
+                if not chunk:
+                    break
+                if filled + len(chunk) > limit:
+                    raise Refused(413, "too_large", "The file is larger than this app allows.")
+                if filled + len(chunk) <= len(buffer):
+                    buffer[filled : filled + len(chunk)] = chunk
+                else:
+                    buffer[filled:] = chunk
+                filled += len(chunk)
+    except TimeoutError:
+        log.info("upload refused: its body did not arrive in time")
+        raise Refused(408, "too_slow", "The upload stalled. Try again.") from None
+    except (ConnectionResetError, aiohttp.ClientPayloadError):
+        log.info("upload cut off: the sender hung up before the end of its body")
+        raise Refused(400, "cut_off", "The upload was cut off. Try again.") from None
+    del buffer[filled:]
+    return buffer
