@@ -31,11 +31,6 @@
     message.className = kind || "";
   }
 
-  function sizeText(size) {
-    if (size >= 1048576) return (size / 1048576).toFixed(1).replace(/\.0$/, "") + " MiB";
-    if (size >= 1024) return (size / 1024).toFixed(1).replace(/\.0$/, "") + " KiB";
-    return size + " bytes";
-  }
 
   if (!subtle) {
     say("This browser cannot encrypt here (it needs a secure https page).", "error");
@@ -55,8 +50,7 @@
   fileInput.addEventListener("change", () => {
     const file = fileInput.files[0];
     if (file && file.size > maxFile) {
-      say(`That file is ${sizeText(file.size)}; the most this app takes is ` +
-          `${sizeText(maxFile)}.`, "error");
+      say(OL.fileTooLarge(file.size, maxFile), "error");
     } else {
       say("");
     }
@@ -74,8 +68,7 @@
     if (file && text.trim()) return say("Write a secret or choose a file, not both.", "error");
     if (!file && !text.trim()) return say("Write the secret, or choose a file.", "error");
     if (file && file.size > maxFile) {
-      return say(`That file is ${sizeText(file.size)}; the most this app takes is ` +
-                 `${sizeText(maxFile)}.`, "error");
+      return say(OL.fileTooLarge(file.size, maxFile), "error");
     }
     if (file && file.size === 0) return say("That file is empty.", "error");
     if (passphrase && passphrase.normalize("NFC").length < minPassphrase) {

@@ -142,6 +142,11 @@
     return size + (size === 1 ? " byte" : " bytes");
   }
 
+  // What the compose and upload pages say of a file over MAX_FILE_SIZE.
+  function fileTooLarge(size, max) {
+    return `That file is ${sizeText(size)}; the most this app takes is ${sizeText(max)}.`;
+  }
+
   // A file's plaintext as a file secret holds it (bot/crypto.py file_plaintext): mark,
   // header length, header (its name and type), bytes. RangeError for a too-long name.
   async function filePlaintext(file) {
@@ -161,7 +166,7 @@
   // compose and upload pages seal with it.
   window.OnceLink = {
     b64decode, b64encode, hkdf, passphraseKey, deriveKeys, decrypt, filePlaintext,
-    importPrivate, answerKey, sealAnswer, openAnswer,
+    importPrivate, answerKey, sealAnswer, openAnswer, sizeText, fileTooLarge,
   };
 
   const app = document.getElementById("app");
