@@ -826,6 +826,69 @@ async def test_an_org_app_removed_from_some_workspaces_deletes_their_tokens(slac
         assert "no API token" in json.dumps(told)
 
 
+async def test_the_docs_nested_team_access_revoked_reaches_us_with_oauth_on(store, fake_slack):
+    """With OAuth on, bolt looks the install up before any middleware, and skips that only
+    for the flat event: the docs' nested example, naming a workspace of an org-wide install
+    (stored under the org), found no install and bolt answered it without us."""
+    from tests.slack_fake import ORG_CODE
+    from tests.support.app import serve
+    from tests.test_oauth import install, oauth_settings
+
+    served = await serve(oauth_settings(fake_slack), store=store)
+    slack = SlackHarness(served, fake_slack)
+    try:
+        status, page, _ = await install(served, ORG_CODE)
+        assert status == 200, page
+
+        async def org_token(team_id: str, user: str) -> str:
+            hooks = len(fake_slack.of("response_url"))
+            await slack.command(
+                "token", enterprise_id="E0002", team_id=team_id, user_id=user,
+                is_enterprise_install="true",
+            )  # fmt: skip
+            told = (await fake_slack.wait_for("response_url", hooks + 1))[-1]
+            return TOKEN.search(json.dumps(told["blocks"])).group(0)
+
+        gone_1 = await org_token("T1XX3", "U0000000001")
+        gone_2 = await org_token("TXX34", "U0000000002")
+        kept = await org_token("T0004", "U0000000003")
+        # https://docs.slack.dev/reference/events/team_access_revoked/, verbatim
+        await send_event(slack, {
+            "token": "XXYYZZ",
+            "team_id": "T123ABC456",
+            "api_app_id": "A123ABC456",
+            "event": {
+                "team_id": None,
+                "enterprise_id": "E0002",
+                "api_app_id": "AXXXX",
+                "event": {"type": "team_access_revoked", "team_ids": ["T1XX3", "TXX34"]},
+            },
+            "type": "event_callback",
+            "authorizations": [{"enterprise_id": "E0002", "team_id": "T123ABC456",
+                                "is_bot": False, "is_enterprise_install": False}],
+            "event_id": "Ev123ABC456",
+            "event_time": 123456789,
+        })  # fmt: skip
+        assert not await works(slack, gone_1) and not await works(slack, gone_2)
+        assert await works(slack, kept)
+    finally:
+        await served.runner.cleanup()
+
+
+@pytest.mark.parametrize("bot", [True, False])
+async def test_revoking_the_bots_tokens_deletes_the_workspaces_api_tokens(slack, bot):
+    """tokens_revoked for the bot cuts the app off as an uninstall does: the workspace's API
+    tokens go with it. Only user tokens revoked leaves them working."""
+    token = await ask_for_token(slack)
+    tokens = {"oauth": [], "bot": ["UBOT00001"]} if bot else {"oauth": ["U2147483697"], "bot": []}
+    await send_event(slack, {
+        "token": "x", "team_id": "T0001", "api_app_id": "A123456", "type": "event_callback",
+        "event": {"type": "tokens_revoked", "tokens": tokens, "event_ts": "1700000000.000100"},
+        "event_id": "Ev0TR1", "event_time": 1700000000,
+    })  # fmt: skip
+    assert await works(slack, token) is not bot
+
+
 @pytest.mark.parametrize(
     "envelope",
     [
