@@ -778,6 +778,37 @@ async def test_a_token_slack_would_not_show_ephemerally_is_revoked_never_dmed(sl
     assert "no API token" in await ask_for_token(slack, "token revoke")
 
 
+async def test_a_token_that_could_not_be_shown_never_takes_a_newer_shown_one_with_it(slack):
+    """Two `/secret token` in quick succession: the first one's answer fails after the
+    second was shown. Only the first (unseen, already replaced) token is revoked; the shown
+    one keeps working."""
+    slack.fake.fail("response_url", status=404, text="expired_url", delay=1.0)
+    status, _ = await slack.command("token", user_id=CREATOR)
+    assert status == 200
+    await slack.fake.wait_for("response_url")  # the first answer, held back, then refused
+    shown = await ask_for_token(slack)
+    await slack.settle()
+    told = [m for m in slack.fake.of("chat.postMessage") if m.get("channel") == CREATOR]
+    assert told and "revoked" in json.dumps(told[-1])  # the first was refused, and said so
+    assert await works(slack, shown)
+
+
+async def test_revoking_an_unseen_token_leaves_its_persons_newer_one(store):
+    from bot.service import SecretService
+    from bot.tokens import TokenGrant, Unauthorized
+
+    service = SecretService(store, public_url="http://127.0.0.1:1", max_ttl=86400)
+    grant = TokenGrant(creator="T0001:U1", scope="T0001")
+    first = await service.tokens.issue(grant)
+    second = await service.tokens.issue(grant)
+    assert not await service.tokens.revoke_if_current(first)  # replaced already
+    assert (await service.tokens.authenticate(second)).creator == grant.creator
+    assert await service.tokens.revoke_if_current(second)
+    with pytest.raises(Unauthorized):
+        await service.tokens.authenticate(second)
+    assert not await service.tokens.revoke(grant.creator)  # nothing left behind
+
+
 async def grid_token(slack: SlackHarness, team_id: str, user: str = CREATOR) -> str:
     hooks = len(slack.fake.of("response_url"))
     await slack.command("token", enterprise_id="E0001", team_id=team_id, user_id=user)
