@@ -227,6 +227,24 @@ class TokenDesk:
         log.info("personal token revoked")
         return True
 
+    async def revoke_if_current(self, token: str) -> bool:
+        """Remove `token` (one just issued that nobody saw), never another: if its person
+        asked again meanwhile, the newer token, the one they were shown, keeps working.
+        Whether `token` was still there to remove."""
+        digest = token_hash(token)
+        now = self._service.now()
+        raw = await self._store.take(_token_key(digest), now)
+        if raw is None:  # already replaced (and deleted) by a newer one
+            return False
+        creator = TokenGrant.from_bytes(raw.partition(b"\n")[2]).creator
+        if await self._store.get(_holder_key(creator), now) == digest.encode():
+            taken = await self._store.take(_holder_key(creator), now)
+            if taken is not None and taken != digest.encode():
+                # a newer token arrived between the two reads: its pointer goes back
+                await self._store.put(_holder_key(creator), taken)
+        log.info("an unseen personal token revoked")
+        return True
+
     async def _remember_holder(self, scope: str, creator: str) -> None:
         """The scope's holders, so an uninstall can delete their tokens. Two tokens made
         at the same instant may race here and one holder be missed: the scope's epoch

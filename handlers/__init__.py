@@ -124,6 +124,7 @@ def build_slack_app(
     bolt_logger = logging.getLogger(BOLT_LOGGER_NAME)
     bolt_logger.addFilter(TOKEN_WARNING_FILTER)  # the same object: adding twice is a no-op
     installations = install.installation_store(settings, key_values)
+    nested_revoked = install.NestedAccessRevoked()
     app = AsyncApp(
         signing_secret=settings.slack_signing_secret,
         client=client,
@@ -138,11 +139,14 @@ def build_slack_app(
         # Our listeners ack and hand the rest to AfterAck, so they return at once: bolt can
         # answer when the listener returns instead of polling for the ack every 10 ms.
         process_before_response=True,
+        before_authorize=nested_revoked.middleware,
         **install.oauth_options(settings, key_values, installations),
     )
     runtime = register(app, service, settings, key_values, installations)
     # after ours: see install.register
-    install.register(app, installations, runtime.uninstalled, runtime.access_revoked)
+    install.register(
+        app, installations, runtime.uninstalled, runtime.access_revoked, nested_revoked
+    )
     return app, runtime
 
 

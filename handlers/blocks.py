@@ -485,8 +485,23 @@ def request_modal(*, private_metadata: str, asked: str = "", what_for: str = "")
         "max_length": NOTE_MAX,
         "placeholder": plain("e.g. the staging DB password"),
     }
+    note_block: dict = {
+        "type": "input",
+        "block_id": NOTE_BLOCK,
+        "optional": True,
+        "label": plain("What for (not secret)"),
+        "element": note_element,
+    }
     if what_for:
-        note_element["initial_value"] = what_for[:NOTE_MAX]
+        note_element["initial_value"] = what_for
+    if len(what_for) > NOTE_MAX:
+        # Typed after the command, too long: shown whole to shorten, never cut. Slack refuses
+        # an initial value over max_length; the submission checks the length instead.
+        del note_element["max_length"]
+        note_block["hint"] = plain(
+            f"This note is {len(what_for)} characters; at most {NOTE_MAX} fit. "
+            "Shorten it before you ask."
+        )
     return _modal(
         "Request a secret",
         [
@@ -497,13 +512,7 @@ def request_modal(*, private_metadata: str, asked: str = "", what_for: str = "")
                 "label": plain("Ask"),
                 "element": ask_element,
             },
-            {
-                "type": "input",
-                "block_id": NOTE_BLOCK,
-                "optional": True,
-                "label": plain("What for (not secret)"),
-                "element": note_element,
-            },
+            note_block,
             {
                 "type": "input",
                 "block_id": OUTSIDE_BLOCK,

@@ -114,11 +114,38 @@ def token_source(
     return token_for
 
 
+class NestedAccessRevoked:
+    """Slack's own example of team_access_revoked nests the event one level deeper
+    (event.event.type), where bolt's event matching does not look. Given to AsyncApp as
+    `before_authorize` (so for HTTP and Socket Mode alike): bolt's authorization skips the
+    install lookup only for the flat shape, and the nested one, from an org-wide install and
+    naming a workspace, finds no install under that workspace, so bolt would answer it
+    itself and no middleware or listener after authorization would ever see it.
+    `handler` is set by `register`, once the features exist."""
+
+    def __init__(self) -> None:
+        self.handler: Callable[[dict], Awaitable[None]] | None = None
+
+    async def middleware(self, body: dict, next: Callable[[], Awaitable[Any]]) -> Any:
+        event = body.get("event") if isinstance(body, dict) else None
+        if (
+            isinstance(event, dict)
+            and "type" not in event
+            and body.get("type") == "event_callback"
+            and payloads.text(event, "event", "type") == "team_access_revoked"
+        ):
+            if self.handler is not None:
+                await self.handler(body)
+            return BoltResponse(status=200, body="")
+        return await next()
+
+
 def register(
     app: AsyncApp,
     installations: StoreInstallationStore | None,
     on_uninstalled: Callable[[dict], Awaitable[None]] | None = None,
     on_access_revoked: Callable[[dict], Awaitable[None]] | None = None,
+    nested: NestedAccessRevoked | None = None,
 ) -> None:
     """Slack's word that the app was uninstalled or its tokens revoked. Registered after
     every other listener: bolt tries listeners in order, and every try builds the
@@ -140,31 +167,25 @@ def register(
         if on_access_revoked is not None:
             await on_access_revoked(body)
 
-    async def nested_access_revoked(body: dict, next: Callable[[], Awaitable[None]]) -> Any:
-        """Slack's own example of team_access_revoked nests the event one level deeper
-        (event.event.type), where bolt's event matching does not look: taken here."""
-        event = body.get("event") if isinstance(body, dict) else None
-        if (
-            isinstance(event, dict)
-            and "type" not in event
-            and body.get("type") == "event_callback"
-            and payloads.text(event, "event", "type") == "team_access_revoked"
-        ):
-            await access_revoked(body)
-            return BoltResponse(status=200, body="")
-        return await next()
-
     app.event("app_uninstalled")(uninstalled)
     app.event("team_access_revoked")(access_revoked)
-    app.middleware(nested_access_revoked)
+    if nested is not None:
+        nested.handler = access_revoked
 
-    async def revoked() -> None:
-        log.warning("Slack says the app's token was revoked")
+    async def tokens_revoked(body: dict, event: dict, context: AsyncBoltContext) -> None:
+        """The bot's tokens revoked (an admin's way to cut the app off without uninstalling
+        it): the workspace's API tokens go too, as on an uninstall. Only user tokens revoked
+        leaves them: the app works on."""
+        try:
+            if on_uninstalled is not None and payloads.field(event, "tokens", "bot"):
+                await on_uninstalled(body)
+        finally:  # the install's tokens are deleted even when forgetting ours failed
+            if installations is not None:
+                await app.default_tokens_revoked_event_listener()(event, context)
+            else:
+                log.warning("Slack says the app's token was revoked")
 
-    if installations is not None:
-        app.event("tokens_revoked")(app.default_tokens_revoked_event_listener())
-    else:
-        app.event("tokens_revoked")(revoked)
+    app.event("tokens_revoked")(tokens_revoked)
 
 
 def add_routes(web_app: web.Application, slack_app: AsyncApp) -> None:

@@ -38,7 +38,7 @@ from handlers.background import AfterAck
 from handlers.bound import NO_WINDOW, holder_of
 from handlers.delivery import SLACK_CALL_FAILURES, Delivery, failure_kind
 from handlers.messages import NOT_YOURS, for_error
-from handlers.payloads import actor, address, field, string_fields, text, workspace_of
+from handlers.payloads import actor, address, field, is_flag, string_fields, text, workspace_of
 from handlers.sharing import CreationLimit, creator_of
 from handlers.workspace import Workspaces
 
@@ -55,8 +55,6 @@ ANSWER_ARRIVING = (
 )
 
 
-# What a phone's keyboard makes of `--` (iOS Smart Punctuation: an em dash) and its cousins.
-_DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
 # Quote pairs as typed, and as Smart Punctuation and other locales' keyboards turn them.
 _QUOTES = (
     ('"', '"'),
@@ -71,8 +69,7 @@ _QUOTES = (
 
 def is_outside_flag(word: str) -> bool:
     """`--outside`, also as a phone types it: `—outside`, `–outside`, `−−outside`."""
-    bare = word.lstrip(_DASHES)
-    return len(bare) < len(word) and bare.lower() == OUTSIDE_FLAG.lstrip("-")
+    return is_flag(word, OUTSIDE_FLAG)
 
 
 def what_for_of(words: str) -> str:

@@ -47,6 +47,24 @@ def command_text(command: Any) -> str:
     return slack_unescape(text(command, "text"))
 
 
+# What a phone's keyboard makes of `--` (iOS Smart Punctuation: an em dash) and its cousins.
+DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
+
+
+def is_flag(word: str, flag: str) -> bool:
+    """`word` is the command flag `flag` (given as `--name`), also as a phone types it:
+    `—name`, `–name`, `−−name`; any run of dashes, any case."""
+    bare = word.lstrip(DASHES)
+    return len(bare) < len(word) and bare.lower() == flag.lstrip("-").lower()
+
+
+def after_first_word(typed: str) -> str:
+    """What follows the first word of `typed` (`str.split(maxsplit=1)`'s second part), so
+    leading blanks before the word do not shift the cut; "" when there is one word."""
+    parts = typed.split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""
+
+
 def enterprise_of(body: Any) -> str:
     """The Enterprise Grid org a payload was sent for, "" outside Grid, read wherever Slack
     puts it (as bolt reads it): `enterprise_id` in commands and events (an event's

@@ -77,14 +77,26 @@ def parse_request_text(words: str) -> tuple[str, str]:
     """(user id of an escaped mention, the rest as "what for"). Slack sends a mention as
     <@U…|name> when the command escapes them; our command does not (a secret typed after
     `/secret` must arrive as typed), so a plain @name arrives instead: it is dropped from
-    "what for", and the form's person picker asks whom to ask."""
+    "what for", and the form's person picker asks whom to ask. The note comes whole, without
+    the quotes (straight or smart) put around it: never cut, the form says when it is long."""
     found = MENTION.search(words)
     asked = found.group(1) if found else ""
     rest = MENTION.sub("", words, count=1) if found else words
     parts = rest.split()
     if not found and parts and parts[0].startswith("@"):
         parts = parts[1:]
-    return asked, " ".join(parts)[: blocks.NOTE_MAX]
+    return asked, outside.what_for_of(" ".join(parts))
+
+
+def note_beyond_the_form(note: str) -> str:
+    """The sentence refusing a typed note even the form cannot hold (Slack refuses an
+    initial value over its input ceiling), or "" when the form can take it."""
+    if len(note) <= blocks.SLACK_INPUT_MAX:
+        return ""
+    return (
+        f"That note is {len(note):,} characters; at most {blocks.NOTE_MAX} fit. Shorten it "
+        "and ask again. Nobody was asked."
+    )
 
 
 def register(
@@ -120,8 +132,12 @@ def register(
             response_url = text(command, "response_url") or None
             after_ack.run(flow.ask(command, note, response_url), command)
             return
-        await ack()
         asked, what_for = parse_request_text(rest)
+        beyond = note_beyond_the_form(what_for)
+        if beyond:
+            await ack(text=beyond, response_type="ephemeral")
+            return
+        await ack()
         view = blocks.request_modal(
             private_metadata=command_metadata(command), asked=asked, what_for=what_for
         )

@@ -35,13 +35,15 @@ from handlers.workspace import Policy, Workspaces
 COMMAND = "/secret"
 
 
-GENERATE_USAGE = f"{COMMAND} generate [length] [--no-symbols]"
+NO_SYMBOLS = "--no-symbols"
+GENERATE_USAGE = f"{COMMAND} generate [length] [{NO_SYMBOLS}]"
 
 
 def generate_from(args: list[str]) -> str:
-    """A password from `generate`'s arguments; ValueError says what was wrong."""
-    symbols = "--no-symbols" not in args
-    rest = [arg for arg in args if arg != "--no-symbols"]
+    """A password from `generate`'s arguments; ValueError says what was wrong. The flag is
+    taken as a phone types it too (`—no-symbols`: iOS turns `--` into an em dash)."""
+    rest = [arg for arg in args if not payloads.is_flag(arg, NO_SYMBOLS)]
+    symbols = len(rest) == len(args)
     if len(rest) > 1 or (rest and not rest[0].isdigit()):
         raise ValueError("Give at most a length (a number) and --no-symbols")
     length = int(rest[0]) if rest else passwords.DEFAULT_LENGTH
@@ -212,7 +214,7 @@ def register(
             return
         answered_elsewhere = subcommands.find(words)
         if answered_elsewhere is not None:
-            await answered_elsewhere(ack, command, client, text[len(words[0]) :])
+            await answered_elsewhere(ack, command, client, payloads.after_first_word(text))
             return
         generated = subcommand == "generate"
         if generated:

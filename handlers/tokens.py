@@ -153,7 +153,7 @@ class Tokens:
                     message = blocks.notice(REVOKED if gone else NONE_TO_REVOKE)
                 else:
                     token = await self._service.tokens.issue(grant)
-                    await self.show_token(grant, token, response_url, user_id, where)
+                    await self.show_token(token, response_url, user_id, where)
                     return
             except TokensOff:
                 message = blocks.notice(TOKENS_OFF)
@@ -164,17 +164,18 @@ class Tokens:
         self._after_ack.run(answer(), command)
 
     async def show_token(
-        self, grant: TokenGrant, token: str, response_url: str | None, user_id: str, where: str
+        self, token: str, response_url: str | None, user_id: str, where: str
     ) -> None:
         """The token goes only where Slack keeps nothing: the command's response_url (an
         ephemeral answer). Never the DM fallback other answers use: a DM stays in history,
         search and exports, and the token would no longer be shown once. chat.postEphemeral
         is no second way: it fails in every conversation the bot is not a member of, where
         /secret is mostly typed. If the answer cannot be shown, the token nobody saw is
-        revoked at once and the person hears so, without it."""
+        revoked at once and the person hears so, without it: that token alone, never one
+        they asked for again meanwhile and were shown."""
         if await self._delivery.respond(response_url, token_message(token, self._public_url)):
             return
-        await self._service.tokens.revoke(grant.creator)
+        await self._service.tokens.revoke_if_current(token)
         log.warning("a new personal token could not be shown and was revoked")
         await self._delivery.dm(user_id, blocks.notice(NOT_SHOWN), where)
 

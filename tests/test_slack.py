@@ -364,6 +364,26 @@ async def test_generate_makes_a_password_shows_it_once_and_links_to_it(slack):
     assert decrypt_answer(link, answer) == password
 
 
+@pytest.mark.parametrize("flag", ["\u2014no-symbols", "\u2013no-symbols", "\u2212\u2212no-symbols"])
+async def test_generate_takes_no_symbols_as_a_phone_types_it(slack, flag):
+    """iOS Smart Punctuation turns `--` into an em dash: the flag still counts."""
+    from bot import passwords
+
+    status, body = await slack.command(f"generate 24 {flag}")
+    assert (status, body) == (200, "")
+    message = (await slack.fake.wait_for("response_url"))[0]
+    password = json.dumps(message["blocks"]).split("```")[1]
+    assert len(password) == 24 and not set(password) & set(passwords.SYMBOLS)
+
+
+def test_a_subcommand_gets_the_words_after_its_own_even_after_leading_blanks():
+    from handlers.payloads import after_first_word
+
+    assert after_first_word("  request <@U1> the DB") == "<@U1> the DB"
+    assert after_first_word("\trequest\n the DB ") == "the DB "
+    assert after_first_word(" token ") == "" and after_first_word("") == ""
+
+
 @pytest.mark.parametrize("args", ["generate 3", "generate 999", "generate long", "generate 9 9"])
 async def test_generate_with_bad_arguments_says_how_to_use_it(slack, args):
     status, body = await slack.command(args)

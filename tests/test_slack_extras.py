@@ -342,6 +342,49 @@ async def test_when_slack_cannot_open_the_window_nothing_is_used_up(slack):
     assert shown_secret((await slack.fake.wait_for("views.update"))[0]["view"]) == "still here"
 
 
+async def test_a_long_typed_request_note_opens_the_form_whole_with_its_length_said(slack):
+    """`/secret request @bob <long note>` used to cut the note to the form's limit without a
+    word: the form now opens with all of it (smart quotes taken off) and says how long it
+    is; asking with it as it is is refused at submission, the form open, nothing lost."""
+    note = "the " + "very " * 40 + "long note"
+    status, body = await slack.command(f"request <@UALICE001|alice> \u201c{note}\u201d")
+    assert (status, body) == (200, "")
+    modal = (await slack.fake.wait_for("views.open"))[0]["view"]
+    note_block = modal["blocks"][1]
+    assert note_block["element"]["initial_value"] == note
+    assert f"{len(note)} characters" in note_block["hint"]["text"]
+    values = {
+        blocks.ASK_BLOCK: {
+            blocks.ASK_SELECT: {"type": "users_select", "selected_user": "UALICE001"}
+        },
+        blocks.NOTE_BLOCK: {blocks.NOTE_INPUT: {"type": "plain_text_input", "value": note}},
+    }
+    status, body = await slack.submit_view(
+        blocks.REQUEST_MODAL, values, modal["private_metadata"], CREATOR
+    )
+    assert json.loads(body)["errors"] == {
+        blocks.NOTE_BLOCK: f"At most {blocks.NOTE_MAX} characters."
+    }
+    await slack.settle()
+    assert slack.fake.of("chat.postMessage") == []
+
+
+async def test_a_typed_request_note_beyond_what_the_form_holds_is_refused_in_a_sentence(slack):
+    status, body = await slack.command("request <@UALICE001|alice> " + "x" * 3001)
+    answer = json.loads(body)
+    assert "3,001 characters" in answer["text"] and "Nobody was asked" in answer["text"]
+    await slack.settle()
+    assert slack.fake.of("views.open") == []
+
+
+def test_request_text_takes_smart_quotes_off_the_note_and_never_cuts_it():
+    from handlers.requests import parse_request_text
+
+    assert parse_request_text("<@U1> \u201cthe DB\u201d") == ("U1", "the DB")
+    assert parse_request_text("@bob \u2018the DB\u2019") == ("", "the DB")
+    assert parse_request_text("<@U1> " + "y" * 200) == ("U1", "y" * 200)
+
+
 def test_request_text_reads_an_escaped_mention_and_drops_a_plain_one():
     from handlers.requests import parse_request_text
 

@@ -778,6 +778,37 @@ async def test_a_token_slack_would_not_show_ephemerally_is_revoked_never_dmed(sl
     assert "no API token" in await ask_for_token(slack, "token revoke")
 
 
+async def test_a_token_that_could_not_be_shown_never_takes_a_newer_shown_one_with_it(slack):
+    """Two `/secret token` in quick succession: the first one's answer fails after the
+    second was shown. Only the first (unseen, already replaced) token is revoked; the shown
+    one keeps working."""
+    slack.fake.fail("response_url", status=404, text="expired_url", delay=1.0)
+    status, _ = await slack.command("token", user_id=CREATOR)
+    assert status == 200
+    await slack.fake.wait_for("response_url")  # the first answer, held back, then refused
+    shown = await ask_for_token(slack)
+    await slack.settle()
+    told = [m for m in slack.fake.of("chat.postMessage") if m.get("channel") == CREATOR]
+    assert told and "revoked" in json.dumps(told[-1])  # the first was refused, and said so
+    assert await works(slack, shown)
+
+
+async def test_revoking_an_unseen_token_leaves_its_persons_newer_one(store):
+    from bot.service import SecretService
+    from bot.tokens import TokenGrant, Unauthorized
+
+    service = SecretService(store, public_url="http://127.0.0.1:1", max_ttl=86400)
+    grant = TokenGrant(creator="T0001:U1", scope="T0001")
+    first = await service.tokens.issue(grant)
+    second = await service.tokens.issue(grant)
+    assert not await service.tokens.revoke_if_current(first)  # replaced already
+    assert (await service.tokens.authenticate(second)).creator == grant.creator
+    assert await service.tokens.revoke_if_current(second)
+    with pytest.raises(Unauthorized):
+        await service.tokens.authenticate(second)
+    assert not await service.tokens.revoke(grant.creator)  # nothing left behind
+
+
 async def grid_token(slack: SlackHarness, team_id: str, user: str = CREATOR) -> str:
     hooks = len(slack.fake.of("response_url"))
     await slack.command("token", enterprise_id="E0001", team_id=team_id, user_id=user)
@@ -824,6 +855,69 @@ async def test_an_org_app_removed_from_some_workspaces_deletes_their_tokens(slac
         await slack.command("token revoke", enterprise_id="E0001", team_id="T0001", user_id=user)
         told = (await slack.fake.wait_for("response_url", hooks + 1))[-1]
         assert "no API token" in json.dumps(told)
+
+
+async def test_the_docs_nested_team_access_revoked_reaches_us_with_oauth_on(store, fake_slack):
+    """With OAuth on, bolt looks the install up before any middleware, and skips that only
+    for the flat event: the docs' nested example, naming a workspace of an org-wide install
+    (stored under the org), found no install and bolt answered it without us."""
+    from tests.slack_fake import ORG_CODE
+    from tests.support.app import serve
+    from tests.test_oauth import install, oauth_settings
+
+    served = await serve(oauth_settings(fake_slack), store=store)
+    slack = SlackHarness(served, fake_slack)
+    try:
+        status, page, _ = await install(served, ORG_CODE)
+        assert status == 200, page
+
+        async def org_token(team_id: str, user: str) -> str:
+            hooks = len(fake_slack.of("response_url"))
+            await slack.command(
+                "token", enterprise_id="E0002", team_id=team_id, user_id=user,
+                is_enterprise_install="true",
+            )  # fmt: skip
+            told = (await fake_slack.wait_for("response_url", hooks + 1))[-1]
+            return TOKEN.search(json.dumps(told["blocks"])).group(0)
+
+        gone_1 = await org_token("T1XX3", "U0000000001")
+        gone_2 = await org_token("TXX34", "U0000000002")
+        kept = await org_token("T0004", "U0000000003")
+        # https://docs.slack.dev/reference/events/team_access_revoked/, verbatim
+        await send_event(slack, {
+            "token": "XXYYZZ",
+            "team_id": "T123ABC456",
+            "api_app_id": "A123ABC456",
+            "event": {
+                "team_id": None,
+                "enterprise_id": "E0002",
+                "api_app_id": "AXXXX",
+                "event": {"type": "team_access_revoked", "team_ids": ["T1XX3", "TXX34"]},
+            },
+            "type": "event_callback",
+            "authorizations": [{"enterprise_id": "E0002", "team_id": "T123ABC456",
+                                "is_bot": False, "is_enterprise_install": False}],
+            "event_id": "Ev123ABC456",
+            "event_time": 123456789,
+        })  # fmt: skip
+        assert not await works(slack, gone_1) and not await works(slack, gone_2)
+        assert await works(slack, kept)
+    finally:
+        await served.runner.cleanup()
+
+
+@pytest.mark.parametrize("bot", [True, False])
+async def test_revoking_the_bots_tokens_deletes_the_workspaces_api_tokens(slack, bot):
+    """tokens_revoked for the bot cuts the app off as an uninstall does: the workspace's API
+    tokens go with it. Only user tokens revoked leaves them working."""
+    token = await ask_for_token(slack)
+    tokens = {"oauth": [], "bot": ["UBOT00001"]} if bot else {"oauth": ["U2147483697"], "bot": []}
+    await send_event(slack, {
+        "token": "x", "team_id": "T0001", "api_app_id": "A123456", "type": "event_callback",
+        "event": {"type": "tokens_revoked", "tokens": tokens, "event_ts": "1700000000.000100"},
+        "event_id": "Ev0TR1", "event_time": 1700000000,
+    })  # fmt: skip
+    assert await works(slack, token) is not bot
 
 
 @pytest.mark.parametrize(
