@@ -117,7 +117,8 @@ async def compose_upload(
         # unread, and a second upload to a link in use is refused at once.
         lease = await service.compose.take(token)
         try:
-            slot = gate.enter()  # one place among every upload route's, per process
+            # One place among every upload route's, per process; one for the link's creator.
+            slot = gate.enter(lease.grant.creator)
         except Refused:
             await service.compose.give_back(lease)
             raise

@@ -115,7 +115,8 @@ async def upload_answer(
             proof = b""
         lease = await service.outside.take(request_id, proof)
         try:
-            slot = gate.enter()  # one place among every upload route's, per process
+            # One place among every upload route's, per process; one for the requester.
+            slot = gate.enter(lease.request.requester)
         except Refused:
             await service.outside.give_back(lease)
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -411,7 +412,11 @@ async def test_uploads_beyond_the_per_process_cap_are_told_to_try_again(store, m
     monkeypatch.setattr(uploads, "UPLOADS_AT_ONCE", 2)
     served = await serve(make_settings(), store=store)
     try:
-        links = [await compose_link(served) for _ in range(3)]
+        # Three people's links: one person's uploads take one place at most.
+        links = [
+            await compose_link(served, dataclasses.replace(GRANT, creator=f"T0001:U000{n}"))
+            for n in range(3)
+        ]
         stalled = [await _stall(link) for link in links[:2]]
         for link in links[:2]:
             await _until_page_status(link, 404)

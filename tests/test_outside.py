@@ -751,6 +751,88 @@ async def test_uploads_beyond_the_per_process_cap_are_told_to_try_again_on_every
         await served.runner.cleanup()
 
 
+async def test_slow_uploads_of_one_creator_leave_a_place_for_another_person(
+    store, fake_slack, monkeypatch
+):
+    """Uploads to one person's links (compose links of one creator, an upload link of the
+    same requester) take one place at the gate between them, however slowly they trickle:
+    another person's upload still finds room. Failed on the old code, where only the API
+    named a holder (the second compose upload took the last place: the API answered 503)."""
+    import asyncio
+
+    from bot import uploads
+    from bot.compose import ComposeGrant
+    from tests.support.app import serve, slack_settings
+    from tests.support.compose import upload
+    from tests.test_compose import _page_status, _stall, _until_page_status, compose_link
+    from tests.test_tokens import api_body, api_post, ask_for_token
+
+    monkeypatch.setattr(uploads, "UPLOADS_AT_ONCE", 2)
+    served = await serve(slack_settings(fake_slack), store=store)
+    slack = SlackHarness(served, fake_slack)
+    try:
+        token = await ask_for_token(slack, user="U0000OTHER")
+        upload_link, _ = await ask_outside(slack)
+        request_id = _page_of(upload_link).rsplit("/", 1)[-1]
+        requester = (await served.service.outside.look(request_id)).requester
+        grant = ComposeGrant(requester, "{}", (3600,), 3600)
+        links = [await compose_link(served, grant) for _ in range(3)]
+        first = await _stall(links[0])
+        await _until_page_status(links[0], 404)
+        # The same person's other uploads are told to try again, and give their link back.
+        status, answer, _ = await upload(links[1], served.url, b"x", ttl=3600)
+        assert (status, answer["error"]) == (503, "busy")
+        assert await _page_status(links[1]) == 200
+        status, answer = await post_answer(
+            served.url, upload_link, sealed_answer(upload_link, b"x")
+        )
+        assert (status, answer["error"]) == (503, "busy")
+        # Another person's upload finds the place the first person could not take.
+        status, _, answer = await api_post(served.url, api_body(10), token)
+        assert status == 201, answer
+        first[1].close()
+        await asyncio.wait_for(_until_page_status(links[0], 200), 10)
+        status, _, _ = await upload(links[2], served.url, b"my turn now", ttl=3600)
+        assert status == 200
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_a_trickling_upload_is_cut_off_below_the_lowest_rate(store, monkeypatch):
+    """A sender that sends a byte well inside each chunk deadline is cut off (408
+    `too_slow`) once the grace is over and its average is below the lowest rate, instead
+    of holding its place for the whole-body deadline. Failed on the old code (no rate: the
+    trickle was still held when the wait below ran out)."""
+    import asyncio
+
+    from bot import uploads
+    from tests.support.app import make_settings, serve
+    from tests.test_compose import _stall, compose_link
+
+    monkeypatch.setattr(uploads, "RATE_GRACE_SECONDS", 0.3)
+    served = await serve(make_settings(), store=store)
+    try:
+        reader, writer = await _stall(await compose_link(served))
+
+        async def trickle() -> None:
+            while not writer.is_closing():
+                writer.write(b" ")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+
+        sending = asyncio.create_task(trickle())
+        try:
+            answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        finally:
+            writer.close()
+            sending.cancel()
+        assert answer.startswith(b"HTTP/1.1 408")
+        body = await asyncio.wait_for(reader.read(), 5)
+        assert b"too_slow" in body
+    finally:
+        await served.runner.cleanup()
+
+
 async def test_a_sender_hanging_up_mid_upload_to_an_upload_link_leaves_one_calm_line(slack, caplog):
     import logging
 
