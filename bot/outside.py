@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from cryptography.exceptions import InvalidTag
 
 from bot import crypto
-from bot.errors import BrokenLink, InvalidSecret, NotCreator, SecretError
+from bot.errors import BrokenLink, InvalidSecret, NotCreator, SecretError, StoreUnavailable
 from storage.base import SecretRecord
 
 if TYPE_CHECKING:
@@ -357,17 +357,28 @@ class OutsideDesk:
         request = OutsideRequest.from_bytes(raw)
         if raw is None or request.expires_at <= now:
             raise OutsideRequestGone()
-        await self._store.put(
-            _arriving_key(request_id), b"1", min(request.expires_at, now + LEASE_SECONDS)
-        )
-        return OutsideLease(request_id, request, raw)
+        lease = OutsideLease(request_id, request, raw)
+        try:
+            await self._store.put(
+                _arriving_key(request_id), b"1", min(request.expires_at, now + LEASE_SECONDS)
+            )
+        except StoreUnavailable:
+            # Taken but not marked: nothing will answer it, so it goes back now (if the
+            # store answers again), or the request would be lost for good.
+            await self.give_back(lease)
+            raise
+        return lease
 
     async def give_back(self, lease: OutsideLease) -> None:
         """An upload that stored nothing (cut off, stalled, malformed): the link works
-        again, unless the request expired meanwhile."""
-        if lease.request.expires_at > self._service.now():
-            await self._store.put(_key(lease.request_id), lease.raw, lease.request.expires_at)
-        await self._store.delete(_arriving_key(lease.request_id))
+        again, unless the request expired meanwhile. A store that does not answer is
+        logged, not raised: the upload's own refusal is what its sender should hear."""
+        try:
+            if lease.request.expires_at > self._service.now():
+                await self._store.put(_key(lease.request_id), lease.raw, lease.request.expires_at)
+            await self._store.delete(_arriving_key(lease.request_id))
+        except StoreUnavailable:
+            log.warning("store unavailable while giving an outside request back")
 
     async def answer(self, lease: OutsideLease, answer: SealedAnswer) -> OutsideAnswer:
         """Store the one answer a request gets, as the requester's secret; the lease is

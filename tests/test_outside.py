@@ -456,6 +456,58 @@ async def test_knowing_only_the_upload_links_id_answers_nothing(slack):
     assert status == 200
 
 
+async def test_a_store_failing_once_after_the_take_does_not_lose_the_request(
+    slack, store, monkeypatch
+):
+    """The request was taken, then the store failed to keep the arriving mark: the request
+    is given back at once, so the upload link still works. Failed on the old code (the
+    request stayed taken: the page answered 404 and the next upload 410)."""
+    from bot.errors import StoreUnavailable
+
+    upload_link, _ = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    put = store.put
+    failures = []
+
+    async def failing_once(key: str, value: bytes, expires_at: float | None = None) -> None:
+        if key.startswith("outside-arriving:") and not failures:
+            failures.append(key)
+            raise StoreUnavailable()
+        await put(key, value, expires_at)
+
+    monkeypatch.setattr(store, "put", failing_once)
+    body = sealed_answer(upload_link, b"after one failure")
+    status, answer = await post_answer(slack.served.url, upload_link, body)
+    assert (status, answer["error"]) == (503, "unavailable")
+    assert failures
+    assert (await slack.service.outside.look(request_id)).note == "vendor key"  # given back
+    status, _ = await post_answer(slack.served.url, upload_link, body)
+    assert status == 200
+
+
+async def test_a_store_failing_while_giving_a_request_back_is_logged_not_raised(
+    slack, store, monkeypatch, caplog
+):
+    """An upload refused on its own (malformed) while the store cannot take the request
+    back: its sender hears the refusal, and the server logs one warning, not a 503 that
+    says the answer may have been delivered. Failed on the old code (503 unavailable)."""
+
+    from bot.errors import StoreUnavailable
+
+    upload_link, _ = await ask_outside(slack)
+    put = store.put
+
+    async def failing_restore(key: str, value: bytes, expires_at: float | None = None) -> None:
+        if key.startswith("outside:"):
+            raise StoreUnavailable()
+        await put(key, value, expires_at)
+
+    monkeypatch.setattr(store, "put", failing_restore)
+    status, answer = await post_answer(slack.served.url, upload_link, b"no head line")
+    assert (status, answer["error"]) == (400, "bad_request")
+    assert "store unavailable while giving an outside request back" in caplog.text
+
+
 async def test_an_upload_link_expires_with_its_request(store, fake_slack):
     """By the app's own clock, whatever the store's expiry does: the page and an upload
     are refused calmly one second past it, and the answer's expiry starts at the answer."""
