@@ -27,6 +27,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -156,6 +157,9 @@ class OutsideLease:
     request_id: str
     request: OutsideRequest
     raw: bytes = field(repr=False)
+    # This lease's own arriving mark: once the request is given back, another upload may
+    # take it and set its own, which this lease must never delete.
+    mark: bytes = field(default_factory=lambda: os.urandom(16).hex().encode(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,7 +364,7 @@ class OutsideDesk:
         lease = OutsideLease(request_id, request, raw)
         try:
             await self._store.put(
-                _arriving_key(request_id), b"1", min(request.expires_at, now + LEASE_SECONDS)
+                _arriving_key(request_id), lease.mark, min(request.expires_at, now + LEASE_SECONDS)
             )
         except StoreUnavailable:
             # Taken but not marked: nothing will answer it, so it goes back now (if the
@@ -376,7 +380,10 @@ class OutsideDesk:
         try:
             if lease.request.expires_at > self._service.now():
                 await self._store.put(_key(lease.request_id), lease.raw, lease.request.expires_at)
-            await self._store.delete(_arriving_key(lease.request_id))
+            # Only this lease's mark: once the request is back, another upload may have
+            # taken it and marked it as its own (deleting that mark would make a Reveal or
+            # Cancel take an answer on its way for a request that is over).
+            await self._store.delete_if(_arriving_key(lease.request_id), lease.mark)
         except StoreUnavailable:
             log.warning("store unavailable while giving an outside request back")
 
@@ -410,7 +417,7 @@ class OutsideDesk:
         # replaces the message that holds the keys).
         await self._store.put(_answered_key(request_id), answer.kind.encode(), record.expires_at)
         await self._service.store_sealed(record, track=True)
-        await self._store.delete(_arriving_key(request_id))
+        await self._store.delete_if(_arriving_key(request_id), lease.mark)
         answered = OutsideAnswer(
             request_id,
             request.requester,

@@ -456,6 +456,40 @@ async def test_knowing_only_the_upload_links_id_answers_nothing(slack):
     assert status == 200
 
 
+async def test_a_second_upload_taking_a_request_given_back_keeps_its_arriving_mark(
+    slack, store, monkeypatch
+):
+    """Upload A stores nothing and gives the request back; before A clears its arriving
+    mark, upload B takes the request (injected right there). A must leave B's mark alone:
+    the requester's Reveal and Cancel still see an answer on its way, not a request that is
+    over (which would replace the DM holding the only copy of the answer key). Failed on the
+    old code (A deleted B's mark: answered_kind raised OutsideRequestGone)."""
+    from tests.support.outside import upload_proof
+
+    upload_link, _ = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    desk = slack.service.outside
+    proof = crypto.b64decode(upload_proof(upload_link), 32)
+    put = store.put
+    second = []
+
+    async def then_second_upload(key: str, value: bytes, expires_at: float | None = None) -> None:
+        await put(key, value, expires_at)
+        if key == f"outside:{request_id}" and not second:  # A gives the request back
+            second.append(await desk.take(request_id, proof))  # and B takes it at once
+
+    monkeypatch.setattr(store, "put", then_second_upload)
+    status, answer = await post_answer(slack.served.url, upload_link, b"no head line")
+    assert (status, answer["error"]) == (400, "bad_request")
+    assert second  # B holds the request now
+    assert await desk.answered_kind(request_id) == ""  # an answer on its way, not over
+    await desk.give_back(second[0])
+    assert (await desk.look(request_id)).note == "vendor key"
+    status, _ = await post_answer(slack.served.url, upload_link, sealed_answer(upload_link, b"ok"))
+    assert status == 200
+    assert await desk.answered_kind(request_id) == "text"
+
+
 async def test_a_store_failing_once_after_the_take_does_not_lose_the_request(
     slack, store, monkeypatch
 ):
