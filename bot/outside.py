@@ -65,6 +65,11 @@ class OutsideRequestGone(SecretError):
     """Answered, cancelled, expired or never made: one answer for all, as for secrets."""
 
 
+class OutsideRequestInUse(SecretError):
+    """Another upload with the same link holds the request right now: not over, try again
+    in a moment (it is given back if that upload stores nothing)."""
+
+
 class UnreadableAnswer(SecretError):
     """The answer was spent, but it was not sealed to the requester's key, or not as text
     (a crafted upload): nothing to show."""
@@ -158,8 +163,13 @@ class OutsideLease:
     request: OutsideRequest
     raw: bytes = field(repr=False)
     # This lease's own arriving mark: once the request is given back, another upload may
-    # take it and set its own, which this lease must never delete.
-    mark: bytes = field(default_factory=lambda: os.urandom(16).hex().encode(), repr=False)
+    # take it and set its own, which this lease must never delete. It ends in the upload
+    # proof's hash, so only the link's holder hears that the link is in use.
+    nonce: bytes = field(default_factory=lambda: os.urandom(16).hex().encode(), repr=False)
+
+    @property
+    def mark(self) -> bytes:
+        return self.nonce + b"." + crypto.b64encode(self.request.upload_verifier).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,12 +365,16 @@ class OutsideDesk:
         While the body arrives the request is marked as being answered, so the requester's
         Reveal and Cancel can tell an answer on its way from a request that is over. An
         upload that stores nothing gives the request back (`give_back`)."""
-        await self.admit(request_id, upload_proof)
-        now = self._service.now()
-        raw = await self._store.take(_key(request_id), now)
-        request = OutsideRequest.from_bytes(raw)
-        if raw is None or request.expires_at <= now:
-            raise OutsideRequestGone()
+        try:
+            await self.admit(request_id, upload_proof)
+            now = self._service.now()
+            raw = await self._store.take(_key(request_id), now)
+            request = OutsideRequest.from_bytes(raw)
+            if raw is None or request.expires_at <= now:
+                raise OutsideRequestGone()
+        except OutsideRequestGone:
+            await self._refuse_if_in_use(request_id, upload_proof)
+            raise
         lease = OutsideLease(request_id, request, raw)
         try:
             await self._store.put(
@@ -372,6 +386,20 @@ class OutsideDesk:
             await self.give_back(lease)
             raise
         return lease
+
+    async def _refuse_if_in_use(self, request_id: str, upload_proof: bytes) -> None:
+        """OutsideRequestInUse when another upload with this link's proof holds the request
+        and it is not answered yet; nothing for anyone else (they hear it is gone)."""
+        if not crypto.is_secret_id(request_id):
+            return
+        now = self._service.now()
+        mark = await self._store.get(_arriving_key(request_id), now)
+        if mark is None or await self._store.get(_answered_key(request_id), now) is not None:
+            return
+        proof_hash = mark.rpartition(b".")[2]
+        expected = crypto.b64encode(crypto.verifier(upload_proof)).encode()
+        if hmac.compare_digest(proof_hash, expected):
+            raise OutsideRequestInUse()
 
     async def give_back(self, lease: OutsideLease) -> None:
         """An upload that stored nothing (cut off, stalled, malformed): the link works

@@ -40,6 +40,8 @@ MIN_BYTES_PER_SECOND = 16 * 1024
 RATE_GRACE_SECONDS = 15.0
 
 BUSY_MESSAGE = "The server is taking in other files right now. Try again in a moment."
+# A second upload (another tab) to a link one upload holds: that one may give it back.
+IN_USE_MESSAGE = "Another upload to this link is running; try again in a moment."
 
 
 class Refused(Exception):

@@ -390,11 +390,12 @@ async def test_stalled_uploads_to_one_compose_link_hold_one_buffer_and_are_cut_o
         reader, writer = await _stall(link)
         await _until_page_status(link, 404)  # taken by the first upload, before its body
         # Every other upload to the same link is refused at once, unread: one link never
-        # makes the server hold more than one file.
+        # makes the server hold more than one file. They hear 409 in_use, to try again (the
+        # first may give the link back), not 410 gone as if the link were over.
         others = await asyncio.gather(
             *(asyncio.wait_for(_raw_post(link, STALLED_HEAD, b"{}"), 5) for _ in range(20))
         )
-        assert all(answer.startswith(b"HTTP/1.1 410") for answer in others)
+        assert all(answer.startswith(b"HTTP/1.1 409") for answer in others)
         # The stalled one is answered once its next chunk is late, and gives the link back.
         answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         writer.close()
@@ -456,7 +457,8 @@ async def test_one_compose_link_makes_one_secret_under_20_simultaneous_uploads(s
         *(upload(link, served.url, f"racer {n}".encode(), ttl=3600) for n in range(20))
     )
     statuses = sorted(status for status, _, _ in answers)
-    assert statuses == [200] + [410] * 19
+    # The others hear 409 while the winner holds the link, 410 once it was used.
+    assert statuses[0] == 200 and set(statuses[1:]) <= {409, 410} and len(statuses) == 20
 
 
 async def test_a_pass_on_link_with_anything_after_its_key_is_refused(served):
