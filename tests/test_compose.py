@@ -461,6 +461,31 @@ async def test_one_compose_link_makes_one_secret_under_20_simultaneous_uploads(s
     assert statuses[0] == 200 and set(statuses[1:]) <= {409, 410} and len(statuses) == 20
 
 
+async def test_a_store_failing_to_mark_a_taken_compose_link_gives_it_back(
+    served, store, monkeypatch
+):
+    """The link was taken, then the store failed to keep its in-use mark: the link is given
+    back at once, so the page can simply try again."""
+    from bot.errors import StoreUnavailable
+
+    link = await compose_link(served)
+    put = store.put
+    failures = []
+
+    async def failing_once(key: str, value: bytes, expires_at: float | None = None) -> None:
+        if key.startswith("compose-leased:") and not failures:
+            failures.append(key)
+            raise StoreUnavailable()
+        await put(key, value, expires_at)
+
+    monkeypatch.setattr(store, "put", failing_once)
+    status, answer, _ = await upload(link, served.url, b"after one failure", ttl=3600)
+    assert (status, answer["error"]) == (503, "unavailable") and failures
+    assert await _page_status(link) == 200  # given back
+    status, _, _ = await upload(link, served.url, b"after one failure", ttl=3600)
+    assert status == 200
+
+
 async def test_a_pass_on_link_with_anything_after_its_key_is_refused(served):
     from tests.support.compose import sealed_upload
 
