@@ -359,8 +359,9 @@ class OutsideDesk:
 
     async def take(self, request_id: str, upload_proof: bytes) -> OutsideLease:
         """The request, taken in one atomic step for one upload, before its body is read:
-        of two uploads (two tabs, a replay) one gets it and the other is told the link is
-        spent at once, unread. BrokenLink and OutsideRequestGone as `admit`.
+        of two uploads (two tabs, a replay) one gets it and the other is told at once,
+        unread, that the link is in use (OutsideRequestInUse, to try again). BrokenLink and
+        OutsideRequestGone as `admit`.
 
         While the body arrives the request is marked as being answered, so the requester's
         Reveal and Cancel can tell an answer on its way from a request that is over. An
@@ -408,12 +409,15 @@ class OutsideDesk:
         try:
             if lease.request.expires_at > self._service.now():
                 await self._store.put(_key(lease.request_id), lease.raw, lease.request.expires_at)
+        except StoreUnavailable:
+            log.warning("store unavailable while giving an outside request back")
+        try:
             # Only this lease's mark: once the request is back, another upload may have
             # taken it and marked it as its own (deleting that mark would make a Reveal or
             # Cancel take an answer on its way for a request that is over).
             await self._store.delete_if(_arriving_key(lease.request_id), lease.mark)
         except StoreUnavailable:
-            log.warning("store unavailable while giving an outside request back")
+            log.warning("store unavailable while clearing an outside request's arriving mark")
 
     async def answer(self, lease: OutsideLease, answer: SealedAnswer) -> OutsideAnswer:
         """Store the one answer a request gets, as the requester's secret; the lease is
