@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -41,6 +42,11 @@ SEAL_OVERHEAD = 16 + 3 + crypto.MAX_FILE_HEADER
 
 class ComposeLinkGone(SecretError):
     """Used, expired or never made: one answer for all, as for secrets."""
+
+
+class ComposeLinkInUse(SecretError):
+    """Another upload holds the link right now: not over, try again in a moment (it is
+    given back if that upload stores nothing)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +102,9 @@ class ComposeLease:
     grant: ComposeGrant
     expires_at: float
     raw: bytes = field(repr=False)  # the stored value, to put back as it was
+    # This lease's own mark on the link while it holds it: cleared only while it still holds
+    # this value, never a later upload's.
+    mark: bytes = field(default_factory=lambda: os.urandom(16).hex().encode(), repr=False)
 
     @property
     def secret_id(self) -> str:
@@ -135,6 +144,11 @@ ComposeListener = Callable[[ComposedSecret], Awaitable[None]]
 def _key(token: str) -> str:
     # Only a hash of the token is kept: a store dump shows no usable compose link.
     return "compose:" + hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def _leased_key(token: str) -> str:
+    # Set while an upload holds the link, so a second upload hears "in use", not "gone".
+    return "compose-leased:" + hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
 def is_token(text: str) -> bool:
@@ -215,20 +229,35 @@ class ComposeDesk:
         refused at once, so one link never makes the server read more than one file."""
         if not is_token(token):
             raise ComposeLinkGone()
-        raw = await self._store.take(_key(token), self._service.now())
+        now = self._service.now()
+        raw = await self._store.take(_key(token), now)
+        if raw is None and await self._store.get(_leased_key(token), now) is not None:
+            raise ComposeLinkInUse()
         expires_at, grant = self._unless_expired(raw)
         assert raw is not None  # _unless_expired refused None
-        return ComposeLease(token, grant, expires_at, raw)
+        lease = ComposeLease(token, grant, expires_at, raw)
+        try:
+            await self._store.put(_leased_key(token), lease.mark, expires_at)
+        except StoreUnavailable:
+            await self.give_back(lease)  # taken but not marked: back now, never lost
+            raise
+        return lease
+
+    async def _unmark(self, lease: ComposeLease) -> None:
+        try:
+            await self._store.delete_if(_leased_key(lease.token), lease.mark)
+        except StoreUnavailable:
+            log.warning("store unavailable while clearing a compose link's upload mark")
 
     async def give_back(self, lease: ComposeLease) -> None:
         """An upload that stored nothing (cut off, too slow, malformed) puts the link back,
         with its original expiry, so the creator can try again from the same page."""
-        if lease.expires_at <= self._service.now():
-            return
         try:
-            await self._store.put(_key(lease.token), lease.raw, lease.expires_at)
+            if lease.expires_at > self._service.now():
+                await self._store.put(_key(lease.token), lease.raw, lease.expires_at)
         except StoreUnavailable:
             log.warning("store unavailable while giving a compose link back")
+        await self._unmark(lease)
 
     def validate(self, grant: ComposeGrant, upload: SealedUpload, secret_id: str) -> None:
         """Raise InvalidSecret with a sentence the page can show."""
@@ -278,7 +307,12 @@ class ComposeDesk:
             creator=grant.creator,
             metadata=grant.metadata,
         )
-        created = await self._service.store_sealed(record, track=True)
+        try:
+            created = await self._service.store_sealed(record, track=True)
+        finally:
+            # Stored, or not and not given back (the store failed): either way the link is
+            # no longer in use, and a second upload hears it is gone.
+            await self._unmark(lease)
         composed = ComposedSecret(lease.secret_id, grant, record.expires_at, upload.pass_on_link)
         for listener in self._listeners:
             # After the answer, like receipts: the link is on the creator's screen whatever

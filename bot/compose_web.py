@@ -21,11 +21,17 @@ from typing import Any
 from aiohttp import web
 
 from bot import crypto, pages
-from bot.compose import ComposeLease, ComposeLinkGone, SealedUpload, secret_id_for
+from bot.compose import (
+    ComposeLease,
+    ComposeLinkGone,
+    ComposeLinkInUse,
+    SealedUpload,
+    secret_id_for,
+)
 from bot.config import Settings
 from bot.errors import InvalidSecret, StoreUnavailable
 from bot.service import CreatedSecret, SecretService
-from bot.uploads import Refused, UploadGate, read_body, refuse_too_large
+from bot.uploads import IN_USE_MESSAGE, Refused, UploadGate, read_body, refuse_too_large
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +120,12 @@ async def compose_upload(
     try:
         refuse_too_large(request, MAX_UPLOAD_HEAD + 1 + service.compose.max_upload)
         # Taken before a byte of the body is read: a made-up or used link is refused
-        # unread, and a second upload to a link in use is refused at once.
+        # unread (410), and a second upload to a link in use is refused at once (409, to
+        # try again: the first may give it back).
         lease = await service.compose.take(token)
         try:
-            slot = gate.enter()  # one place among every upload route's, per process
+            # One place among every upload route's, per process; one for the link's creator.
+            slot = gate.enter(lease.grant.creator)
         except Refused:
             await service.compose.give_back(lease)
             raise
@@ -127,6 +135,8 @@ async def compose_upload(
         return _json({"error": exc.error, "message": exc.message}, exc.status)
     except ComposeLinkGone:
         return _json({"error": "gone", "message": _GONE_MESSAGE}, 410)
+    except ComposeLinkInUse:
+        return _json({"error": "in_use", "message": IN_USE_MESSAGE}, 409)
     except InvalidSecret as exc:
         return _json({"error": "invalid", "message": str(exc)}, 400)
     except StoreUnavailable:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING
 from cryptography.exceptions import InvalidTag
 
 from bot import crypto
-from bot.errors import BrokenLink, InvalidSecret, NotCreator, SecretError
+from bot.errors import BrokenLink, InvalidSecret, NotCreator, SecretError, StoreUnavailable
 from storage.base import SecretRecord
 
 if TYPE_CHECKING:
@@ -62,6 +63,11 @@ LEASE_SECONDS = 900
 
 class OutsideRequestGone(SecretError):
     """Answered, cancelled, expired or never made: one answer for all, as for secrets."""
+
+
+class OutsideRequestInUse(SecretError):
+    """Another upload with the same link holds the request right now: not over, try again
+    in a moment (it is given back if that upload stores nothing)."""
 
 
 class UnreadableAnswer(SecretError):
@@ -156,6 +162,14 @@ class OutsideLease:
     request_id: str
     request: OutsideRequest
     raw: bytes = field(repr=False)
+    # This lease's own arriving mark: once the request is given back, another upload may
+    # take it and set its own, which this lease must never delete. It ends in the upload
+    # proof's hash, so only the link's holder hears that the link is in use.
+    nonce: bytes = field(default_factory=lambda: os.urandom(16).hex().encode(), repr=False)
+
+    @property
+    def mark(self) -> bytes:
+        return self.nonce + b"." + crypto.b64encode(self.request.upload_verifier).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,29 +359,65 @@ class OutsideDesk:
 
     async def take(self, request_id: str, upload_proof: bytes) -> OutsideLease:
         """The request, taken in one atomic step for one upload, before its body is read:
-        of two uploads (two tabs, a replay) one gets it and the other is told the link is
-        spent at once, unread. BrokenLink and OutsideRequestGone as `admit`.
+        of two uploads (two tabs, a replay) one gets it and the other is told at once,
+        unread, that the link is in use (OutsideRequestInUse, to try again). BrokenLink and
+        OutsideRequestGone as `admit`.
 
         While the body arrives the request is marked as being answered, so the requester's
         Reveal and Cancel can tell an answer on its way from a request that is over. An
         upload that stores nothing gives the request back (`give_back`)."""
-        await self.admit(request_id, upload_proof)
+        try:
+            await self.admit(request_id, upload_proof)
+            now = self._service.now()
+            raw = await self._store.take(_key(request_id), now)
+            request = OutsideRequest.from_bytes(raw)
+            if raw is None or request.expires_at <= now:
+                raise OutsideRequestGone()
+        except OutsideRequestGone:
+            await self._refuse_if_in_use(request_id, upload_proof)
+            raise
+        lease = OutsideLease(request_id, request, raw)
+        try:
+            await self._store.put(
+                _arriving_key(request_id), lease.mark, min(request.expires_at, now + LEASE_SECONDS)
+            )
+        except StoreUnavailable:
+            # Taken but not marked: nothing will answer it, so it goes back now (if the
+            # store answers again), or the request would be lost for good.
+            await self.give_back(lease)
+            raise
+        return lease
+
+    async def _refuse_if_in_use(self, request_id: str, upload_proof: bytes) -> None:
+        """OutsideRequestInUse when another upload with this link's proof holds the request
+        and it is not answered yet; nothing for anyone else (they hear it is gone)."""
+        if not crypto.is_secret_id(request_id):
+            return
         now = self._service.now()
-        raw = await self._store.take(_key(request_id), now)
-        request = OutsideRequest.from_bytes(raw)
-        if raw is None or request.expires_at <= now:
-            raise OutsideRequestGone()
-        await self._store.put(
-            _arriving_key(request_id), b"1", min(request.expires_at, now + LEASE_SECONDS)
-        )
-        return OutsideLease(request_id, request, raw)
+        mark = await self._store.get(_arriving_key(request_id), now)
+        if mark is None or await self._store.get(_answered_key(request_id), now) is not None:
+            return
+        proof_hash = mark.rpartition(b".")[2]
+        expected = crypto.b64encode(crypto.verifier(upload_proof)).encode()
+        if hmac.compare_digest(proof_hash, expected):
+            raise OutsideRequestInUse()
 
     async def give_back(self, lease: OutsideLease) -> None:
         """An upload that stored nothing (cut off, stalled, malformed): the link works
-        again, unless the request expired meanwhile."""
-        if lease.request.expires_at > self._service.now():
-            await self._store.put(_key(lease.request_id), lease.raw, lease.request.expires_at)
-        await self._store.delete(_arriving_key(lease.request_id))
+        again, unless the request expired meanwhile. A store that does not answer is
+        logged, not raised: the upload's own refusal is what its sender should hear."""
+        try:
+            if lease.request.expires_at > self._service.now():
+                await self._store.put(_key(lease.request_id), lease.raw, lease.request.expires_at)
+        except StoreUnavailable:
+            log.warning("store unavailable while giving an outside request back")
+        try:
+            # Only this lease's mark: once the request is back, another upload may have
+            # taken it and marked it as its own (deleting that mark would make a Reveal or
+            # Cancel take an answer on its way for a request that is over).
+            await self._store.delete_if(_arriving_key(lease.request_id), lease.mark)
+        except StoreUnavailable:
+            log.warning("store unavailable while clearing an outside request's arriving mark")
 
     async def answer(self, lease: OutsideLease, answer: SealedAnswer) -> OutsideAnswer:
         """Store the one answer a request gets, as the requester's secret; the lease is
@@ -399,7 +449,7 @@ class OutsideDesk:
         # replaces the message that holds the keys).
         await self._store.put(_answered_key(request_id), answer.kind.encode(), record.expires_at)
         await self._service.store_sealed(record, track=True)
-        await self._store.delete(_arriving_key(request_id))
+        await self._store.delete_if(_arriving_key(request_id), lease.mark)
         answered = OutsideAnswer(
             request_id,
             request.requester,

@@ -3,8 +3,9 @@
 `GET /r/{id}` shows the page (the requester's note, escaped) and uses nothing up, so link
 previews and mail scanners are harmless. `POST /r/{id}` takes the request and stores what the
 browser sealed. A used, withdrawn, expired or made-up link is refused before a byte of the
-body is read; so is an upload to a link another upload holds, and one past the process's
-uploads at once (bot/uploads.py, shared with compose links and the API: 503 `busy`). A body
+body is read; so is an upload to a link another upload holds (409 `in_use`, to try again,
+never counted against the sender), and one past the process's uploads at once
+(bot/uploads.py, shared with compose links and the API: 503 `busy`). A body
 past the limit is refused unread (or cut off as it grows), a stalled one cut off; an upload
 that stores nothing gives the request back, so the page can simply try again. Failed
 uploads count against the client address's limit; a valid upload is never counted, so the
@@ -21,10 +22,16 @@ from aiohttp import web
 
 from bot import crypto, pages
 from bot.errors import BrokenLink, InvalidSecret, StoreUnavailable
-from bot.outside import OutsideAnswer, OutsideLease, OutsideRequestGone, SealedAnswer
+from bot.outside import (
+    OutsideAnswer,
+    OutsideLease,
+    OutsideRequestGone,
+    OutsideRequestInUse,
+    SealedAnswer,
+)
 from bot.ratelimit import RateLimited
 from bot.service import SecretService
-from bot.uploads import Refused, UploadGate, read_body, refuse_too_large
+from bot.uploads import IN_USE_MESSAGE, Refused, UploadGate, read_body, refuse_too_large
 from bot.web import LIMITER_KEY, SETTINGS_KEY, client_address_of
 
 log = logging.getLogger(__name__)
@@ -115,7 +122,8 @@ async def upload_answer(
             proof = b""
         lease = await service.outside.take(request_id, proof)
         try:
-            slot = gate.enter()  # one place among every upload route's, per process
+            # One place among every upload route's, per process; one for the requester.
+            slot = gate.enter(lease.request.requester)
         except Refused:
             await service.outside.give_back(lease)
             raise
@@ -125,6 +133,8 @@ async def upload_answer(
         if exc.error == "busy":  # not the sender's failure: never counted against them
             return _json({"error": exc.error, "message": exc.message}, exc.status)
         return await _refusal(request, exc.status, exc.error, exc.message)
+    except OutsideRequestInUse:  # the sender's own other upload: never counted against them
+        return _json({"error": "in_use", "message": IN_USE_MESSAGE}, 409)
     except OutsideRequestGone:
         return await _refusal(request, 410, "gone", _GONE_MESSAGE)
     except BrokenLink:

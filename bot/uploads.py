@@ -3,13 +3,14 @@
 Three routes take in a file (`POST /c/{token}`, `POST /r/{id}`, `POST /api/v1/secrets`),
 and each holds up to one file in memory while it reads. Memory is per process, so one gate
 per process bounds them all together: a few uploads at once, whichever route they came by,
-and the rest are told to try again (503 `busy`). A gate can also bound one holder (the
-person behind an API token), so that one caller cannot take every place at once.
+and the rest are told to try again (503 `busy`). Every route also names a holder (the
+person behind an API token, a compose link's creator, an outside request's requester), and
+one holder runs one upload at a time, so that one person cannot take every place at once.
 
-The reader gives each chunk and the whole body a deadline: a browser sends its body without
-pauses, and a sender that stalls or trickles would otherwise hold its buffer and its
-connection for as long as it liked. A sender that hangs up or stalls gets one calm INFO
-line, never a traceback.
+The reader gives each chunk and the whole body a deadline, and after a short grace a lowest
+average rate: a browser sends its body without pauses, and a sender that stalls or trickles
+would otherwise hold its buffer, its connection and its place for as long as it liked. A
+sender that hangs up or stalls gets one calm INFO line, never a traceback.
 """
 
 from __future__ import annotations
@@ -27,12 +28,20 @@ READ_CHUNK = 256 * 1024
 # Each upload holds up to one file (twice over for a moment, while its ciphertext is cut
 # out of the buffer) while it runs: this many at once bound the memory all of them take.
 UPLOADS_AT_ONCE = 4
-# One holder (the person behind an API token) may run this many of those at once.
+# One holder (the person an upload is for, whichever route) may run this many at once.
 UPLOADS_PER_HOLDER = 1
 CHUNK_SECONDS = 15.0  # the longest wait for the next piece of the body
 UPLOAD_SECONDS = 300.0  # the whole body: a file at the limit over a slow uplink
+# The slowest average a body may arrive at once RATE_GRACE_SECONDS have passed: 128 kbit/s,
+# well under what a poor mobile uplink sends, so a real phone passes, while a sender that
+# trickles a piece just inside each chunk deadline is cut off within seconds of the grace
+# instead of holding its place until UPLOAD_SECONDS.
+MIN_BYTES_PER_SECOND = 16 * 1024
+RATE_GRACE_SECONDS = 15.0
 
 BUSY_MESSAGE = "The server is taking in other files right now. Try again in a moment."
+# A second upload (another tab) to a link one upload holds: that one may give it back.
+IN_USE_MESSAGE = "Another upload to this link is running; try again in a moment."
 
 
 class Refused(Exception):
@@ -120,9 +129,10 @@ GATE_KEY: web.AppKey[UploadGate] = web.AppKey("upload_gate", UploadGate)
 
 
 async def read_body(request: web.Request, limit: int) -> bytearray:
-    """The body, a chunk at a time, each within CHUNK_SECONDS and all within UPLOAD_SECONDS;
-    too_large, unread when the declared length says so, or as soon as it grows past
-    `limit`. A sender that hangs up or stalls gets one calm INFO line, never a traceback."""
+    """The body, a chunk at a time, each within CHUNK_SECONDS and all within UPLOAD_SECONDS,
+    and (after RATE_GRACE_SECONDS) at MIN_BYTES_PER_SECOND on average at least; too_large,
+    unread when the declared length says so, or as soon as it grows past `limit`. A sender
+    that hangs up or stalls gets one calm INFO line, never a traceback."""
     refuse_too_large(request, limit)
     # One buffer, sized at once when the length is declared (the caller holds a place at the
     # gate, and the link when there is one): growing it would copy it each time it outgrew
@@ -130,6 +140,8 @@ async def read_body(request: web.Request, limit: int) -> bytearray:
     buffer = bytearray(request.content_length or 0)
     filled = 0
     content = request.content
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     try:
         async with asyncio.timeout(UPLOAD_SECONDS):
             while True:
@@ -144,6 +156,9 @@ async def read_body(request: web.Request, limit: int) -> bytearray:
                 else:
                     buffer[filled:] = chunk
                 filled += len(chunk)
+                elapsed = loop.time() - started
+                if elapsed > RATE_GRACE_SECONDS and filled < MIN_BYTES_PER_SECOND * elapsed:
+                    raise TimeoutError
     except TimeoutError:
         log.info("upload refused: its body did not arrive in time")
         raise Refused(408, "too_slow", "The upload stalled. Try again.") from None

@@ -83,6 +83,10 @@ class KeyValues(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def delete_if(self, key: str, value: bytes) -> bool:
+        """Delete `key` only while it holds exactly `value`, in one atomic step; True when
+        it was deleted. A mark that another holder has since replaced is left alone."""
+
 
 class OwnerLists(Protocol):
     """Each creator's list of their secrets (what `/secret list` shows). Never holds secret

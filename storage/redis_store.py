@@ -124,6 +124,12 @@ _BURN = Template(BURN_SCRIPT_TEMPLATE).substitute(
     LUA_POSITIONS, expired_by_argv2=_expired_check(2, "0")
 )
 
+# KEYS[1] a small value; ARGV[1] the value it must hold to be deleted.
+_DELETE_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 # KEYS[1] counter; ARGV[1] window in ms. One round trip, and the counter never outlives it.
 _HIT = """
 local count = redis.call('INCR', KEYS[1])
@@ -265,6 +271,7 @@ class RedisStore:
         self._reveal = client.register_script(REVEAL_SCRIPT)
         self._burn = client.register_script(_BURN)
         self._hit = client.register_script(_HIT)
+        self._delete_if = client.register_script(_DELETE_IF)
         self._keep = client.register_script(_KEEP)
         self._save_with_listing = client.register_script(_SAVE_WITH_LISTING)
         self._entries = client.register_script(_ENTRIES)
@@ -534,6 +541,10 @@ class RedisStore:
 
     async def delete(self, key: str) -> None:
         await self._run(lambda: self._redis.delete(kv_key(key)))
+
+    async def delete_if(self, key: str, value: bytes) -> bool:
+        deleted = await self._run(lambda: self._delete_if(keys=[kv_key(key)], args=[value]))
+        return bool(deleted)
 
     async def _keep_listed(
         self, client: Redis | RedisCluster, listing: Listing, now: float

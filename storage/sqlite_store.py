@@ -291,6 +291,13 @@ class SqliteStore:
 
         await self._run(work)
 
+    async def delete_if(self, key: str, value: bytes) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            deleted = conn.execute("DELETE FROM kv WHERE key = ? AND value = ?", (key, value))
+            return deleted.rowcount > 0
+
+        return await self._run(work)
+
     async def keep_entry(
         self, owner: str, entry_id: str, value: bytes, keep_until: float, now: float
     ) -> None:

@@ -456,6 +456,92 @@ async def test_knowing_only_the_upload_links_id_answers_nothing(slack):
     assert status == 200
 
 
+async def test_a_second_upload_taking_a_request_given_back_keeps_its_arriving_mark(
+    slack, store, monkeypatch
+):
+    """Upload A stores nothing and gives the request back; before A clears its arriving
+    mark, upload B takes the request (injected right there). A must leave B's mark alone:
+    the requester's Reveal and Cancel still see an answer on its way, not a request that is
+    over (which would replace the DM holding the only copy of the answer key). Failed on the
+    old code (A deleted B's mark: answered_kind raised OutsideRequestGone)."""
+    from tests.support.outside import upload_proof
+
+    upload_link, _ = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    desk = slack.service.outside
+    proof = crypto.b64decode(upload_proof(upload_link), 32)
+    put = store.put
+    second = []
+
+    async def then_second_upload(key: str, value: bytes, expires_at: float | None = None) -> None:
+        await put(key, value, expires_at)
+        if key == f"outside:{request_id}" and not second:  # A gives the request back
+            second.append(await desk.take(request_id, proof))  # and B takes it at once
+
+    monkeypatch.setattr(store, "put", then_second_upload)
+    status, answer = await post_answer(slack.served.url, upload_link, b"no head line")
+    assert (status, answer["error"]) == (400, "bad_request")
+    assert second  # B holds the request now
+    assert await desk.answered_kind(request_id) == ""  # an answer on its way, not over
+    await desk.give_back(second[0])
+    assert (await desk.look(request_id)).note == "vendor key"
+    status, _ = await post_answer(slack.served.url, upload_link, sealed_answer(upload_link, b"ok"))
+    assert status == 200
+    assert await desk.answered_kind(request_id) == "text"
+
+
+async def test_a_store_failing_once_after_the_take_does_not_lose_the_request(
+    slack, store, monkeypatch
+):
+    """The request was taken, then the store failed to keep the arriving mark: the request
+    is given back at once, so the upload link still works. Failed on the old code (the
+    request stayed taken: the page answered 404 and the next upload 410)."""
+    from bot.errors import StoreUnavailable
+
+    upload_link, _ = await ask_outside(slack)
+    request_id = UPLOAD.search(upload_link).group(1)
+    put = store.put
+    failures = []
+
+    async def failing_once(key: str, value: bytes, expires_at: float | None = None) -> None:
+        if key.startswith("outside-arriving:") and not failures:
+            failures.append(key)
+            raise StoreUnavailable()
+        await put(key, value, expires_at)
+
+    monkeypatch.setattr(store, "put", failing_once)
+    body = sealed_answer(upload_link, b"after one failure")
+    status, answer = await post_answer(slack.served.url, upload_link, body)
+    assert (status, answer["error"]) == (503, "unavailable")
+    assert failures
+    assert (await slack.service.outside.look(request_id)).note == "vendor key"  # given back
+    status, _ = await post_answer(slack.served.url, upload_link, body)
+    assert status == 200
+
+
+async def test_a_store_failing_while_giving_a_request_back_is_logged_not_raised(
+    slack, store, monkeypatch, caplog
+):
+    """An upload refused on its own (malformed) while the store cannot take the request
+    back: its sender hears the refusal, and the server logs one warning, not a 503 that
+    says the answer may have been delivered. Failed on the old code (503 unavailable)."""
+
+    from bot.errors import StoreUnavailable
+
+    upload_link, _ = await ask_outside(slack)
+    put = store.put
+
+    async def failing_restore(key: str, value: bytes, expires_at: float | None = None) -> None:
+        if key.startswith("outside:"):
+            raise StoreUnavailable()
+        await put(key, value, expires_at)
+
+    monkeypatch.setattr(store, "put", failing_restore)
+    status, answer = await post_answer(slack.served.url, upload_link, b"no head line")
+    assert (status, answer["error"]) == (400, "bad_request")
+    assert "store unavailable while giving an outside request back" in caplog.text
+
+
 async def test_an_upload_link_expires_with_its_request(store, fake_slack):
     """By the app's own clock, whatever the store's expiry does: the page and an upload
     are refused calmly one second past it, and the answer's expiry starts at the answer."""
@@ -685,7 +771,7 @@ async def test_stalled_uploads_to_one_upload_link_hold_one_buffer_and_are_cut_of
     from tests.test_compose import STALLED_HEAD, _raw_post, _until_page_status
 
     monkeypatch.setattr(uploads, "CHUNK_SECONDS", 0.5)
-    served = await serve(slack_settings(fake_slack), store=store)
+    served = await serve(slack_settings(fake_slack, rate_limit_reveal=Limit(3, 60)), store=store)
     slack = SlackHarness(served, fake_slack)
     try:
         upload_link, _ = await ask_outside(slack)
@@ -697,10 +783,19 @@ async def test_stalled_uploads_to_one_upload_link_hold_one_buffer_and_are_cut_of
         proof = f"X-Oncelink-Upload-Proof: {upload_proof(upload_link)}\r\n".encode()
         head = STALLED_HEAD.replace(b"Host: x\r\n", b"Host: x\r\n" + proof)
         head = head.replace(b"10490000", str(STALLED_LENGTH).encode())
+        # They hear 409 in_use, to try again (the first may give the request back), and
+        # are not counted as failures: 20 of them stay under a failure limit of 3.
         others = await asyncio.gather(
             *(asyncio.wait_for(_raw_post(page, head, b"{}"), 5) for _ in range(20))
         )
-        assert all(answer.startswith(b"HTTP/1.1 410") for answer in others)
+        assert all(answer.startswith(b"HTTP/1.1 409") for answer in others)
+        # Someone with the id alone (a wrong proof) hears only that the link is gone.
+        wrong = head.replace(
+            upload_proof(upload_link).encode(), crypto.b64encode(os.urandom(32)).encode()
+        )
+        assert (await asyncio.wait_for(_raw_post(page, wrong, b"{}"), 5)).startswith(
+            b"HTTP/1.1 410"
+        )
         # The stalled one is answered once its next chunk is late, and gives the link back.
         answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         writer.close()
@@ -747,6 +842,88 @@ async def test_uploads_beyond_the_per_process_cap_are_told_to_try_again_on_every
         status, _ = await post_answer(served.url, waiting, sealed_answer(waiting, b"room now"))
         assert status == 200
         assert (await api_post(served.url, api_body(10), token))[0] == 201
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_slow_uploads_of_one_creator_leave_a_place_for_another_person(
+    store, fake_slack, monkeypatch
+):
+    """Uploads to one person's links (compose links of one creator, an upload link of the
+    same requester) take one place at the gate between them, however slowly they trickle:
+    another person's upload still finds room. Failed on the old code, where only the API
+    named a holder (the second compose upload took the last place: the API answered 503)."""
+    import asyncio
+
+    from bot import uploads
+    from bot.compose import ComposeGrant
+    from tests.support.app import serve, slack_settings
+    from tests.support.compose import upload
+    from tests.test_compose import _page_status, _stall, _until_page_status, compose_link
+    from tests.test_tokens import api_body, api_post, ask_for_token
+
+    monkeypatch.setattr(uploads, "UPLOADS_AT_ONCE", 2)
+    served = await serve(slack_settings(fake_slack), store=store)
+    slack = SlackHarness(served, fake_slack)
+    try:
+        token = await ask_for_token(slack, user="U0000OTHER")
+        upload_link, _ = await ask_outside(slack)
+        request_id = _page_of(upload_link).rsplit("/", 1)[-1]
+        requester = (await served.service.outside.look(request_id)).requester
+        grant = ComposeGrant(requester, "{}", (3600,), 3600)
+        links = [await compose_link(served, grant) for _ in range(3)]
+        first = await _stall(links[0])
+        await _until_page_status(links[0], 404)
+        # The same person's other uploads are told to try again, and give their link back.
+        status, answer, _ = await upload(links[1], served.url, b"x", ttl=3600)
+        assert (status, answer["error"]) == (503, "busy")
+        assert await _page_status(links[1]) == 200
+        status, answer = await post_answer(
+            served.url, upload_link, sealed_answer(upload_link, b"x")
+        )
+        assert (status, answer["error"]) == (503, "busy")
+        # Another person's upload finds the place the first person could not take.
+        status, _, answer = await api_post(served.url, api_body(10), token)
+        assert status == 201, answer
+        first[1].close()
+        await asyncio.wait_for(_until_page_status(links[0], 200), 10)
+        status, _, _ = await upload(links[2], served.url, b"my turn now", ttl=3600)
+        assert status == 200
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_a_trickling_upload_is_cut_off_below_the_lowest_rate(store, monkeypatch):
+    """A sender that sends a byte well inside each chunk deadline is cut off (408
+    `too_slow`) once the grace is over and its average is below the lowest rate, instead
+    of holding its place for the whole-body deadline. Failed on the old code (no rate: the
+    trickle was still held when the wait below ran out)."""
+    import asyncio
+
+    from bot import uploads
+    from tests.support.app import make_settings, serve
+    from tests.test_compose import _stall, compose_link
+
+    monkeypatch.setattr(uploads, "RATE_GRACE_SECONDS", 0.3)
+    served = await serve(make_settings(), store=store)
+    try:
+        reader, writer = await _stall(await compose_link(served))
+
+        async def trickle() -> None:
+            while not writer.is_closing():
+                writer.write(b" ")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+
+        sending = asyncio.create_task(trickle())
+        try:
+            answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        finally:
+            writer.close()
+            sending.cancel()
+        assert answer.startswith(b"HTTP/1.1 408")
+        body = await asyncio.wait_for(reader.read(), 5)
+        assert b"too_slow" in body
     finally:
         await served.runner.cleanup()
 

@@ -35,3 +35,16 @@ async def test_take_gives_a_value_to_exactly_one_of_many(store):
     await store.put("state:once", b"1", time.time() + 60)
     taken = await asyncio.gather(*(store.take("state:once", time.time()) for _ in range(50)))
     assert taken.count(b"1") == 1 and taken.count(None) == 49
+
+
+async def test_delete_if_deletes_only_the_value_it_was_given(store):
+    """A compare-and-delete: a mark replaced by another holder is left alone, and of many
+    racing deletes of one value exactly one deletes it."""
+    await store.put("mark:1", b"first", time.time() + 60)
+    await store.put("mark:1", b"second", time.time() + 60)  # another holder's, since
+    assert await store.delete_if("mark:1", b"first") is False
+    assert await store.get("mark:1", time.time()) == b"second"
+    assert await store.delete_if("mark:absent", b"first") is False
+    deleted = await asyncio.gather(*(store.delete_if("mark:1", b"second") for _ in range(20)))
+    assert deleted.count(True) == 1
+    assert await store.get("mark:1", time.time()) is None
