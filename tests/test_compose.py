@@ -530,3 +530,33 @@ async def test_an_upload_head_with_a_fractional_expiry_or_boolean_version_is_ref
                 assert response.status == 400, (field, value)
         async with http.post(compose, data=body) as response:
             assert response.status == 200
+
+
+async def test_the_page_refuses_text_and_file_together_an_empty_file_and_too_long_a_text(
+    store, page, tmp_path
+):
+    """Checked in the page before anything is sealed or sent, each with its sentence."""
+    served = await serve(make_settings(), store=store)
+    try:
+        posts: list[object] = []
+        page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+        await page.goto(await compose_link(served))
+        create = page.get_by_role("button", name="Create link")
+        message = page.locator("#message.error")
+        some, empty = tmp_path / "some.bin", tmp_path / "empty.bin"
+        some.write_bytes(b"bytes")
+        empty.write_bytes(b"")
+        cases = [
+            ("also text", str(some), "not both"),
+            ("", str(empty), "That file is empty."),
+            ("x" * (32 * 1024 + 1), None, "share it as a file"),
+        ]
+        for text, file, said in cases:
+            await page.locator("#text").fill(text)
+            await page.locator("#file").set_input_files(file or [])
+            await create.click()
+            await message.wait_for()
+            assert said in await message.inner_text()
+        assert posts == []
+    finally:
+        await served.runner.cleanup()

@@ -65,12 +65,8 @@
     const file = fileInput.files[0];
     const text = textInput.value;
     const passphrase = passInput.value;
-    if (file && text.trim()) return say("Write a secret or choose a file, not both.", "error");
-    if (!file && !text.trim()) return say("Write the secret, or choose a file.", "error");
-    if (file && file.size > maxFile) {
-      return say(OL.fileTooLarge(file.size, maxFile), "error");
-    }
-    if (file && file.size === 0) return say("That file is empty.", "error");
+    const problem = OL.inputProblem(file, text, maxFile);
+    if (problem) return say(problem, "error");
     if (passphrase && passphrase.normalize("NFC").length < minPassphrase) {
       return say(`Use at least ${minPassphrase} characters for the passphrase, or none.`, "error");
     }
@@ -79,13 +75,9 @@
     try {
       let plain;
       try {
-        plain = file ? await OL.filePlaintext(file) : utf8.encode(text);
+        plain = await OL.inputPlaintext(file, text, maxText, "share");
       } catch (e) {
-        return say("That file's name is too long; rename it and try again.", "error");
-      }
-      if (!file && plain.length > maxText) {
-        return say(`The secret is too long (at most ${maxText} bytes); share it as a file.`,
-                   "error");
+        return say(e.message, "error");
       }
       const linkKey = window.crypto.getRandomValues(new Uint8Array(32));
       const keys = await OL.deriveKeys(linkKey, await OL.passphraseKey(passphrase, id), id);

@@ -6,7 +6,6 @@
 // answer but never open one. Only nonce, E and ciphertext are uploaded. Uses reveal.js's
 // derivations (window.OnceLink).
 (function () {
-  const utf8 = new TextEncoder();
   const subtle = window.crypto && window.crypto.subtle;
   const app = document.getElementById("app");
   if (!app || !app.dataset.requestId || !window.OnceLink) return;
@@ -62,24 +61,16 @@
     event.preventDefault();
     const file = fileInput.files[0];
     const text = textInput.value;
-    if (file && text.trim()) return say("Write a secret or choose a file, not both.", "error");
-    if (!file && !text.trim()) return say("Write the secret, or choose a file.", "error");
-    if (file && file.size > maxFile) {
-      return say(OL.fileTooLarge(file.size, maxFile), "error");
-    }
-    if (file && file.size === 0) return say("That file is empty.", "error");
+    const problem = OL.inputProblem(file, text, maxFile);
+    if (problem) return say(problem, "error");
     button.disabled = true;
     say("Encrypting…");
     try {
       let plain;
       try {
-        plain = file ? await OL.filePlaintext(file) : utf8.encode(text);
+        plain = await OL.inputPlaintext(file, text, maxText, "send");
       } catch (e) {
-        return say("That file's name is too long; rename it and try again.", "error");
-      }
-      if (!file && plain.length > maxText) {
-        return say(`The secret is too long (at most ${maxText} bytes); send it as a file.`,
-                   "error");
+        return say(e.message, "error");
       }
       let sealed;
       try {

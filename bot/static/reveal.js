@@ -147,6 +147,31 @@
     return `That file is ${sizeText(size)}; the most this app takes is ${sizeText(max)}.`;
   }
 
+  // What the compose and upload pages check before any work: a text or one file, not both
+  // and not neither, within the limits. The sentence to show, or "" when it may go ahead.
+  function inputProblem(file, text, maxFile) {
+    if (file && text.trim()) return "Write a secret or choose a file, not both.";
+    if (!file && !text.trim()) return "Write the secret, or choose a file.";
+    if (file && file.size > maxFile) return fileTooLarge(file.size, maxFile);
+    if (file && file.size === 0) return "That file is empty.";
+    return "";
+  }
+
+  // The bytes those pages seal: the text, or the file with its name and type (filePlaintext).
+  // Throws Error with the sentence to show when the name or the text is too long.
+  async function inputPlaintext(file, text, maxText, verb) {
+    let plain;
+    try {
+      plain = file ? await filePlaintext(file) : utf8.encode(text);
+    } catch (e) {
+      throw new Error("That file's name is too long; rename it and try again.");
+    }
+    if (!file && plain.length > maxText) {
+      throw new Error(`The secret is too long (at most ${maxText} bytes); ${verb} it as a file.`);
+    }
+    return plain;
+  }
+
   // A file's plaintext as a file secret holds it (bot/crypto.py file_plaintext): mark,
   // header length, header (its name and type), bytes. RangeError for a too-long name.
   async function filePlaintext(file) {
@@ -166,7 +191,7 @@
   // compose and upload pages seal with it.
   window.OnceLink = {
     b64decode, b64encode, hkdf, passphraseKey, deriveKeys, decrypt, filePlaintext,
-    importPrivate, answerKey, sealAnswer, openAnswer, sizeText, fileTooLarge,
+    importPrivate, answerKey, sealAnswer, openAnswer, sizeText, fileTooLarge, inputProblem, inputPlaintext,
   };
 
   const app = document.getElementById("app");
