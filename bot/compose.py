@@ -126,6 +126,23 @@ class SealedUpload:
     # the edge (Slack), as the page says. Empty otherwise, and never logged.
     pass_on_link: str = field(default="", repr=False)
 
+    def record(self, secret_id: str, now: float, creator: str, metadata: str) -> SecretRecord:
+        """The record to store: what the sender sealed, under the id and creator the server
+        chose (a compose link's, an API token's), expiring `ttl` after `now`."""
+        return SecretRecord(
+            secret_id=secret_id,
+            version=self.version,
+            nonce=self.nonce,
+            ciphertext=self.ciphertext,
+            link_verifier=self.link_verifier,
+            verifier=self.verifier,
+            has_passphrase=self.has_passphrase,
+            created_at=now,
+            expires_at=now + self.ttl,
+            creator=creator,
+            metadata=metadata,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ComposedSecret:
@@ -293,20 +310,7 @@ class ComposeDesk:
         `take`; an upload `validate` refuses should be given back by the caller."""
         self.validate(lease.grant, upload, lease.secret_id)
         grant = lease.grant
-        now = self._service.now()
-        record = SecretRecord(
-            secret_id=lease.secret_id,
-            version=upload.version,
-            nonce=upload.nonce,
-            ciphertext=upload.ciphertext,
-            link_verifier=upload.link_verifier,
-            verifier=upload.verifier,
-            has_passphrase=upload.has_passphrase,
-            created_at=now,
-            expires_at=now + upload.ttl,
-            creator=grant.creator,
-            metadata=grant.metadata,
-        )
+        record = upload.record(lease.secret_id, self._service.now(), grant.creator, grant.metadata)
         try:
             created = await self._service.store_sealed(record, track=True)
         finally:

@@ -22,7 +22,6 @@ from aiohttp import web
 
 from bot import crypto, pages
 from bot.compose import (
-    ComposeLease,
     ComposeLinkGone,
     ComposeLinkInUse,
     SealedUpload,
@@ -30,8 +29,15 @@ from bot.compose import (
 )
 from bot.config import Settings
 from bot.errors import InvalidSecret, StoreUnavailable
-from bot.service import CreatedSecret, SecretService
-from bot.uploads import IN_USE_MESSAGE, Refused, UploadGate, read_body, refuse_too_large
+from bot.service import SecretService
+from bot.uploads import (
+    IN_USE_MESSAGE,
+    Refused,
+    UploadGate,
+    read_body,
+    receive,
+    refuse_too_large,
+)
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +129,20 @@ async def compose_upload(
         # unread (410), and a second upload to a link in use is refused at once (409, to
         # try again: the first may give it back).
         lease = await service.compose.take(token)
-        try:
-            # One place among every upload route's, per process; one for the link's creator.
-            slot = gate.enter(lease.grant.creator)
-        except Refused:
-            await service.compose.give_back(lease)
-            raise
-        with slot:
-            created = await _store(request, service, lease)
+
+        async def read() -> SealedUpload:
+            upload = await _read_upload(request, service.compose.max_upload)
+            service.compose.validate(lease.grant, upload, lease.secret_id)
+            return upload
+
+        # One place among every upload route's, per process; one for the link's creator.
+        created = await receive(
+            gate,
+            lease.grant.creator,
+            read,
+            lambda upload: service.compose.fill(lease, upload),
+            lambda: service.compose.give_back(lease),
+        )
     except Refused as exc:
         return _json({"error": exc.error, "message": exc.message}, exc.status)
     except ComposeLinkGone:
@@ -143,19 +155,6 @@ async def compose_upload(
         log.warning("store unavailable while storing a composed secret")
         return _json({"error": "unavailable", "message": _UNAVAILABLE_MESSAGE}, 503)
     return _json({"secret_id": created.secret_id, "expires_at": created.expires_at})
-
-
-async def _store(
-    request: web.Request, service: SecretService, lease: ComposeLease
-) -> CreatedSecret:
-    try:
-        upload = await _read_upload(request, service.compose.max_upload)
-        service.compose.validate(lease.grant, upload, lease.secret_id)
-    except BaseException:
-        # Nothing was stored (cut off, stalled, malformed, refused): the link works again.
-        await service.compose.give_back(lease)
-        raise
-    return await service.compose.fill(lease, upload)
 
 
 _GONE_MESSAGE = (

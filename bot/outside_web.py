@@ -23,15 +23,20 @@ from aiohttp import web
 from bot import crypto, pages
 from bot.errors import BrokenLink, InvalidSecret, StoreUnavailable
 from bot.outside import (
-    OutsideAnswer,
-    OutsideLease,
     OutsideRequestGone,
     OutsideRequestInUse,
     SealedAnswer,
 )
 from bot.ratelimit import RateLimited
 from bot.service import SecretService
-from bot.uploads import IN_USE_MESSAGE, Refused, UploadGate, read_body, refuse_too_large
+from bot.uploads import (
+    IN_USE_MESSAGE,
+    Refused,
+    UploadGate,
+    read_body,
+    receive,
+    refuse_too_large,
+)
 from bot.web import LIMITER_KEY, SETTINGS_KEY, client_address_of
 
 log = logging.getLogger(__name__)
@@ -121,14 +126,20 @@ async def upload_answer(
         except ValueError:
             proof = b""
         lease = await service.outside.take(request_id, proof)
-        try:
-            # One place among every upload route's, per process; one for the requester.
-            slot = gate.enter(lease.request.requester)
-        except Refused:
-            await service.outside.give_back(lease)
-            raise
-        with slot:
-            await _store(request, service, lease)
+
+        async def read() -> SealedAnswer:
+            answer = await _read_answer(request, service.outside.max_upload)
+            service.outside.validate(answer)
+            return answer
+
+        # One place among every upload route's, per process; one for the requester.
+        await receive(
+            gate,
+            lease.request.requester,
+            read,
+            lambda answer: service.outside.answer(lease, answer),
+            lambda: service.outside.give_back(lease),
+        )
     except Refused as exc:
         if exc.error == "busy":  # not the sender's failure: never counted against them
             return _json({"error": exc.error, "message": exc.message}, exc.status)
@@ -145,19 +156,6 @@ async def upload_answer(
         log.warning("store unavailable while storing an answer")
         return _json({"error": "unavailable", "message": _UNAVAILABLE_MESSAGE}, 503)
     return _json({"delivered": True})
-
-
-async def _store(
-    request: web.Request, service: SecretService, lease: OutsideLease
-) -> OutsideAnswer:
-    try:
-        answer = await _read_answer(request, service.outside.max_upload)
-        service.outside.validate(answer)
-    except BaseException:
-        # Nothing was stored (cut off, stalled, malformed, refused): the link works again.
-        await service.outside.give_back(lease)
-        raise
-    return await service.outside.answer(lease, answer)
 
 
 _BROKEN_MESSAGE = (

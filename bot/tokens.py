@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from bot import crypto
 from bot.compose import SealedUpload
 from bot.errors import InvalidSecret, SecretError, SecretGone
-from storage.base import SecretExists, SecretRecord
+from storage.base import SecretExists
 from storage.interfaces import KeyValues
 
 if TYPE_CHECKING:
@@ -351,19 +351,11 @@ class TokenDesk:
             pass
         else:  # the same seed twice: the first secret stays as its link promised
             raise InvalidSecret(SEED_USED)
-        now = self._service.now()
-        record = SecretRecord(
-            secret_id=secret_id,
-            version=sealed.version,
-            nonce=sealed.nonce,
-            ciphertext=sealed.ciphertext,
-            link_verifier=sealed.link_verifier,
-            verifier=sealed.verifier,
-            has_passphrase=sealed.has_passphrase,
-            created_at=now,
-            expires_at=now + sealed.ttl,
-            creator=grant.creator,
-            metadata=self._describe(grant, upload.note, upload.recipient),
+        record = sealed.record(
+            secret_id,
+            self._service.now(),
+            grant.creator,
+            self._describe(grant, upload.note, upload.recipient),
         )
         try:
             created = await self._service.store_sealed(record, track=True)

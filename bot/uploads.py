@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -126,6 +128,34 @@ def new_gate() -> UploadGate:
 
 
 GATE_KEY: web.AppKey[UploadGate] = web.AppKey("upload_gate", UploadGate)
+
+Upload = TypeVar("Upload")
+Stored = TypeVar("Stored")
+
+
+async def receive(
+    gate: UploadGate,
+    holder: str,
+    read: Callable[[], Awaitable[Upload]],
+    store: Callable[[Upload], Awaitable[Stored]],
+    give_back: Callable[[], Awaitable[None]],
+) -> Stored:
+    """One upload to a link already taken (a compose link, an upload link): read and stored
+    in a place at the gate for `holder`. When no place is free, or the read fails (cut off,
+    stalled, malformed, refused), nothing was stored and `give_back` makes the link work
+    again; once `store` runs, the link is spent whatever it answers."""
+    try:
+        slot = gate.enter(holder)
+    except Refused:
+        await give_back()
+        raise
+    with slot:
+        try:
+            upload = await read()
+        except BaseException:
+            await give_back()
+            raise
+        return await store(upload)
 
 
 async def read_body(request: web.Request, limit: int) -> bytearray:
