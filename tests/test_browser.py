@@ -53,6 +53,18 @@ async def test_wrong_passphrase_shows_attempts_left_then_right_one_reveals(serve
     assert await page.locator("#secret").input_value() == "behind a passphrase"
 
 
+async def test_copy_puts_the_revealed_secret_on_the_clipboard(served, page):
+    link = await create(served, "copy me once")
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served.url)
+    await page.goto(link)
+    await page.get_by_role("button", name="Reveal secret").click()
+    await page.locator("#secret").wait_for(state="visible")
+    await page.get_by_role("button", name="Copy").click()
+    await page.locator("#message.ok").wait_for()
+    assert await page.locator("#message").inner_text() == "Copied."
+    assert await page.evaluate("navigator.clipboard.readText()") == "copy me once"
+
+
 async def test_truncated_link_says_so_and_never_contacts_the_server(served, page):
     link = await create(served, "intact")
     posts = []

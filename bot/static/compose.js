@@ -131,12 +131,7 @@
   });
 
   document.getElementById("copy").addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(output.value);
-    } catch (e) {
-      output.select();
-      document.execCommand("copy");
-    }
+    await OL.copyFrom(output);
     say("Copied.", "ok");
   });
 

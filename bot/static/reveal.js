@@ -147,6 +147,17 @@
     return `That file is ${sizeText(size)}; the most this app takes is ${sizeText(max)}.`;
   }
 
+  // The Copy button of the reveal and compose pages: the clipboard API where the page may
+  // use it, else the selection and the older copy command.
+  async function copyFrom(output) {
+    try {
+      await navigator.clipboard.writeText(output.value);
+    } catch (e) {
+      output.select();
+      document.execCommand("copy");
+    }
+  }
+
   // What the compose and upload pages check before any work: a text or one file, not both
   // and not neither, within the limits. The sentence to show, or "" when it may go ahead.
   function inputProblem(file, text, maxFile) {
@@ -191,7 +202,8 @@
   // compose and upload pages seal with it.
   window.OnceLink = {
     b64decode, b64encode, hkdf, passphraseKey, deriveKeys, decrypt, filePlaintext,
-    importPrivate, answerKey, sealAnswer, openAnswer, sizeText, fileTooLarge, inputProblem, inputPlaintext,
+    importPrivate, answerKey, sealAnswer, openAnswer, sizeText, fileTooLarge, inputProblem,
+    inputPlaintext, copyFrom,
   };
 
   const app = document.getElementById("app");
@@ -297,12 +309,7 @@
   });
 
   document.getElementById("copy").addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(output.value);
-    } catch (e) {
-      output.select();
-      document.execCommand("copy");
-    }
+    await copyFrom(output);
     say("Copied.", "ok");
   });
 
