@@ -240,18 +240,7 @@ async def test_api_errors_are_json_with_stable_codes_never_html(slack, store, tm
 
 async def test_an_upload_cannot_name_another_secret_or_reuse_its_seed(slack):
     token = await ask_for_token(slack)
-    seed = os.urandom(16)
-    secret_id = secret_id_for(token, seed)
-    head = {
-        "version": 1,
-        "seed": crypto.b64encode(seed),
-        "nonce": crypto.b64encode(os.urandom(12)),
-        "link_verifier": crypto.b64encode(os.urandom(32)),
-        "verifier": crypto.b64encode(os.urandom(32)),
-        "has_passphrase": False,
-        "ttl": 3600,
-    }
-    sent = json.dumps(head).encode() + b"\nciphertext"
+    secret_id, sent = sealed_head(token)
     status, _, answer = await api_post(slack.served.url, sent, token)
     assert status == 201 and answer["secret_id"] == secret_id
     status, _, answer = await api_post(slack.served.url, sent, token)
