@@ -35,6 +35,7 @@ from storage.base import (
     StoreUnavailable,
 )
 from storage.deadlines import Deadlines
+from storage.redis_pipe import PipelinedRedis
 
 # KEYS[1] record; ARGV: link verifier, verifier, attempt limit, 1 when a record bound to
 # one person may be revealed (their own Slack click), and the caller's now (unix ms).
@@ -120,6 +121,7 @@ LUA_POSITIONS = lua_positions()
 REVEAL_SCRIPT = Template(REVEAL_SCRIPT_TEMPLATE).substitute(
     LUA_POSITIONS, expired_by_argv5=_expired_check(5, "{0}")
 )
+_REVEAL = REVEAL_SCRIPT.encode()  # for SCRIPT LOAD through the pipe
 _BURN = Template(BURN_SCRIPT_TEMPLATE).substitute(
     LUA_POSITIONS, expired_by_argv2=_expired_check(2, "0")
 )
@@ -257,8 +259,15 @@ def record_key(secret_id: str) -> str:
 class RedisStore:
     """Production store: safe for any number of app processes on one Redis."""
 
-    def __init__(self, client: Redis | RedisCluster, replicas_to_wait: int = 0) -> None:
+    def __init__(
+        self,
+        client: Redis | RedisCluster,
+        replicas_to_wait: int = 0,
+        pipe: PipelinedRedis | None = None,
+    ) -> None:
         self._redis = client
+        # A standalone Redis: the reveal paths' commands share one connection (redis_pipe).
+        self._pipe = pipe
         # With a replicated primary (Sentinel), a save is acknowledged only once a replica
         # has it too, so a failover right after the ack cannot lose the secret.
         self._replicas_to_wait = replicas_to_wait
@@ -305,7 +314,7 @@ class RedisStore:
             socket_connect_timeout=1.0,
             health_check_interval=15,
         )
-        return cls(Redis.from_pool(pool))
+        return cls(Redis.from_pool(pool), pipe=PipelinedRedis.from_url(url))
 
     @classmethod
     def from_sentinel_url(cls, url: str, max_connections: int = MAX_CONNECTIONS) -> RedisStore:
@@ -479,8 +488,12 @@ class RedisStore:
                     lone_primary_ok=True,
                 )
             )
-        else:  # the usual case, kept to one call: on a standalone Redis, durability is its
-            # persistence's (appendfsync always writes the delete to disk before replying)
+        elif self._pipe is not None:  # the usual case, kept to one call: on a standalone
+            # Redis, durability is its persistence's (appendfsync always writes the delete to
+            # disk before replying)
+            pipe = self._pipe
+            reply = await self._run(lambda: pipe.evalsha(self._reveal.sha, _REVEAL, keys, args))
+        else:
             reply = await self._run(lambda: self._reveal(keys=keys, args=args))
         code = int(reply[0])
         if code == 0:
@@ -509,8 +522,12 @@ class RedisStore:
         return {0: BurnOutcome.GONE, 1: BurnOutcome.BURNED, 2: BurnOutcome.NOT_CREATOR}[code]
 
     async def status(self, secret_id: str, now: float, *, max_attempts: int) -> SecretStatus | None:
+        key, last = record_key(secret_id), redis_record.HEAD_SIZE - 1
+        pipe = self._pipe
         head = await self._run(
-            lambda: self._redis.getrange(record_key(secret_id), 0, redis_record.HEAD_SIZE - 1)
+            (lambda: pipe.execute("GETRANGE", key, 0, last))
+            if pipe is not None
+            else (lambda: self._redis.getrange(key, 0, last))
         )
         if len(head) < redis_record.HEAD_SIZE:
             return None
@@ -604,4 +621,6 @@ class RedisStore:
         return 0  # Redis expires keys itself
 
     async def close(self) -> None:
+        if self._pipe is not None:
+            await self._pipe.close()
         await self._redis.aclose()
