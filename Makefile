@@ -31,7 +31,6 @@ check: lint types test
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 2; }
-	$(VENV)/bin/pip install --quiet -e '.[test,fast]'
 	$(VENV)/bin/python -m bench.run
 	@command -v valgrind >/dev/null || { echo "instruction counts need valgrind: apt-get install valgrind"; exit 2; }
 	$(VENV)/bin/python -m bench.instructions

@@ -39,13 +39,13 @@ def _check_sqlite_path(path: str) -> None:
 
 
 def event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop when the `fast` extra is installed (it measurably helps, see bench/), else
-    asyncio's own loop."""
+    """uvloop (a dependency: it measurably helps, docs/benchmarks.md), else asyncio's own
+    loop where uvloop has no build (Windows)."""
     try:
         import uvloop
     except ImportError:
         return asyncio.new_event_loop()
-    # uvloop ships its types only with the `fast` extra: in a plain install mypy sees Any.
+    # Typed as Any where uvloop is not installed (mypy's override in pyproject.toml).
     loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
     return loop
 
