@@ -193,7 +193,9 @@ def warm_up(url: str, path: str, workdir: Path) -> None:
     )  # fmt: skip
 
 
-def wrk(url: str, lines: list[str], workdir: Path, connections: int) -> dict:
+def wrk(url: str, lines: list[str], workdir: Path, connections: int, threads: int = 1) -> dict:
+    """Load `url` for DURATION seconds with `lines` (bench/requests.lua splits them between
+    the `threads`, so no two threads send the same request)."""
     requests_file = workdir / "requests.txt"
     requests_file.write_text("\n".join(lines) + "\n")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -201,7 +203,7 @@ def wrk(url: str, lines: list[str], workdir: Path, connections: int) -> dict:
     output = subprocess.run(
         [
             "wrk",
-            "-t1",
+            f"-t{threads}",
             f"-c{connections}",
             f"-d{DURATION}s",
             "--latency",
@@ -212,6 +214,7 @@ def wrk(url: str, lines: list[str], workdir: Path, connections: int) -> dict:
             url,
             "--",
             str(requests_file),
+            str(threads),
         ],
         capture_output=True,
         text=True,
