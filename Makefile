@@ -29,10 +29,15 @@ types: $(STAMP)
 # What CI runs: the checks first (seconds), then the whole suite.
 check: lint types test
 
+# One run, four programs, each writing its own section of docs/benchmarks.md: the wrk table,
+# the peer (snappass, in its own venv under bench/.work/), open-loop latency, then the
+# instruction counts.
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 2; }
+	@command -v valgrind >/dev/null || { echo "make bench needs valgrind: apt-get install valgrind"; exit 2; }
 	$(VENV)/bin/python -m bench.run
-	@command -v valgrind >/dev/null || { echo "instruction counts need valgrind: apt-get install valgrind"; exit 2; }
+	$(VENV)/bin/python -m bench.peer
+	$(VENV)/bin/python -m bench.openloop
 	$(VENV)/bin/python -m bench.instructions
 
 clean:

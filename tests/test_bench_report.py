@@ -64,10 +64,26 @@ def test_a_page_without_the_section_gets_it_at_its_end(tmp_path):
     )
 
 
-def test_make_bench_writes_the_docs_page_which_holds_both_sections_once():
+SECTIONS = ("bench.run", "bench.peer", "bench.openloop", "bench.instructions")
+
+
+def test_make_bench_writes_the_docs_page_which_holds_each_section_once():
     assert REPORT == ROOT / "docs" / "benchmarks.md"
     text = REPORT.read_text("utf-8")
-    for section in ("bench.run", "bench.instructions"):
+    for section in SECTIONS:
         begin, end = f"<!-- {section}: begin -->", f"<!-- {section}: end -->"
         assert text.count(begin) == text.count(end) == 1
         assert text.index(begin) < text.index(end)
+
+
+def test_make_bench_runs_every_program_that_writes_a_section_in_one_run():
+    """The peer ratios, the open-loop table and the instruction lines come from one
+    `make bench`: its recipe runs each section's program, in the page's order."""
+    makefile = (ROOT / "Makefile").read_text("utf-8")
+    recipe = makefile[makefile.index("\nbench:") :].split("\n\n", 1)[0]
+    runs = [line.split("-m ", 1)[1].strip() for line in recipe.splitlines() if " -m bench." in line]
+    assert runs == list(SECTIONS)
+    text = REPORT.read_text("utf-8")
+    assert [text.index(f"<!-- {s}: begin -->") for s in SECTIONS] == sorted(
+        text.index(f"<!-- {s}: begin -->") for s in SECTIONS
+    )

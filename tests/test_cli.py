@@ -242,3 +242,26 @@ def test_share_from_another_directory_refuses_instead_of_printing_a_dead_link(tm
         assert here.returncode == 0, here.stderr
     finally:
         server.stop()
+
+
+def test_the_default_install_serves_on_uvloop_and_parses_redis_replies_with_hiredis():
+    """uvloop and hiredis are dependencies, not an extra: what `pip install .` gives is what
+    docs/benchmarks.md measured (uvloop has no Windows build; this machine is Linux)."""
+    import importlib.metadata
+
+    import hiredis
+    import uvloop
+    from redis.utils import HIREDIS_AVAILABLE
+
+    from bot.cli import event_loop
+
+    loop = event_loop()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
+    assert HIREDIS_AVAILABLE and hiredis.Reader
+    required = importlib.metadata.requires("oncelink") or []
+    plain = [r for r in required if "extra ==" not in r]
+    assert any(r.startswith("hiredis") for r in plain)
+    assert any(r.startswith("uvloop") and 'sys_platform != "win32"' in r for r in plain)
