@@ -81,7 +81,10 @@ def measure(path: str, processes: int, rate: int, port: int, sink: str, redis_ur
     requests = requests_for(path, f"127.0.0.1:{port}", total, sink, redis_url)
     before = hook_posts(sink)
     figures = drive(port, requests, rate, warmup, workdir)
-    row = {"path": path, "processes": processes, "rate": rate, **figures}
+    # The 1-minute load average after the run: the cores are shared, and a busy neighbour
+    # shows in the send lag and the tail.
+    row = {"path": path, "processes": processes, "rate": rate, **figures,
+           "load_avg": round(os.getloadavg()[0], 1)}  # fmt: skip
     if path == "/secret ack":
         # The link is delivered after the ack: did the deliveries keep up with the acks?
         delivered = hook_posts(sink) - before
@@ -105,8 +108,24 @@ def verdicts(rows: list[dict]) -> list[str]:
         lines.append(
             f"- {path} p99 < {limit:g} ms at {rate}/s, one process: {row['p99_ms']:.1f} ms, "
             f"{row['errors']} errors. **{'Met' if met else 'Not met'}.**"
+            + ("" if met else " " + reason(row, limit))
         )
     return lines
+
+
+def reason(row: dict, limit: float) -> str:
+    """What the row itself shows about a missed target."""
+    if row["achieved_rps"] < 0.98 * row["rate"]:
+        return f"The app answered {row['achieved_rps']:.0f}/s: past saturation, the queue grew."
+    if row["send_lag_max_ms"] > limit:
+        return (
+            f"The generator itself was up to {row['send_lag_max_ms']:.0f} ms late (load "
+            f"average {row['load_avg']}): the cores were busy, not only with the app."
+        )
+    return (
+        f"The app kept up on average; its slowest answers queued behind each other "
+        f"({row['connections']} connections open at most)."
+    )
 
 
 def report(rows: list[dict], date: str, machine: str) -> str:
@@ -115,8 +134,8 @@ def report(rows: list[dict], date: str, machine: str) -> str:
         f"{WARMUP_SECONDS} s of warm-up).",
         "",
         "| path | procs | rate /s | achieved /s | p50 ms | p99 ms | max ms | errors "
-        "| send lag ms | conns | gen CPU | links in load | backlog s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| send lag ms | conns | gen CPU | load avg | links in load | backlog s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         links = (
@@ -128,7 +147,7 @@ def report(rows: list[dict], date: str, machine: str) -> str:
             f"| {r['path']} | {r['processes']} | {r['rate']} | {r['achieved_rps']:.0f} | "
             f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} | {r['errors']} | "
             f"{r['send_lag_max_ms']:.2f} | {r['connections']} | "
-            f"{r['generator_cpu_share']:.0%} | {links}"
+            f"{r['generator_cpu_share']:.0%} | {r['load_avg']} | {links}"
         )
     lines += ["", "Against the targets:", "", *verdicts(rows)]
     return "\n".join(lines)
