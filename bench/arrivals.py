@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import base64
 import json
+import math
 import os
 import sys
 from collections import deque
@@ -124,6 +125,7 @@ class _Pool:
     cap: int
     outcome: Outcome
     idle: list[_Connection] = field(default_factory=list)
+    every: list[_Connection] = field(default_factory=list)  # all it opened, closed at the end
     open: int = 0
     waiting: deque[int] = field(default_factory=deque)
     left: int = 0
@@ -149,6 +151,7 @@ class _Pool:
             self._finish(index)  # status stays 0: no answer
             self._refill()
             return
+        self.every.append(conn)
         conn.send(index)
 
     def answered(self, conn: _Connection, index: int, status: int, ended: float) -> None:
@@ -186,7 +189,7 @@ class _Pool:
             self.all_done.set_result(None)
 
     def close(self) -> None:
-        for conn in self.idle:
+        for conn in self.every:
             conn.transport.close()
 
 
@@ -227,7 +230,7 @@ def percentile(values: Sequence[float], share: float) -> float:
     """The nearest-rank percentile of sorted `values`."""
     if not values:
         return 0.0
-    return values[min(len(values) - 1, max(0, round(share * len(values) + 0.5) - 1))]
+    return values[min(len(values) - 1, max(0, math.ceil(share * len(values)) - 1))]
 
 
 def summary(outcome: Outcome, rate: float, skip: int = 0) -> dict:
