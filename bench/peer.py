@@ -58,7 +58,7 @@ SERVERS = ("snappass", "oncelink")
 PATHS = ("reveal POST", "page GET")
 # Reveals per second of load to prepare on the first round, before any rate is known; later
 # rounds prepare twice the fastest rate seen. A repeat would be answered 404/410 (an error).
-FIRST_GUESS = {"snappass": 4_000, "oncelink": 12_000}
+FIRST_GUESS = {"snappass": 5_000, "oncelink": 30_000}
 SECRET = "benchmark secret"
 
 # Run with the peer venv's python: snappass's own set_password (Fernet key, storage key,
