@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.arrivals import from_wrk_line, raw_request
 from bench.run import (
     BASELINE_NAMES,
     Processes,
@@ -49,15 +50,6 @@ CONNECTIONS = 16
 # sides are given the same value.
 HOST = "127.0.0.1"
 FLOOR = "reveal POST floor"
-
-
-def raw_request(method: str, path: str, body: bytes = b"", headers: dict | None = None) -> bytes:
-    head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\n"
-    for name, value in (headers or {}).items():
-        head += f"{name}: {value}\r\n"
-    if body:
-        head += f"Content-Length: {len(body)}\r\n"
-    return head.encode() + b"\r\n" + body
 
 
 async def _drive(port: int, requests: list[bytes]) -> dict[int, int]:
@@ -94,7 +86,7 @@ def control(pid: int, port: int, *args: str) -> None:
         stderr=subprocess.DEVNULL,
     )
     while command.poll() is None:
-        drive(port, [raw_request("GET", "/healthz")])
+        drive(port, [raw_request("GET", "/healthz", HOST)])
         time.sleep(0.05)
     if command.returncode != 0:
         raise RuntimeError(f"callgrind_control {' '.join(args)} failed")
@@ -171,8 +163,8 @@ def main() -> int:
 
         def reveals(chosen: list) -> list[bytes]:
             return [
-                raw_request("POST", f"/s/{record.secret_id}", body.encode(),
-                            {"Content-Type": "application/json"})
+                raw_request("POST", f"/s/{record.secret_id}", HOST, body.encode(),
+                            [("Content-Type", "application/json")])
                 for record, body in chosen
             ]  # fmt: skip
 
@@ -180,7 +172,7 @@ def main() -> int:
             port = free_port()
             args = [sys.executable, "-m", "bench.baselines", kind, "--port", str(port),
                     "--redis-url", redis_url]  # fmt: skip
-            get = [raw_request("GET", "/")] * count
+            get = [raw_request("GET", "/", HOST)] * count
             rows.append(
                 (BASELINE_NAMES[kind], *measure(procs, kind, args, {}, port, get[:300], get))
             )
@@ -188,7 +180,7 @@ def main() -> int:
         app = [sys.executable, "-m", "bot.cli", "serve"]
         port = free_port()
         env = {**app_env("redis", redis_url, port, sink), "HOST": HOST}
-        get = [raw_request("GET", page)] * count
+        get = [raw_request("GET", page, HOST)] * count
         rows.append(("reveal page GET", *measure(procs, "get", app, env, port, get[:300], get)))
         rows.append(
             ("reveal POST", *measure(procs, "post", app, env, port,
@@ -203,13 +195,8 @@ def main() -> int:
                                            reveals(floor_secrets[:count])))
         )  # fmt: skip
 
-        def from_line(text: str) -> bytes:
-            method, path, ctype, extra, body = text.split("\t", 4)
-            headers = {"Content-Type": ctype}
-            headers.update(pair.split("=", 1) for pair in extra.split(";") if pair)
-            return raw_request(method, path, body.encode(), headers)
-
-        commands = [from_line(text) for text in slack_command_lines(sink, count + count // 3)]
+        lines = slack_command_lines(sink, count + count // 3)
+        commands = [from_wrk_line(text, HOST) for text in lines]
 
         posts_before = hook_posts(sink)
 

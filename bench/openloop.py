@@ -31,6 +31,7 @@ from bench.run import (
     REPORT,
     Processes,
     app_env,
+    app_stack,
     free_port,
     hook_posts,
     seed,
@@ -131,7 +132,7 @@ def reason(row: dict, limit: float) -> str:
 def report(rows: list[dict], date: str, machine: str) -> str:
     lines = [
         f"Run of {date} on {machine} (`BENCH_SECONDS={DURATION}` per rate after "
-        f"{WARMUP_SECONDS} s of warm-up).",
+        f"{WARMUP_SECONDS} s of warm-up; {app_stack()}).",
         "",
         "| path | procs | rate /s | achieved /s | p50 ms | p99 ms | max ms | errors "
         "| send lag ms | conns | gen CPU | load avg | links in load | backlog s |",

@@ -14,7 +14,6 @@ reused after), never in the app's: it is the peer as its users install it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import platform
@@ -33,6 +32,7 @@ from bench.run import (
     REPORT,
     Processes,
     app_env,
+    app_stack,
     free_port,
     line,
     seed,
@@ -147,10 +147,9 @@ def median_ratio(rounds: list[dict]) -> tuple[float, float, float]:
 def report(rounds: dict[str, list[dict]], versions: dict[str, str], date: str) -> str:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     peer = ", ".join(f"{name} {version}" for name, version in sorted(versions.items()))
-    fast = "installed" if importlib.util.find_spec("uvloop") else "not installed"
     text = [
         f"Run of {date} on {machine} (`BENCH_SECONDS={DURATION}`, "
-        f"`BENCH_PEER_ROUNDS={ROUNDS}`; oncelink's fast extra {fast}; peer venv: {peer}).",
+        f"`BENCH_PEER_ROUNDS={ROUNDS}`; oncelink: {app_stack()}; peer venv: {peer}).",
         "",
         "| path | round | oncelink req/s | snappass req/s | ratio | oncelink p50 / p99 ms "
         "| snappass p50 / p99 ms | errors oncelink / snappass |",

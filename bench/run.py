@@ -12,7 +12,6 @@ machines are shared and noisy. Bounded: each load lasts DURATION seconds.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import platform
@@ -64,6 +63,19 @@ def write_report(section: str, text: str, page: Path = REPORT) -> None:
     else:
         new = old.rstrip("\n") + "\n\n" + body + "\n"
     page.write_text(new, "utf-8")
+
+
+def app_stack() -> str:
+    """The versions of what the app's speed rests on, as the default install gives them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("aiohttp", "uvloop", "hiredis", "redis"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"no {name}")
+    return ", ".join(found)
 
 
 def free_port() -> int:
@@ -631,9 +643,8 @@ def main() -> int:
 
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    fast = "installed" if importlib.util.find_spec("uvloop") else "not installed"
     report = [
-        f"Run of {date} on {machine} (`BENCH_SECONDS={DURATION}`, the fast extra {fast}).",
+        f"Run of {date} on {machine} (`BENCH_SECONDS={DURATION}`; {app_stack()}).",
         "",
         "| path | store | procs | req/s | p50 ms | p99 ms | errors | vs (a) | vs (b) | wrk CPU "
         "| links in load | backlog s |",
