@@ -314,7 +314,7 @@ class RedisStore:
             socket_connect_timeout=1.0,
             health_check_interval=15,
         )
-        return cls(Redis.from_pool(pool), pipe=PipelinedRedis.from_url(url))
+        return cls(Redis.from_pool(pool), pipe=PipelinedRedis.for_url(url))
 
     @classmethod
     def from_sentinel_url(cls, url: str, max_connections: int = MAX_CONNECTIONS) -> RedisStore:

@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import os
 import signal
+import ssl
 import subprocess
+import time
 
+import hiredis
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from bot import crypto
 from bot.service import SecretService
 from storage import redis_pipe
-from storage.redis_pipe import PipelinedRedis
+from storage.base import StoreUnavailable
+from storage.redis_pipe import Address, PipelinedRedis
 from storage.redis_store import RedisStore, record_key
 from tests.support.links import proofs
 from tests.support.redis_servers import RedisServer
@@ -25,12 +32,18 @@ from tests.support.redis_servers import RedisServer
 SCRIPT = b"return {KEYS[1], ARGV[1]}"
 
 
+def connect(url: str) -> PipelinedRedis:
+    pipe = PipelinedRedis.for_url(url)
+    assert pipe is not None
+    return pipe
+
+
 def sha1(script: bytes) -> str:
     return hashlib.sha1(script).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
 
 
 async def test_concurrent_callers_each_get_their_own_reply(fresh_redis):
-    pipe = PipelinedRedis.from_url(fresh_redis.url)
+    pipe = connect(fresh_redis.url)
     try:
         await asyncio.gather(*(pipe.execute("SET", f"k{n}", f"v{n}") for n in range(500)))
         got = await asyncio.gather(*(pipe.execute("GET", f"k{n}") for n in range(500)))
@@ -40,7 +53,7 @@ async def test_concurrent_callers_each_get_their_own_reply(fresh_redis):
 
 
 async def test_the_commands_of_one_turn_leave_in_one_write(fresh_redis):
-    pipe = PipelinedRedis.from_url(fresh_redis.url)
+    pipe = connect(fresh_redis.url)
     try:
         await pipe.execute("PING")  # connected
         replies = pipe._replies
@@ -62,7 +75,7 @@ async def test_the_commands_of_one_turn_leave_in_one_write(fresh_redis):
 
 
 async def test_callers_that_give_up_do_not_shift_the_replies_of_the_others(fresh_redis):
-    pipe = PipelinedRedis.from_url(fresh_redis.url)
+    pipe = connect(fresh_redis.url)
     try:
         await asyncio.gather(*(pipe.execute("SET", f"k{n}", f"v{n}") for n in range(300)))
         calls = [asyncio.ensure_future(pipe.execute("GET", f"k{n}")) for n in range(300)]
@@ -81,7 +94,7 @@ async def test_callers_that_give_up_do_not_shift_the_replies_of_the_others(fresh
 
 
 async def test_an_error_reply_reaches_only_its_own_caller(fresh_redis):
-    pipe = PipelinedRedis.from_url(fresh_redis.url)
+    pipe = connect(fresh_redis.url)
     try:
         await pipe.execute("SET", "text", "not a number")
         got = await asyncio.gather(
@@ -97,7 +110,7 @@ async def test_an_error_reply_reaches_only_its_own_caller(fresh_redis):
 
 
 async def test_a_script_redis_forgot_is_loaded_again(fresh_redis):
-    pipe = PipelinedRedis.from_url(fresh_redis.url)
+    pipe = connect(fresh_redis.url)
     try:
         assert await pipe.evalsha(sha1(SCRIPT), SCRIPT, ["key"], ["arg"]) == [b"key", b"arg"]
         fresh_redis.command("SCRIPT", "FLUSH")
@@ -111,7 +124,7 @@ async def test_a_script_redis_forgot_is_loaded_again(fresh_redis):
 async def test_a_killed_redis_fails_the_waiting_callers_and_the_next_command_reconnects(tmp_path):
     redis = RedisServer(tmp_path)
     redis.start()
-    pipe = PipelinedRedis.from_url(redis.url)
+    pipe = connect(redis.url)
     try:
         await pipe.execute("SET", "kept", "yes")
         slow = asyncio.ensure_future(pipe.execute("BLPOP", "nothing", 5))  # waits in Redis
@@ -134,7 +147,7 @@ async def test_a_hung_redis_connection_is_dropped_once_its_oldest_command_stalls
     monkeypatch.setattr(redis_pipe, "STALLED_AFTER", 0.3)
     redis = RedisServer(tmp_path)
     redis.start()
-    pipe = PipelinedRedis.from_url(redis.url)
+    pipe = connect(redis.url)
     try:
         assert await pipe.execute("PING") == b"PONG"
         first = pipe._replies
@@ -162,8 +175,8 @@ async def test_user_password_and_database_from_the_url_are_used(tmp_path):
     redis.start()
     redis.command("ACL", "SETUSER", "app", "on", ">s3cret", "~*", "+@all")
     redis.command("ACL", "SETUSER", "default", "off")  # nobody gets in without a password
-    pipe = PipelinedRedis.from_url(f"redis://app:s3cret@127.0.0.1:{redis.port}/3")
-    wrong = PipelinedRedis.from_url(f"redis://app:wrong@127.0.0.1:{redis.port}/0")
+    pipe = connect(f"redis://app:s3cret@127.0.0.1:{redis.port}/3")
+    wrong = connect(f"redis://app:wrong@127.0.0.1:{redis.port}/0")
     try:
         await pipe.execute("SET", "where", "db3")
         found = subprocess.run(
@@ -172,7 +185,7 @@ async def test_user_password_and_database_from_the_url_are_used(tmp_path):
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
         assert found.strip() == "db3"
-        with pytest.raises(ResponseError):
+        with pytest.raises(RedisConnectionError, match="WRONGPASS"):  # an outage, not a bug
             await wrong.execute("PING")
     finally:
         await pipe.close()
@@ -184,7 +197,7 @@ async def test_a_unix_socket_url_is_followed(tmp_path):
     socket_path = tmp_path / "redis.sock"
     redis = RedisServer(tmp_path, "--unixsocket", str(socket_path))
     redis.start()
-    pipe = PipelinedRedis.from_url(f"unix://{socket_path}?db=2")
+    pipe = connect(f"unix://{socket_path}?db=2")
     try:
         await pipe.execute("SET", "via", "socket")
         assert redis.command("-n", "2", "GET", "via").strip() == "socket"
@@ -215,3 +228,163 @@ async def test_the_store_reveals_and_reads_status_through_the_pipe(fresh_redis):
         assert fresh_redis.command("EXISTS", record_key(created.secret_id)).strip() == "0"
     finally:
         await store.close()
+
+
+class ScriptedRedis:
+    """A stand-in Redis that answers each command from `answer(command)`, and may greet a
+    new connection first: for replies a real Redis gives only in states that are hard to
+    reach on purpose (loading its files, too many clients)."""
+
+    def __init__(self, answer, greeting: bytes = b"") -> None:
+        self.answer, self.greeting = answer, greeting
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"redis://127.0.0.1:{port}/0"
+
+    async def __aexit__(self, *exc) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.greeting:
+            writer.write(self.greeting)
+            writer.close()
+            return
+        commands = hiredis.Reader()
+        try:
+            while data := await reader.read(65536):
+                commands.feed(data)
+                while (command := commands.gets()) is not False:
+                    writer.write(self.answer([part.decode() for part in command]))
+        except asyncio.CancelledError:  # the test is over
+            pass
+        writer.close()
+
+
+def loading(command: list[str]) -> bytes:
+    """Redis replaying its files after a restart: PING answers, commands on data do not."""
+    if command[0] == "PING":
+        return b"+PONG\r\n"
+    return b"-LOADING Redis is loading the dataset in memory\r\n"
+
+
+async def test_a_loading_redis_is_an_outage_for_the_reveal_paths_not_a_failed_step():
+    async with ScriptedRedis(loading) as url:
+        store = RedisStore.from_url(url)
+        store._ready = True  # its start-up checks passed before Redis restarted
+        try:
+            assert store._pipe is not None
+            with pytest.raises(StoreUnavailable):
+                await store.status(crypto.new_secret_id(), time.time(), max_attempts=5)
+            with pytest.raises(StoreUnavailable):
+                await store.reveal(
+                    crypto.new_secret_id(), b"l" * 32, b"v" * 32, time.time(), max_attempts=5
+                )
+        finally:
+            await store.close()
+
+
+async def test_a_redis_that_now_wants_a_password_is_an_outage(tmp_path):
+    """Restarted with a password the app was not given: NOAUTH on the new connection."""
+    redis = RedisServer(tmp_path)
+    redis.start()
+    store = RedisStore.from_url(redis.url)
+    try:
+        secret_id = crypto.new_secret_id()
+        assert await store.status(secret_id, time.time(), max_attempts=5) is None
+        redis.command("CONFIG", "SET", "requirepass", "new")
+        redis.command("-a", "new", "--no-auth-warning", "CLIENT", "KILL", "TYPE", "normal")
+        with pytest.raises(StoreUnavailable):
+            await store.status(secret_id, time.time(), max_attempts=5)
+    finally:
+        await store.close()
+        redis.kill()
+
+
+async def test_what_redis_says_on_accepting_a_connection_never_reaches_a_caller(caplog):
+    """Redis greets a connection it will not serve (too many clients) and closes it: the
+    caller is told the connection failed, and nothing crashes or logs a traceback."""
+    greeting = b"-ERR max number of clients reached\r\n"
+    async with ScriptedRedis(loading, greeting=greeting) as url:
+        pipe = connect(url)
+        with pytest.raises(RedisConnectionError):
+            await pipe.execute("GET", "key")
+        await pipe.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_reply_nobody_asked_for_ends_the_connection_instead_of_shifting_replies(caplog):
+    def echo_then_stray(command: list[str]) -> bytes:
+        if command[0] == "ECHO" and command[1] == "first":
+            return b"$5\r\nfirst\r\n+STRAY\r\n"  # one command, two replies
+        if command[0] == "ECHO":
+            return b"$%d\r\n%s\r\n" % (len(command[1]), command[1].encode())
+        return b"+PONG\r\n"
+
+    async with ScriptedRedis(echo_then_stray) as url:
+        pipe = connect(url)
+        try:
+            assert await pipe.execute("ECHO", "first") == b"first"
+            await asyncio.sleep(0.05)  # the stray reply arrives with nobody waiting
+            assert await pipe.execute("ECHO", "second") == b"second"  # not b"STRAY"
+        finally:
+            await pipe.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no traceback
+
+
+async def test_a_command_whose_caller_gave_up_before_it_left_is_not_sent(fresh_redis):
+    pipe = connect(fresh_redis.url)
+    try:
+        await pipe.execute("PING")
+        given_up = asyncio.ensure_future(pipe.execute("INCR", "counted"))
+        await asyncio.sleep(0)  # queued for this turn's write, not yet written
+        given_up.cancel()
+        assert await pipe.execute("GET", "counted") is None
+    finally:
+        await pipe.close()
+
+
+def test_urls_with_options_this_connection_does_not_apply_keep_redis_py():
+    assert PipelinedRedis.for_url("redis://127.0.0.1:6379/0?protocol=3") is None
+    assert PipelinedRedis.for_url("redis://127.0.0.1:6379/0?socket_timeout=5") is None
+    assert RedisStore.from_url("redis://127.0.0.1:6379/0?protocol=3")._pipe is None
+
+
+def test_tls_options_in_the_url_are_applied_as_redis_py_applies_them():
+    plain = Address.from_url("rediss://cache.internal:6380/0")
+    assert plain is not None
+    context = plain.tls_context()
+    assert context is not None
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    unverified = Address.from_url("rediss://cache.internal:6380/0?ssl_cert_reqs=none")
+    assert unverified is not None and unverified.tls_context().verify_mode == ssl.CERT_NONE
+    no_name = Address.from_url("rediss://10.0.0.5:6380/0?ssl_check_hostname=false")
+    assert no_name is not None and no_name.tls_context().check_hostname is False
+    private_ca = Address.from_url("rediss://h:6380/0?ssl_ca_certs=/nonexistent/ca.pem")
+    assert private_ca is not None
+    with pytest.raises(FileNotFoundError):  # the CA file is read, not ignored
+        private_ca.tls_context()
+    assert Address.from_url("redis://127.0.0.1/0").tls_context() is None
+
+
+def test_the_password_never_shows_in_the_address():
+    address = Address.from_url("redis://app:hunter2@127.0.0.1:6379/0")
+    assert address is not None and address.password == "hunter2"
+    assert "hunter2" not in repr(address)
+
+
+async def test_a_forked_child_does_not_use_its_parents_connection(fresh_redis):
+    pipe = connect(fresh_redis.url)
+    try:
+        await pipe.execute("PING")
+        child = os.fork()
+        if child == 0:  # the child: the parent's socket must not be used from here
+            os._exit(0 if pipe._replies is None else 1)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert await pipe.execute("ECHO", "parent") == b"parent"  # the parent's is intact
+    finally:
+        await pipe.close()
