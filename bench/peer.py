@@ -2,9 +2,11 @@
 
 Both serve from 2 processes on this machine, against the same private redis-server, loaded
 by the same `wrk -t2 -c32` with the same kinds of request: the reveal POST of a distinct
-waiting secret each time, and the page GET that does not burn. Runs alternate (snappass,
-oncelink, snappass, ...) for BENCH_PEER_ROUNDS rounds, and each round's ratio pairs the two
-runs next to each other, so the shared machine's drift stays out of it as far as it can.
+waiting secret each time, and the page GET that does not burn. Runs go ABBA for
+BENCH_PEER_ROUNDS rounds (round 1 snappass then oncelink, round 2 oncelink then snappass,
+...), and each round's ratio pairs the two runs next to each other, so the shared machine's
+drift cancels as far as it can. Each side's rate counts good (2xx/3xx) answers only; a round
+with errors on either side is shown but left out of the median.
 
 snappass and gunicorn live in their own venv under bench/.work/ (made on the first run,
 reused after), never in the app's: it is the peer as its users install it.
@@ -139,8 +141,30 @@ def page_path(server: str, python: Path, redis_url: str) -> str:
     return f"/s/{seed('redis', redis_url, 1, creator='cli')[0][0].secret_id}"
 
 
-def median_ratio(rounds: list[dict]) -> tuple[float, float, float]:
-    ratios = [r["ratio"] for r in rounds]
+def good_rps(figures: dict) -> float:
+    """wrk's Requests/sec counts error answers too, and a reveal that found its secret gone
+    is a fast 404/410: only the good answers' share of the rate is the server's."""
+    if not figures["requests"]:
+        return 0.0
+    good = max(0, figures["requests"] - figures["errors"])
+    return figures["rps"] * good / figures["requests"]
+
+
+def server_order(n: int) -> tuple[str, ...]:
+    """ABBA: round 1 snappass then oncelink, round 2 the other way round, and so on, so a
+    machine getting steadily faster or slower favours neither."""
+    return SERVERS if n % 2 else SERVERS[::-1]
+
+
+def counted(rounds: list[dict]) -> list[dict]:
+    """The rounds without errors on either side: only they enter the median."""
+    return [r for r in rounds if r["counted"]]
+
+
+def median_ratio(rounds: list[dict]) -> tuple[float, float, float] | None:
+    ratios = [r["ratio"] for r in counted(rounds)]
+    if not ratios:
+        return None
     return statistics.median(ratios), min(ratios), max(ratios)
 
 
@@ -151,27 +175,39 @@ def report(rounds: dict[str, list[dict]], versions: dict[str, str], date: str) -
         f"Run of {date} on {machine} (`BENCH_SECONDS={DURATION}`, "
         f"`BENCH_PEER_ROUNDS={ROUNDS}`; oncelink: {app_stack()}; peer venv: {peer}).",
         "",
-        "| path | round | oncelink req/s | snappass req/s | ratio | oncelink p50 / p99 ms "
-        "| snappass p50 / p99 ms | errors oncelink / snappass |",
-        "|---|---|---|---|---|---|---|---|",
+        "| path | round | first | oncelink good req/s | snappass good req/s | ratio "
+        "| oncelink p50 / p99 ms | snappass p50 / p99 ms | errors oncelink / snappass |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for path, runs in rounds.items():
         for n, r in enumerate(runs, 1):
             o, s = r["oncelink"], r["snappass"]
+            ratio = f"{r['ratio']:.2f}×" if r["counted"] else f"({r['ratio']:.2f}×, not counted)"
             text.append(
-                f"| {path} | {n} | {o['rps']:.0f} | {s['rps']:.0f} | {r['ratio']:.2f}× | "
-                f"{o['p50_ms']:.2f} / {o['p99_ms']:.2f} | {s['p50_ms']:.2f} / {s['p99_ms']:.2f} "
-                f"| {o['errors']} / {s['errors']} |"
+                f"| {path} | {n} | {r['first']} | {o['good_rps']:.0f} | {s['good_rps']:.0f} "
+                f"| {ratio} | {o['p50_ms']:.2f} / {o['p99_ms']:.2f} "
+                f"| {s['p50_ms']:.2f} / {s['p99_ms']:.2f} | {o['errors']} / {s['errors']} |"
             )
     text.append("")
     for path, runs in rounds.items():
-        mid, low, high = median_ratio(runs)
+        bad = [n for n, r in enumerate(runs, 1) if not r["counted"]]
+        note = "".join(f" Round {n} had errors: not counted." for n in bad)
+        spread = median_ratio(runs)
+        if spread is None:
+            text.append(
+                f"- {path}: every round had errors, so there is no ratio; target ≥ "
+                f"{TARGET:.0f}×: **not measured**.{note}"
+            )
+            continue
+        mid, low, high = spread
+        good = counted(runs)
         met = "met" if mid >= TARGET else "not met"
-        reached = sum(r["ratio"] >= TARGET for r in runs)
+        reached = sum(r["ratio"] >= TARGET for r in good)
         text.append(
             f"- {path}: oncelink/snappass median **{mid:.2f}×** (spread {low:.2f}–{high:.2f}× "
-            f"over {len(runs)} rounds); target ≥ {TARGET:.0f}×: **{met}** by the median, "
-            f"reached in {reached} of {len(runs)} rounds."
+            f"over {len(good)} rounds without errors, of {len(runs)}); target ≥ "
+            f"{TARGET:.0f}×: **{met}** by the median, reached in {reached} of {len(good)} "
+            f"counted rounds.{note}"
         )
     return "\n".join(text)
 
@@ -213,8 +249,8 @@ def main() -> int:
 
         for n in range(1, ROUNDS + 1):
             for path in PATHS:
-                pair: dict = {}
-                for server in SERVERS:
+                pair: dict = {"first": server_order(n)[0]}
+                for server in server_order(n):
                     if path == "reveal POST":
                         lines = reveal_lines(server, python, redis_url, fastest[server] * DURATION)
                     else:
@@ -226,14 +262,17 @@ def main() -> int:
                         if figures["requests"] > len(lines):
                             print(f"  ({server}: more requests than the {len(lines)} secrets)")
                         fastest[server] = max(fastest[server], int(2 * figures["rps"]))
+                    figures["good_rps"] = good_rps(figures)
                     pair[server] = figures
                     print(
-                        f"round {n} {path:<12} {server:<9} {figures['rps']:>8.0f} req/s  "
+                        f"round {n} {path:<12} {server:<9} {figures['good_rps']:>8.0f} good/s  "
                         f"p50 {figures['p50_ms']:.2f} ms  p99 {figures['p99_ms']:.2f} ms  "
                         f"errors {figures['errors']}",
                         flush=True,
                     )
-                pair["ratio"] = round(pair["oncelink"]["rps"] / pair["snappass"]["rps"], 3)
+                o, s = pair["oncelink"], pair["snappass"]
+                pair["ratio"] = round(o["good_rps"] / s["good_rps"], 3) if s["good_rps"] else 0.0
+                pair["counted"] = o["errors"] == 0 and s["errors"] == 0
                 rounds[path].append(pair)
     finally:
         procs.stop_all()
@@ -253,8 +292,9 @@ def main() -> int:
         "peer_versions": versions,
         "rounds": rounds,
         "ratio": {
-            path: dict(zip(("median", "min", "max"), median_ratio(runs), strict=True))
+            path: dict(zip(("median", "min", "max"), spread, strict=True)) if spread else None
             for path, runs in rounds.items()
+            for spread in [median_ratio(runs)]
         },
     }
     out.write_text(json.dumps(summary, indent=2) + "\n")
