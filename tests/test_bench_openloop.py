@@ -18,13 +18,15 @@ RATE = 200  # requests per second, over one second
 STALL = 0.3  # seconds the server sits on one request
 
 
-async def test_requests_due_during_a_server_stall_count_their_wait():
+async def run_against_a_stall(stalled: int, cap: int = 256):
+    """RATE requests over one second to an aiohttp server that sits STALL seconds on its
+    `stalled`-th request; the generator's outcome."""
     seen = 0
 
     async def handler(request: web.Request) -> web.Response:
         nonlocal seen
         seen += 1
-        if seen == 50:
+        if seen == stalled:
             await asyncio.sleep(STALL)
         return web.Response(text="ok")
 
@@ -37,11 +39,14 @@ async def test_requests_due_during_a_server_stall_count_their_wait():
     port = runner.addresses[0][1]
     try:
         requests = [raw_request("GET", "/", f"127.0.0.1:{port}")] * RATE
-        # One connection: every request due during the stall waits behind the stalled one.
-        outcome = await run("127.0.0.1", port, requests, RATE, cap=1)
+        return await run("127.0.0.1", port, requests, RATE, cap=cap)
     finally:
         await runner.cleanup()
 
+
+async def test_requests_due_during_a_server_stall_count_their_wait():
+    # One connection: every request due during the stall waits behind the stalled one.
+    outcome = await run_against_a_stall(50, cap=1)
     figures = summary(outcome, RATE)
     assert figures["errors"] == 0
     assert figures["max_ms"] >= STALL * 1000
@@ -98,28 +103,7 @@ async def test_requests_never_answered_count_as_infinitely_slow(monkeypatch):
 
 
 async def test_one_late_final_answer_does_not_lower_the_achieved_rate():
-    seen = 0
-
-    async def handler(request: web.Request) -> web.Response:
-        nonlocal seen
-        seen += 1
-        if seen == RATE:  # the last request
-            await asyncio.sleep(STALL)
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        requests = [raw_request("GET", "/", f"127.0.0.1:{port}")] * RATE
-        outcome = await run("127.0.0.1", port, requests, RATE)
-    finally:
-        await runner.cleanup()
-
+    outcome = await run_against_a_stall(RATE)  # the last request
     figures = summary(outcome, RATE)
     assert figures["errors"] == 0
     assert figures["max_ms"] >= STALL * 1000
