@@ -68,6 +68,22 @@ def _failure(reply: ResponseError) -> Exception:
     return reply
 
 
+# The values redis-py accepts for ssl_cert_reqs; it refuses any other, and so does a URL here
+# (Address.from_url leaves such a URL to redis-py, which says why).
+_CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
+
+
+def _unasked(reply: object) -> RedisConnectionError:
+    """A reply that came before any command: Redis refusing the connection as it accepts
+    it (too many clients, protected mode), said as it said it; anything else, a stray."""
+    if isinstance(reply, ResponseError):
+        failure = _failure(reply)
+        if isinstance(failure, RedisConnectionError):
+            return failure
+        return RedisConnectionError(f"redis refused the connection: {reply}")
+    return RedisConnectionError("redis sent a reply nobody was waiting for")
+
+
 def _yes(value: object) -> bool:
     return str(value).lower() not in ("false", "no", "0", "off")
 
@@ -89,8 +105,10 @@ class Address:
     def from_url(cls, url: str) -> Address | None:
         """None for a URL with an option this connection does not apply."""
         parts: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]  # unannotated
-        if set(parts) - _HANDLED:
+        if set(parts) - _HANDLED or parts.get("ssl_cert_reqs", "required") not in _CERT_REQS:
             return None
+        if parts.get("ssl_keyfile") and not parts.get("ssl_certfile"):
+            return None  # a key without its certificate: redis-py refuses it, and says so
         return cls(
             host=parts.get("host", "127.0.0.1"),
             port=int(parts.get("port", 6379)),
@@ -103,26 +121,26 @@ class Address:
         )
 
     def tls_context(self) -> ssl.SSLContext | None:
-        """What redis-py would verify for the same URL: the system's CAs and the host name
-        unless the URL says otherwise, a client certificate when it names one."""
+        """What redis-py builds for the same URL: the system's CAs plus any the URL names,
+        the host name checked unless it says otherwise, a client certificate when it names
+        one."""
         if not self.tls:
             return None
         options = self.tls_options
-        context = ssl.create_default_context(
-            cafile=options.get("ssl_ca_certs"),
-            capath=options.get("ssl_ca_path"),
-            cadata=options.get("ssl_ca_data"),
-        )
-        if "ssl_certfile" in options:
+        context = ssl.create_default_context()
+        verify_mode = _CERT_REQS[options.get("ssl_cert_reqs", "required")]
+        # No certificate check means no host name check either, as in redis-py.
+        checks_name = verify_mode != ssl.CERT_NONE and _yes(options.get("ssl_check_hostname", True))
+        context.check_hostname = checks_name
+        context.verify_mode = verify_mode
+        if options.get("ssl_certfile"):
             context.load_cert_chain(options["ssl_certfile"], options.get("ssl_keyfile"))
-        requirement = str(options.get("ssl_cert_reqs", "required")).lower()
-        if requirement in ("none", str(int(ssl.CERT_NONE))):
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        else:
-            if requirement == "optional":
-                context.verify_mode = ssl.CERT_OPTIONAL
-            context.check_hostname = _yes(options.get("ssl_check_hostname", True))
+        if any(options.get(name) for name in ("ssl_ca_certs", "ssl_ca_path", "ssl_ca_data")):
+            context.load_verify_locations(
+                cafile=options.get("ssl_ca_certs"),
+                capath=options.get("ssl_ca_path"),
+                cadata=options.get("ssl_ca_data"),
+            )
         return context
 
 
@@ -173,7 +191,7 @@ class _Replies(asyncio.Protocol):
             self.reader.feed(data)
             while (reply := self.reader.gets()) is not False:
                 if not self.waiting:  # a reply nobody asked for: the order can't be trusted
-                    raise RedisConnectionError("redis sent a reply nobody was waiting for")
+                    raise _unasked(reply)
                 future, _ = self.waiting.popleft()
                 if future.done():  # its caller gave up: the reply is dropped, the order kept
                     continue
@@ -192,14 +210,17 @@ class _Replies(asyncio.Protocol):
         self.lost = True
         if self.transport is not None:
             self.transport.abort()
-        failure = exc if isinstance(exc, RedisConnectionError) else None
+        # Each caller gets its own exception: one shared instance would carry the traceback
+        # of whichever caller raised it last.
+        kind = type(exc) if isinstance(exc, RedisConnectionError) else RedisConnectionError
+        message = str(exc) if isinstance(exc, RedisConnectionError) else "redis connection lost"
         pending = [future for future, _ in self.waiting]
         pending += [future for _, future in self._outgoing]
         self.waiting.clear()
         self._outgoing = []
         for future in pending:
             if not future.done():
-                future.set_exception(failure or RedisConnectionError("redis connection lost"))
+                future.set_exception(kind(message))
 
     def stalled(self, now: float) -> bool:
         return bool(self.waiting) and now - self.waiting[0][1] > STALLED_AFTER
@@ -217,6 +238,7 @@ class PipelinedRedis:
         self._replies: _Replies | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connecting: asyncio.Lock | None = None
+        self._closes = 0  # how many times close() ran: a connect it overtook is not kept
         _INSTANCES.add(self)
 
     @classmethod
@@ -259,8 +281,13 @@ class PipelinedRedis:
             if self._replies is not None and not self._replies.lost:
                 return self._replies  # another caller connected while this one waited
             self._replies = None
-            self._replies = await asyncio.wait_for(self._open(loop), CONNECT_TIMEOUT)
-            return self._replies
+            closes = self._closes
+            replies = await asyncio.wait_for(self._open(loop), CONNECT_TIMEOUT)
+            if self._closes != closes:  # closed while this connection was being opened
+                replies.abort()
+                raise RedisConnectionError("redis connection closed")
+            self._replies = replies
+            return replies
 
     async def _open(self, loop: asyncio.AbstractEventLoop) -> _Replies:
         address = self._address
@@ -271,9 +298,10 @@ class PipelinedRedis:
                 _Replies, address.host, address.port, ssl=address.tls_context()
             )
         try:
-            if address.password is not None:
-                user = (address.username,) if address.username else ()
-                await replies.send(_pack(("AUTH", *user, address.password)))
+            if address.username:  # an ACL user, with or without a password (nopass)
+                await replies.send(_pack(("AUTH", address.username, address.password or "")))
+            elif address.password is not None:
+                await replies.send(_pack(("AUTH", address.password)))
             if address.db:
                 await replies.send(_pack(("SELECT", address.db)))
             # Always one round trip before use: what Redis says on accepting a connection
@@ -292,6 +320,7 @@ class PipelinedRedis:
         self._replies, self._loop, self._connecting = None, None, None
 
     async def close(self) -> None:
+        self._closes += 1
         if self._replies is not None:
             self._replies.abort()
             self._replies = None

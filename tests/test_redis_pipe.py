@@ -7,6 +7,7 @@ Redis that dies or hangs mid-batch, a Redis that forgot the scripts."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hashlib
 import logging
 import os
@@ -17,6 +18,10 @@ import time
 
 import hiredis
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
@@ -310,8 +315,8 @@ async def test_what_redis_says_on_accepting_a_connection_never_reaches_a_caller(
     greeting = b"-ERR max number of clients reached\r\n"
     async with ScriptedRedis(loading, greeting=greeting) as url:
         pipe = connect(url)
-        with pytest.raises(RedisConnectionError):
-            await pipe.execute("GET", "key")
+        with pytest.raises(RedisConnectionError, match="max number of clients reached"):
+            await pipe.execute("GET", "key")  # Redis's own reason, for whoever reads the log
         await pipe.close()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
@@ -350,10 +355,31 @@ async def test_a_command_whose_caller_gave_up_before_it_left_is_not_sent(fresh_r
 def test_urls_with_options_this_connection_does_not_apply_keep_redis_py():
     assert PipelinedRedis.for_url("redis://127.0.0.1:6379/0?protocol=3") is None
     assert PipelinedRedis.for_url("redis://127.0.0.1:6379/0?socket_timeout=5") is None
+    # Values redis-py refuses are left to it (it says why), never read more loosely here.
+    assert PipelinedRedis.for_url("rediss://h:6380/0?ssl_cert_reqs=NONE") is None
+    assert PipelinedRedis.for_url("rediss://h:6380/0?ssl_keyfile=/k.pem") is None
     assert RedisStore.from_url("redis://127.0.0.1:6379/0?protocol=3")._pipe is None
 
 
-def test_tls_options_in_the_url_are_applied_as_redis_py_applies_them():
+def self_signed_ca() -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "oncelink test CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def test_tls_options_in_the_url_are_applied_as_redis_py_applies_them(tmp_path):
     plain = Address.from_url("rediss://cache.internal:6380/0")
     assert plain is not None
     context = plain.tls_context()
@@ -367,6 +393,13 @@ def test_tls_options_in_the_url_are_applied_as_redis_py_applies_them():
     assert private_ca is not None
     with pytest.raises(FileNotFoundError):  # the CA file is read, not ignored
         private_ca.tls_context()
+    system = ssl.create_default_context().cert_store_stats()["x509_ca"]
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(self_signed_ca())
+    extra_ca = Address.from_url(f"rediss://h:6380/0?ssl_ca_certs={ca_file}")
+    assert extra_ca is not None
+    # The URL's CA is added to the system's, as redis-py adds it, not trusted alone.
+    assert extra_ca.tls_context().cert_store_stats()["x509_ca"] == system + 1
     assert Address.from_url("redis://127.0.0.1/0").tls_context() is None
 
 
@@ -388,3 +421,42 @@ async def test_a_forked_child_does_not_use_its_parents_connection(fresh_redis):
         assert await pipe.execute("ECHO", "parent") == b"parent"  # the parent's is intact
     finally:
         await pipe.close()
+
+
+async def test_an_acl_user_without_a_password_is_the_user_the_connection_runs_as(tmp_path):
+    redis = RedisServer(tmp_path)
+    redis.start()
+    redis.command("ACL", "SETUSER", "app", "on", "nopass", "~*", "+@all")
+    pipe = connect(f"redis://app@127.0.0.1:{redis.port}/0")
+    try:
+        assert await pipe.execute("ACL", "WHOAMI") == b"app"  # not Redis's default user
+    finally:
+        await pipe.close()
+        redis.kill()
+
+
+async def test_closing_while_a_connection_is_being_opened_keeps_none_open(fresh_redis):
+    pipe = connect(fresh_redis.url)
+    call = asyncio.ensure_future(pipe.execute("PING"))
+    await asyncio.sleep(0)  # the connect has started
+    await pipe.close()
+    with pytest.raises(RedisConnectionError):
+        await call
+    assert pipe._replies is None
+
+
+async def test_every_waiting_caller_is_failed_with_its_own_exception(tmp_path):
+    redis = RedisServer(tmp_path)
+    redis.start()
+    pipe = connect(redis.url)
+    try:
+        await pipe.execute("PING")
+        waiting = [asyncio.ensure_future(pipe.execute("BLPOP", "nothing", 5)) for _ in range(3)]
+        await asyncio.sleep(0.1)
+        redis.kill()
+        failures = await asyncio.gather(*waiting, return_exceptions=True)
+        assert all(isinstance(f, RedisConnectionError) for f in failures)
+        assert len({id(f) for f in failures}) == 3  # no traceback shared between callers
+    finally:
+        await pipe.close()
+        redis.kill()
