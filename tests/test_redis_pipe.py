@@ -15,6 +15,7 @@ import signal
 import ssl
 import subprocess
 import time
+from pathlib import Path
 
 import hiredis
 import pytest
@@ -32,6 +33,7 @@ from storage.base import StoreUnavailable
 from storage.redis_pipe import Address, PipelinedRedis
 from storage.redis_store import RedisStore, record_key
 from tests.support.links import proofs
+from tests.support.ports import free_port
 from tests.support.redis_servers import RedisServer
 
 SCRIPT = b"return {KEYS[1], ARGV[1]}"
@@ -460,3 +462,81 @@ async def test_every_waiting_caller_is_failed_with_its_own_exception(tmp_path):
     finally:
         await pipe.close()
         redis.kill()
+
+
+def issue_server_certificate(folder: Path) -> Path:
+    """A CA and a certificate for localhost signed by it, as PEM files in `folder`; the CA's
+    file is returned (the server's are server.pem and server.key)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "oncelink test CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (folder / "server.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    (folder / "server.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return folder / "ca.pem"
+
+
+async def test_a_tls_redis_is_reached_with_the_urls_ca_and_refused_without_it(tmp_path):
+    """rediss:// through the shared connection, against a redis-server speaking only TLS: the
+    reveal paths work with the CA the URL names; without it the certificate is refused and
+    the store says unavailable (it never falls back to an unchecked connection)."""
+    ca = issue_server_certificate(tmp_path)
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+         "--tls-cert-file", str(tmp_path / "server.pem"),
+         "--tls-key-file", str(tmp_path / "server.key"),
+         "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no",
+         "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    checked = connect(f"rediss://localhost:{port}/0?ssl_ca_certs={ca}")
+    unknown_ca = RedisStore.from_url(f"rediss://localhost:{port}/0")
+    unknown_ca._ready = True  # straight to the reveal paths' own connection
+    try:
+        for _ in range(100):  # until it listens
+            try:
+                assert await checked.execute("PING") == b"PONG"
+                break
+            except (OSError, RedisConnectionError):
+                await asyncio.sleep(0.05)
+        assert await checked.execute("SET", "over", "tls") == b"OK"
+        assert await checked.execute("GET", "over") == b"tls"
+        assert unknown_ca._pipe is not None
+        with pytest.raises(StoreUnavailable) as refused:
+            await unknown_ca.status(crypto.new_secret_id(), time.time(), max_attempts=5)
+        assert isinstance(refused.value.__cause__, ssl.SSLCertVerificationError)
+    finally:
+        await checked.close()
+        await unknown_ca.close()
+        server.kill()
+        server.wait()
