@@ -363,22 +363,34 @@ def test_urls_with_options_this_connection_does_not_apply_keep_redis_py():
     assert RedisStore.from_url("redis://127.0.0.1:6379/0?protocol=3")._pipe is None
 
 
-def self_signed_ca() -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "oncelink test CA")])
+CA_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "oncelink test CA")])
+
+
+def certificate(subject: x509.Name, key, signer, *extensions) -> x509.Certificate:
+    """A day-long certificate for `key`'s public half, signed by `signer` as the test CA."""
     now = datetime.datetime.now(datetime.UTC)
-    certificate = (
+    builder = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(CA_NAME)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
+        .not_valid_before(now - datetime.timedelta(minutes=1))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
     )
-    return certificate.public_bytes(serialization.Encoding.PEM)
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(signer, hashes.SHA256())
+
+
+def new_ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca = x509.BasicConstraints(ca=True, path_length=None)
+    return key, certificate(CA_NAME, key, key, (ca, True))
+
+
+def self_signed_ca() -> bytes:
+    return new_ca()[1].public_bytes(serialization.Encoding.PEM)
 
 
 def test_tls_options_in_the_url_are_applied_as_redis_py_applies_them(tmp_path):
@@ -467,32 +479,11 @@ async def test_every_waiting_caller_is_failed_with_its_own_exception(tmp_path):
 def issue_server_certificate(folder: Path) -> Path:
     """A CA and a certificate for localhost signed by it, as PEM files in `folder`; the CA's
     file is returned (the server's are server.pem and server.key)."""
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "oncelink test CA")])
-    now = datetime.datetime.now(datetime.UTC)
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
+    ca_key, ca = new_ca()
     key = ec.generate_private_key(ec.SECP256R1())
-    server = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    localhost = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    names = x509.SubjectAlternativeName([x509.DNSName("localhost")])
+    server = certificate(localhost, key, ca_key, (names, False))
     (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     (folder / "server.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM))
     (folder / "server.key").write_bytes(
