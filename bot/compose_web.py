@@ -29,6 +29,7 @@ from bot.compose import (
 )
 from bot.config import Settings
 from bot.errors import InvalidSecret, StoreUnavailable
+from bot.responses import html_page, json_answer
 from bot.service import SecretService
 from bot.uploads import (
     IN_USE_MESSAGE,
@@ -44,14 +45,6 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_HEAD = 4096  # the JSON line before the ciphertext: proofs, expiry, a link
 
 
-def _html(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
-
-
-def _json(payload: dict[str, Any], status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(payload), status=status, content_type="application/json")
-
-
 async def compose_page(
     request: web.Request, service: SecretService, settings: Settings
 ) -> web.Response:
@@ -60,12 +53,12 @@ async def compose_page(
     try:
         grant = await service.compose.look(token)
     except ComposeLinkGone:
-        return _html(pages.COMPOSE_GONE_PAGE, 404)
+        return html_page(pages.COMPOSE_GONE_PAGE, 404)
     except StoreUnavailable:
         log.warning("store unavailable while showing a compose page")
-        return _html(pages.UNAVAILABLE_PAGE, 503)
+        return html_page(pages.UNAVAILABLE_PAGE, 503)
     secret_id = secret_id_for(token)
-    return _html(
+    return html_page(
         pages.compose_page(
             secret_id,
             f"{settings.public_url.rstrip('/')}/s/{secret_id}",
@@ -144,17 +137,17 @@ async def compose_upload(
             lambda: service.compose.give_back(lease),
         )
     except Refused as exc:
-        return _json({"error": exc.error, "message": exc.message}, exc.status)
+        return json_answer({"error": exc.error, "message": exc.message}, exc.status)
     except ComposeLinkGone:
-        return _json({"error": "gone", "message": _GONE_MESSAGE}, 410)
+        return json_answer({"error": "gone", "message": _GONE_MESSAGE}, 410)
     except ComposeLinkInUse:
-        return _json({"error": "in_use", "message": IN_USE_MESSAGE}, 409)
+        return json_answer({"error": "in_use", "message": IN_USE_MESSAGE}, 409)
     except InvalidSecret as exc:
-        return _json({"error": "invalid", "message": str(exc)}, 400)
+        return json_answer({"error": "invalid", "message": str(exc)}, 400)
     except StoreUnavailable:
         log.warning("store unavailable while storing a composed secret")
-        return _json({"error": "unavailable", "message": _UNAVAILABLE_MESSAGE}, 503)
-    return _json({"secret_id": created.secret_id, "expires_at": created.expires_at})
+        return json_answer({"error": "unavailable", "message": _UNAVAILABLE_MESSAGE}, 503)
+    return json_answer({"secret_id": created.secret_id, "expires_at": created.expires_at})
 
 
 _GONE_MESSAGE = (

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 from aiohttp import web
 
@@ -28,6 +27,7 @@ from bot.outside import (
     SealedAnswer,
 )
 from bot.ratelimit import RateLimited
+from bot.responses import html_page, json_answer, rate_limited
 from bot.service import SecretService
 from bot.uploads import (
     IN_USE_MESSAGE,
@@ -46,25 +46,17 @@ MAX_HEAD = 1024  # the JSON line before the ciphertext: version, kind, nonce
 PROOF_HEADER = "X-Oncelink-Upload-Proof"
 
 
-def _html(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
-
-
-def _json(payload: dict[str, Any], status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(payload), status=status, content_type="application/json")
-
-
 async def upload_page(request: web.Request, service: SecretService) -> web.Response:
     """GET and HEAD: the upload page, or one calm page for a used, expired or forged link."""
     request_id = request.match_info["request_id"]
     try:
         waiting = await service.outside.look(request_id)
     except OutsideRequestGone:
-        return _html(pages.OUTSIDE_GONE_PAGE, 404)
+        return html_page(pages.OUTSIDE_GONE_PAGE, 404)
     except StoreUnavailable:
         log.warning("store unavailable while showing an upload page")
-        return _html(pages.UNAVAILABLE_PAGE, 503)
-    return _html(
+        return html_page(pages.UNAVAILABLE_PAGE, 503)
+    return html_page(
         pages.outside_page(request_id, waiting.note, max_file_size=service.outside.max_file_size)
     )
 
@@ -97,17 +89,12 @@ async def _refusal(request: web.Request, status: int, error: str, message: str) 
             "upload", client_address_of(request), request.app[SETTINGS_KEY].rate_limit_reveal
         )
     except RateLimited as exc:
-        response = _json(
-            {
-                "error": "rate_limited",
-                "message": "Too many failed uploads from your network. Check the link and "
-                f"try again in {exc.retry_after} seconds.",
-            },
-            429,
+        return rate_limited(
+            "Too many failed uploads from your network. Check the link and try again in "
+            f"{exc.retry_after} seconds.",
+            exc.retry_after,
         )
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
-    return _json({"error": error, "message": message}, status)
+    return json_answer({"error": error, "message": message}, status)
 
 
 async def upload_answer(
@@ -142,10 +129,10 @@ async def upload_answer(
         )
     except Refused as exc:
         if exc.error == "busy":  # not the sender's failure: never counted against them
-            return _json({"error": exc.error, "message": exc.message}, exc.status)
+            return json_answer({"error": exc.error, "message": exc.message}, exc.status)
         return await _refusal(request, exc.status, exc.error, exc.message)
     except OutsideRequestInUse:  # the sender's own other upload: never counted against them
-        return _json({"error": "in_use", "message": IN_USE_MESSAGE}, 409)
+        return json_answer({"error": "in_use", "message": IN_USE_MESSAGE}, 409)
     except OutsideRequestGone:
         return await _refusal(request, 410, "gone", _GONE_MESSAGE)
     except BrokenLink:
@@ -154,8 +141,8 @@ async def upload_answer(
         return await _refusal(request, 400, "invalid", str(exc))
     except StoreUnavailable:
         log.warning("store unavailable while storing an answer")
-        return _json({"error": "unavailable", "message": _UNAVAILABLE_MESSAGE}, 503)
-    return _json({"delivered": True})
+        return json_answer({"error": "unavailable", "message": _UNAVAILABLE_MESSAGE}, 503)
+    return json_answer({"delivered": True})
 
 
 _BROKEN_MESSAGE = (
