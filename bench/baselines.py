@@ -15,7 +15,6 @@ the app costs beyond it is its own code.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import time
@@ -28,7 +27,7 @@ from bot.cli import event_loop
 from bot.logs import configure_logging
 from bot.service import MAX_PASSPHRASE_ATTEMPTS
 from bot.web import RedactingAccessLogger
-from storage.redis_pipe import PipelinedRedis
+from storage.redis_pipe import PipelinedRedis, Script
 from storage.redis_store import REVEAL_SCRIPT, record_key
 
 
@@ -57,13 +56,12 @@ def redis_app(url: str) -> web.Application:
 def reveal_floor_app(url: str) -> web.Application:
     pipe = PipelinedRedis.for_url(url)
     assert pipe is not None, "the floor is measured on a plain redis:// URL"
-    sha = hashlib.sha1(REVEAL_SCRIPT.encode()).hexdigest()  # noqa: S324 - Redis's script name
+    script = Script(REVEAL_SCRIPT)
 
     async def handler(request: web.Request) -> web.Response:
         body = json.loads(await request.read())
         reply = await pipe.evalsha(
-            sha,
-            REVEAL_SCRIPT.encode(),
+            script,
             [record_key(request.match_info["secret_id"])],
             [
                 crypto.verifier(crypto.b64decode(body["link_proof"], crypto.KEY_BYTES)),

@@ -22,6 +22,7 @@ and its reply is read and dropped if it has.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import ssl
 import time
@@ -144,6 +145,16 @@ class Address:
         return context
 
 
+class Script:
+    """A Lua script as EVALSHA names it: its text and that text's SHA-1, worked out once."""
+
+    __slots__ = ("body", "sha")
+
+    def __init__(self, text: str) -> None:
+        self.body = text.encode()
+        self.sha = hashlib.sha1(self.body).hexdigest()  # noqa: S324 - Redis's own naming
+
+
 def _pack(args: Sequence[Arg]) -> bytes:
     """One command in Redis's wire format (hiredis's stub types its argument as a 1-tuple)."""
     packed: bytes = hiredis.pack_command(cast(Any, tuple(args)))
@@ -259,18 +270,16 @@ class PipelinedRedis:
             replies = await self._connect()
         return await replies.send(_pack(args))
 
-    async def evalsha(
-        self, sha: str, script: bytes, keys: Sequence[Arg], args: Sequence[Arg]
-    ) -> Any:
+    async def evalsha(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """A script by its digest, loaded first when this Redis does not know it (a restart,
         SCRIPT FLUSH)."""
         try:
-            return await self.execute("EVALSHA", sha, len(keys), *keys, *args)
+            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
         except ResponseError as exc:
             if not str(exc).startswith("NOSCRIPT"):
                 raise
-        await self.execute("SCRIPT", "LOAD", script)
-        return await self.execute("EVALSHA", sha, len(keys), *keys, *args)
+        await self.execute("SCRIPT", "LOAD", script.body)
+        return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
 
     async def _connect(self) -> _Replies:
         loop = asyncio.get_running_loop()

@@ -35,7 +35,7 @@ from storage.base import (
     StoreUnavailable,
 )
 from storage.deadlines import Deadlines
-from storage.redis_pipe import PipelinedRedis
+from storage.redis_pipe import PipelinedRedis, Script
 
 # KEYS[1] record; ARGV: link verifier, verifier, attempt limit, 1 when a record bound to
 # one person may be revealed (their own Slack click), and the caller's now (unix ms).
@@ -121,7 +121,7 @@ LUA_POSITIONS = lua_positions()
 REVEAL_SCRIPT = Template(REVEAL_SCRIPT_TEMPLATE).substitute(
     LUA_POSITIONS, expired_by_argv5=_expired_check(5, "{0}")
 )
-_REVEAL = REVEAL_SCRIPT.encode()  # for SCRIPT LOAD through the pipe
+_REVEAL = Script(REVEAL_SCRIPT)  # the reveal as the shared connection runs it
 _BURN = Template(BURN_SCRIPT_TEMPLATE).substitute(
     LUA_POSITIONS, expired_by_argv2=_expired_check(2, "0")
 )
@@ -492,7 +492,7 @@ class RedisStore:
             # Redis, durability is its persistence's (appendfsync always writes the delete to
             # disk before replying)
             pipe = self._pipe
-            reply = await self._run(lambda: pipe.evalsha(self._reveal.sha, _REVEAL, keys, args))
+            reply = await self._run(lambda: pipe.evalsha(_REVEAL, keys, args))
         else:
             reply = await self._run(lambda: self._reveal(keys=keys, args=args))
         code = int(reply[0])
