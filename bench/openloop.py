@@ -17,7 +17,6 @@ import base64
 import json
 import math
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from bench.run import (
     seed,
     slack_command_lines,
     start_redis_and_sink,
+    this_machine,
     wait_for_hook_posts,
     wait_idle,
     wait_port,
@@ -219,7 +219,7 @@ def main() -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    machine = this_machine()
     text = report(rows, date, machine)
     print("\n" + text)
     write_report("bench.openloop", text)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -39,6 +38,7 @@ from bench.run import (
     line,
     seed,
     start_redis_and_sink,
+    this_machine,
     wait_idle,
     wait_port,
     warm_up,
@@ -169,7 +169,7 @@ def median_ratio(rounds: list[dict]) -> tuple[float, float, float] | None:
 
 
 def report(rounds: dict[str, list[dict]], versions: dict[str, str], date: str) -> str:
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    machine = this_machine()
     peer = ", ".join(f"{name} {version}" for name, version in sorted(versions.items()))
     text = [
         f"Run of {date} on {machine} (`BENCH_SECONDS={DURATION}`, "

@@ -65,6 +65,11 @@ def write_report(section: str, text: str, page: Path = REPORT) -> None:
     page.write_text(new, "utf-8")
 
 
+def this_machine() -> str:
+    """What each report says it ran on: architecture, cores and Python."""
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
 def app_stack() -> str:
     """The versions of what the app's speed rests on, as the default install gives them."""
     from importlib.metadata import PackageNotFoundError, version
@@ -640,7 +645,7 @@ def main() -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    machine = this_machine()
     report = [
         f"Run of {date} on {machine} (`BENCH_SECONDS={DURATION}`; {app_stack()}).",
         "",
