@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -214,31 +215,27 @@ def test_share_from_another_directory_refuses_instead_of_printing_a_dead_link(tm
     server = ServerProcess(
         {"SQLITE_PATH": "", "REDIS_URL": ""}, tmp_path / "serve.log", cwd=server_dir
     )
-    try:
-        result = subprocess.run(
+
+    def share_from(cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [sys.executable, "-m", "bot.cli", "share"],
             input="hunter2",
             capture_output=True,
             text=True,
             env={**env, "PUBLIC_URL": server.url},
-            cwd=elsewhere,
+            cwd=cwd,
             timeout=60,
         )
+
+    try:
+        result = share_from(elsewhere)
         assert result.returncode == 2
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "no oncelink store at" in lines[0], result.stderr
         assert str(elsewhere / "oncelink.sqlite3") in lines[0]
         assert result.stdout == "" and list(elsewhere.iterdir()) == []
         # From the server's own directory the same command works.
-        here = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "share"],
-            input="hunter2",
-            capture_output=True,
-            text=True,
-            env={**env, "PUBLIC_URL": server.url},
-            cwd=server_dir,
-            timeout=60,
-        )
+        here = share_from(server_dir)
         assert here.returncode == 0, here.stderr
     finally:
         server.stop()
